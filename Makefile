@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make          module (cbreaker.ko), BPF object + skeleton, cbctl, selftests
+# make deps     install build and test dependencies (root, Debian 12)
+# make check    all of the above, unit tests on this host, selftests in the 6.12 guest
+# make demo     a real curl refused by an open breaker, in the guest
+#
+# Kbuild (next to this file) describes the module; this file drives the rest.
+
+# The newest 6.12 kernel installed (by make deps); lazily, deps may install it.
+KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\.' | sort -V | tail -n 1)
+KDIR ?= /lib/modules/$(KVER)/build
+KSRC_TAR ?= $(firstword $(wildcard /usr/src/linux-source-6.12.tar.xz))
+
+O := build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Iinclude/uapi -Ikmod -I$(O)
+LDLIBS_CBCTL := -lbpf -lmnl -lelf -lz
+# The harness is not -Wextra clean; it is kept as Debian ships it.
+TEST_CFLAGS = $(CFLAGS) -isystem $(O)/kselftest -Wno-clobbered
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Werror \
+	      -Iinclude/uapi -I$(O)
+
+UAPI := include/uapi/linux/cbreaker.h
+KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h) $(UAPI)
+CBCTL_SRC := $(wildcard userspace/*.c)
+CBCTL_HDR := $(wildcard userspace/*.h)
+ENGINE := kmod/cb_engine.c kmod/cb_engine.h
+SELFTESTS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/*.c))
+UNITTESTS := $(patsubst selftests/unit/%.c,$(O)/unit/%,$(wildcard selftests/unit/*.c))
+KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
+
+.PHONY: all deps module check unit vm-image print-kver demo clean
+.DELETE_ON_ERROR:
+
+all: module $(O)/cbctl $(SELFTESTS) $(UNITTESTS)
+
+deps:
+	@scripts/deps.sh
+
+# --- kernel module --------------------------------------------------------
+
+module: cbreaker.ko
+
+cbreaker.ko: $(KMOD_SRC)
+	@test -n "$(KVER)" || { echo "no 6.12 kernel headers: run make deps" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	@# Without BTF the module loads but kfunc registration fails: stop here.
+	@readelf -S $@ | grep -q '\.BTF ' || \
+		{ echo "cbreaker.ko has no BTF section (need pahole and $(KDIR)/vmlinux)" >&2; \
+		  rm -f $@; exit 1; }
+
+# --- BPF ------------------------------------------------------------------
+
+$(O)/vmlinux.h: | $(O)
+	@test -n "$(KVER)" || { echo "no 6.12 kernel headers: run make deps" >&2; exit 1; }
+	$(BPFTOOL) btf dump file $(KDIR)/vmlinux format c > $@
+
+$(O)/cbreaker.bpf.o: bpf/cbreaker.bpf.c $(UAPI) $(O)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/cbreaker.skel.h: $(O)/cbreaker.bpf.o
+	$(BPFTOOL) gen skeleton $< name cb_bpf > $@
+
+# --- cbctl ----------------------------------------------------------------
+
+$(O)/cbctl: $(CBCTL_SRC) $(CBCTL_HDR) $(UAPI) $(O)/cbreaker.skel.h
+	$(CC) $(CFLAGS) -o $@ $(CBCTL_SRC) $(LDLIBS_CBCTL)
+
+# --- tests ----------------------------------------------------------------
+
+# The kselftest harness comes from Debian's linux-source-6.12 tarball.
+$(KSFT_HDRS) &: | $(O)
+	@test -n "$(KSRC_TAR)" || { echo "no linux-source-6.12: run make deps" >&2; exit 1; }
+	mkdir -p $(O)/kselftest
+	tar -xJf $(KSRC_TAR) -C $(O)/kselftest --strip-components=4 \
+		--wildcards '*/tools/testing/selftests/kselftest.h' \
+		'*/tools/testing/selftests/kselftest_harness.h'
+	touch $(KSFT_HDRS)
+
+$(O)/selftests/%: selftests/%.c selftests/cb_test.h $(UAPI) $(KSFT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+
+$(O)/unit/%: selftests/unit/%.c $(ENGINE) $(UAPI) $(KSFT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< kmod/cb_engine.c
+
+unit: $(UNITTESTS)
+	@for t in $(UNITTESTS); do ./$$t; done
+
+VM_IMAGE := $(O)/vm/initramfs.cpio.gz
+
+vm-image: $(VM_IMAGE)
+
+$(VM_IMAGE): cbreaker.ko $(O)/cbctl $(SELFTESTS) selftests/run_guest \
+	     selftests/vm/init selftests/vm/build-initramfs
+	@mkdir -p $(@D)
+	selftests/vm/build-initramfs $(KVER) $@
+
+print-kver:
+	@echo $(KVER)
+
+# Unit tests here, selftests in the guest, one closing "N passed, N failed".
+check: deps
+	@$(MAKE) --no-print-directory all
+	@\
+	{ $(MAKE) --no-print-directory -s unit; selftests/vm/run; } 2>&1 | \
+		tee $(O)/check.log; \
+	selftests/tap-summary $(O)/check.log
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	selftests/vm/run --exec 'sh /src/scripts/demo.sh'
+
+$(O):
+	mkdir -p $@
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	rm -rf $(O)

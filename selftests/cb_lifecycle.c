@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Module and program lifecycle in the guest: kfunc registration, load, pin,
+ * attach, unload, rmmod, and the errors around them.
+ */
+#include "cb_test.h"
+#include "kselftest_harness.h"
+
+#define PIN "/sys/fs/bpf/cbreaker"
+
+static int cb_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+TEST(module_registers_its_kfuncs)
+{
+	char out[8192];
+
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker"));
+	/* module BTF present: kfunc registration could work */
+	ASSERT_TRUE(cb_exists("/sys/kernel/btf/cbreaker"));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "dmesg | grep 'cbreaker:'"));
+	EXPECT_NE(NULL, strstr(out, "cbreaker: version"));
+	EXPECT_EQ(NULL, strstr(out, "registering"));
+}
+
+TEST(load_pin_attach_unload_rmmod)
+{
+	char out[4096];
+
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker"));
+	ASSERT_EQ(0, cb_sh("cbctl load"));
+	EXPECT_TRUE(cb_exists(PIN "/breakers"));
+	EXPECT_TRUE(cb_exists(PIN "/prog_connect4"));
+	EXPECT_TRUE(cb_exists(PIN "/prog_sendmsg6"));
+	EXPECT_EQ(0, cb_sh("ls " PIN " | grep -q '^link_[0-9]*_connect6$'"));
+	/* pins are root's alone */
+	EXPECT_EQ(0, cb_sh("[ \"$(stat -c %%a " PIN ")\" = 700 ]"));
+
+	/* loaded programs hold the module */
+	EXPECT_NE(0, cb_sh("rmmod cbreaker 2>/dev/null"));
+	/* one attachment per cgroup */
+	EXPECT_NE(0, cb_sh_out(out, sizeof(out), "cbctl load 2>&1"));
+	EXPECT_NE(NULL, strstr(out, "already attached"));
+
+	ASSERT_EQ(0, cb_sh("cbctl unload"));
+	EXPECT_FALSE(cb_exists(PIN));
+	ASSERT_EQ(0, cb_sh("rmmod cbreaker"));
+	EXPECT_FALSE(cb_exists("/sys/module/cbreaker"));
+	EXPECT_FALSE(cb_exists("/sys/kernel/btf/cbreaker"));
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker"));
+}
+
+TEST(errors_without_module_or_programs)
+{
+	char out[4096];
+
+	cb_sh("cbctl unload 2>/dev/null");
+	cb_sh("rmmod cbreaker 2>/dev/null");
+	ASSERT_FALSE(cb_exists("/sys/module/cbreaker"));
+
+	EXPECT_EQ(1, cb_sh_out(out, sizeof(out), "cbctl load 2>&1"));
+	EXPECT_NE(NULL, strstr(out, "modprobe cbreaker"));
+	EXPECT_EQ(1, cb_sh_out(out, sizeof(out), "cbctl breaker list 2>&1"));
+	EXPECT_NE(NULL, strstr(out, "not loaded"));
+	EXPECT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	EXPECT_NE(NULL, strstr(out, "\"loaded\":false"));
+
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker"));
+	EXPECT_EQ(1, cb_sh_out(out, sizeof(out), "cbctl unload 2>&1"));
+	EXPECT_NE(NULL, strstr(out, "not loaded"));
+	EXPECT_EQ(1, cb_sh_out(out, sizeof(out),
+			       "cbctl breaker trip dst 192.0.2.1 port 80 2>&1"));
+	EXPECT_NE(NULL, strstr(out, "cbctl load"));
+	EXPECT_EQ(1, cb_sh_out(out, sizeof(out), "cbctl load cgroup /tmp 2>&1"));
+	EXPECT_NE(NULL, strstr(out, "not a cgroup v2 directory"));
+	EXPECT_FALSE(cb_exists(PIN));
+}
+
+/* With the hooks attached to the root, every process is covered. */
+TEST(root_cgroup_covers_everyone)
+{
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker && cbctl load"));
+	ASSERT_EQ(0, cb_sh("cbctl breaker trip dst 127.0.0.1 port 9 proto udp"));
+	EXPECT_EQ(-ECONNREFUSED, cb_sendto("127.0.0.1", 9));
+	EXPECT_EQ(-ECONNREFUSED, cb_sendto("::ffff:127.0.0.1", 9));
+	ASSERT_EQ(0, cb_sh("cbctl unload"));
+	/* gone: everything goes through again */
+	EXPECT_EQ(0, cb_sendto("127.0.0.1", 9));
+}
+
+TEST_HARNESS_MAIN

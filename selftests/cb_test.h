@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers shared by the guest selftests: cbctl, sockets, counters. */
+#ifndef _CB_TEST_H
+#define _CB_TEST_H
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Run a shell command built from @fmt; returns its exit status, -1 if it
+ * did not exit. Output goes to @out (if not NULL, NUL-terminated).
+ */
+static inline int cb_sh_out(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline int cb_sh_out(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[1024];
+	size_t n = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (out) {
+		while (n + 1 < len && !feof(p)) {
+			n += fread(out + n, 1, len - 1 - n, p);
+			if (ferror(p))
+				break;
+		}
+		out[n] = '\0';
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define cb_sh(...) cb_sh_out(NULL, 0, __VA_ARGS__)
+
+/* A sockaddr for "127.0.0.1" or "::1" style literals. */
+static inline socklen_t cb_addr(const char *ip, unsigned short port,
+				struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (void *)ss;
+	struct sockaddr_in *s4 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, ip, &s6->sin6_addr) != 1)
+		return 0;
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(port);
+	return sizeof(*s6);
+}
+
+/* A bound (and, for TCP, listening) socket on @ip; its port in *@port. */
+static inline int cb_listener(const char *ip, int type, unsigned short *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, 0, &ss);
+	int fd = socket(ss.ss_family, type | SOCK_NONBLOCK, 0);
+
+	if (fd < 0 || bind(fd, (void *)&ss, len) ||
+	    (type == SOCK_STREAM && listen(fd, 16)) ||
+	    getsockname(fd, (void *)&ss, &len))
+		return -1;
+	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* connect() a new socket; returns 0 or -errno. The socket is closed. */
+static inline int cb_connect(const char *ip, unsigned short port, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, type, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (void *)&ss, len))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* sendto() one datagram from a new UDP socket; returns 0 or -errno. */
+static inline int cb_sendto(const char *ip, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, "x", 1, 0, (void *)&ss, len) != 1)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Did @fd get a connection or datagram within @ms? Accepts/reads it. */
+static inline int cb_got(int fd, int type, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[16];
+	int c;
+
+	if (poll(&p, 1, ms) != 1)
+		return 0;
+	if (type == SOCK_DGRAM)
+		return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return 0;
+	close(c);
+	return 1;
+}
+
+static inline unsigned long long cb_read_ull(const char *path)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+static inline unsigned long long cb_lo_tx_packets(void)
+{
+	return cb_read_ull("/sys/class/net/lo/statistics/tx_packets");
+}
+
+/* Move the calling process into the cgroup at @dir. */
+static inline int cb_join_cgroup(const char *dir)
+{
+	char path[512];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, "0", 1) == 1;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+#define CB_CGROOT "/sys/fs/cgroup"
+
+#endif /* _CB_TEST_H */

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loading, attaching, pinning and unloading the BPF side, and the status
+ * that goes with it. Pins under CB_PIN_DIR:
+ *   breakers                 the breaker map
+ *   prog_<hook>              the four hook programs
+ *   link_<cgroup id>_<hook>  one cgroup attachment each
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+
+#include "cbctl.h"
+#include "cbreaker.skel.h"
+
+#define CB_PIN_MAP CB_PIN_DIR "/breakers"
+
+static const struct cb_hook {
+	const char *name;
+	enum bpf_attach_type type;
+} cb_hooks[] = {
+	{ "connect4", BPF_CGROUP_INET4_CONNECT },
+	{ "connect6", BPF_CGROUP_INET6_CONNECT },
+	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
+	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+};
+#define CB_NR_HOOKS (sizeof(cb_hooks) / sizeof(cb_hooks[0]))
+
+static struct bpf_program *cb_hook_prog(struct cb_bpf *skel, unsigned int i)
+{
+	struct bpf_program *progs[CB_NR_HOOKS] = {
+		skel->progs.cb_connect4, skel->progs.cb_connect6,
+		skel->progs.cb_sendmsg4, skel->progs.cb_sendmsg6,
+	};
+
+	return progs[i];
+}
+
+static void cb_pin_path(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cb_pin_path(char *buf, size_t len, const char *fmt, ...)
+{
+	int n = snprintf(buf, len, "%s/", CB_PIN_DIR);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+bool cb_module_loaded(void)
+{
+	return access("/sys/module/cbreaker/initstate", F_OK) == 0;
+}
+
+static bool cb_bpf_loaded(void)
+{
+	return access(CB_PIN_MAP, F_OK) == 0;
+}
+
+/* The first cgroup v2 mount: the default place to attach. */
+static int cb_cgroup_root(char *buf, size_t len)
+{
+	char dev[64], dir[PATH_MAX], type[64];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	int err = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(buf, len, "%s", dir);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static int cb_libbpf_print(enum libbpf_print_level level, const char *fmt,
+			   va_list ap)
+{
+	if (level == LIBBPF_DEBUG || cb_json)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Load the object, hand its maps to the module, pin maps and programs. */
+static int cb_load_pin(void)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+	char path[PATH_MAX];
+	struct cb_bpf *skel;
+	unsigned int i;
+	int err;
+
+	libbpf_set_print(cb_libbpf_print);
+	skel = cb_bpf__open_and_load();
+	if (!skel)
+		return cb_err("loading the BPF programs failed: %s",
+			      strerror(errno));
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.cb_register),
+				     &run);
+	if (err || run.retval) {
+		err = err ? -errno : (int)run.retval;
+		cb_err("handing the maps to the module failed: %s",
+		       strerror(-err));
+		goto out;
+	}
+
+	if (mkdir(CB_PIN_DIR, 0700) && errno != EEXIST) {
+		err = cb_err("mkdir %s: %s", CB_PIN_DIR, strerror(errno));
+		goto out;
+	}
+	err = bpf_map__pin(skel->maps.cb_breakers, CB_PIN_MAP);
+	for (i = 0; !err && i < CB_NR_HOOKS; i++) {
+		cb_pin_path(path, sizeof(path), "prog_%s", cb_hooks[i].name);
+		err = bpf_program__pin(cb_hook_prog(skel, i), path);
+	}
+	if (err)
+		cb_err("pinning under %s failed: %s", CB_PIN_DIR, strerror(-err));
+out:
+	cb_bpf__destroy(skel);
+	return err ? -1 : 0;
+}
+
+/* Remove every pin, which detaches the links and frees what nobody holds. */
+static void cb_unpin_all(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(CB_PIN_DIR);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		cb_pin_path(path, sizeof(path), "%s", de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(CB_PIN_DIR);
+}
+
+static void cb_link_path(char *buf, size_t len, uint64_t cgid, unsigned int i)
+{
+	cb_pin_path(buf, len, "link_%" PRIu64 "_%s", cgid, cb_hooks[i].name);
+}
+
+/* Attach all four hooks to the cgroup, or none. */
+static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid)
+{
+	char path[PATH_MAX];
+	unsigned int i, n;
+	int prog_fd, link_fd, err = 0;
+
+	cb_link_path(path, sizeof(path), cgid, 0);
+	if (!access(path, F_OK))
+		return cb_err("already attached to %s", cgroup);
+
+	for (n = 0; n < CB_NR_HOOKS && !err; n++) {
+		cb_pin_path(path, sizeof(path), "prog_%s", cb_hooks[n].name);
+		prog_fd = bpf_obj_get(path);
+		if (prog_fd < 0) {
+			err = cb_err("%s: %s", path, strerror(errno));
+			break;
+		}
+		link_fd = bpf_link_create(prog_fd, cg_fd, cb_hooks[n].type, NULL);
+		close(prog_fd);
+		if (link_fd < 0) {
+			err = cb_err("attaching %s to %s: %s", cb_hooks[n].name,
+				     cgroup, strerror(errno));
+			break;
+		}
+		cb_link_path(path, sizeof(path), cgid, n);
+		if (bpf_obj_pin(link_fd, path))
+			err = cb_err("pinning %s: %s", path, strerror(errno));
+		close(link_fd);
+	}
+	for (i = 0; err && i < n; i++) {
+		cb_link_path(path, sizeof(path), cgid, i);
+		unlink(path);
+	}
+	return err;
+}
+
+int cb_do_load(const char *cgroup)
+{
+	char root[PATH_MAX];
+	bool fresh = false;
+	struct statfs sfs;
+	struct stat st;
+	int cg_fd, err;
+
+	if (!cb_module_loaded())
+		return cb_err("the cbreaker module is not loaded (modprobe cbreaker)");
+	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
+		return cb_err("no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
+	if (!cgroup) {
+		if (cb_cgroup_root(root, sizeof(root)))
+			return cb_err("no cgroup v2 mount found");
+		cgroup = root;
+	}
+	if (statfs(cgroup, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return cb_err("%s is not a cgroup v2 directory", cgroup);
+	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
+	if (cg_fd < 0 || fstat(cg_fd, &st)) {
+		err = cb_err("%s: %s", cgroup, strerror(errno));
+		goto out;
+	}
+
+	if (!cb_bpf_loaded()) {
+		err = cb_load_pin();
+		if (err) {
+			cb_unpin_all();
+			goto out;
+		}
+		fresh = true;
+	}
+	/* On cgroup v2 a cgroup's inode number is its id. */
+	err = cb_attach(cgroup, cg_fd, st.st_ino);
+	if (err && fresh) {
+		cb_nl_maps_release();
+		cb_unpin_all();
+	}
+out:
+	if (cg_fd >= 0)
+		close(cg_fd);
+	return err;
+}
+
+/* Programs are freed asynchronously; wait until none holds the module. */
+static void cb_wait_module_idle(void)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	char buf[16] = "";
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		FILE *f = fopen("/sys/module/cbreaker/refcnt", "r");
+
+		if (!f)
+			return;
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+		if (atoi(buf) == 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int cb_do_unload(void)
+{
+	if (access(CB_PIN_DIR, F_OK))
+		return cb_err("cbreaker is not loaded (no %s)", CB_PIN_DIR);
+	if (access(CB_PIN_DIR, W_OK))
+		return cb_err("%s: %s", CB_PIN_DIR, strerror(errno));
+	if (cb_module_loaded() && cb_nl_maps_release())
+		return -1;
+	cb_unpin_all();
+	if (!access(CB_PIN_DIR, F_OK))
+		return cb_err("could not remove %s", CB_PIN_DIR);
+	cb_wait_module_idle();
+	return 0;
+}
+
+/* --- status ------------------------------------------------------------- */
+
+static uint64_t cb_find_ino;
+static char cb_found[PATH_MAX];
+
+static int cb_find_cb(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D && st->st_ino == cb_find_ino) {
+		snprintf(cb_found, sizeof(cb_found), "%s", path);
+		return 1;
+	}
+	return 0;
+}
+
+/* The path of the cgroup with id @cgid, or "" if it is gone. */
+static const char *cb_cgroup_path(uint64_t cgid)
+{
+	char root[PATH_MAX];
+
+	cb_found[0] = '\0';
+	cb_find_ino = cgid;
+	if (!cb_cgroup_root(root, sizeof(root)))
+		nftw(root, cb_find_cb, 32, FTW_PHYS | FTW_MOUNT);
+	return cb_found;
+}
+
+#define CB_MAX_CGROUPS 64
+
+/* Ids of the cgroups attached, from the connect4 link pins. */
+static int cb_attached_cgroups(uint64_t *ids, int max)
+{
+	DIR *d = opendir(CB_PIN_DIR);
+	struct dirent *de;
+	uint64_t id;
+	int n = 0, end;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		end = 0;
+		if (sscanf(de->d_name, "link_%" SCNu64 "_connect4%n", &id, &end) == 1 &&
+		    end && !de->d_name[end])
+			ids[n++] = id;
+	}
+	closedir(d);
+	return n;
+}
+
+int cb_print_status(void)
+{
+	uint64_t ids[CB_MAX_CGROUPS];
+	struct cb_status_info st = { 0 };
+	bool module = cb_module_loaded();
+	bool progs = cb_bpf_loaded();
+	int i, n = cb_attached_cgroups(ids, CB_MAX_CGROUPS);
+
+	if (module && cb_nl_status(&st))
+		return -1;
+
+	if (cb_json) {
+		jw_obj_open(NULL);
+		jw_obj_open("module");
+		jw_bool("loaded", module);
+		if (module)
+			jw_str("version", st.version);
+		jw_obj_close();
+		jw_bool("programs_loaded", progs);
+		jw_bool("maps_attached", st.maps_attached);
+		jw_arr_open("cgroups");
+		for (i = 0; i < n; i++) {
+			jw_obj_open(NULL);
+			jw_u64("id", ids[i]);
+			jw_str("path", cb_cgroup_path(ids[i]));
+			jw_obj_close();
+		}
+		jw_arr_close();
+		jw_u64("breakers", st.breakers);
+		jw_u64("breakers_max", st.breakers_max);
+		jw_obj_close();
+		jw_end();
+		return 0;
+	}
+
+	printf("module:    %s\n", module ? "loaded" : "not loaded");
+	if (module)
+		printf("version:   %s\n", st.version);
+	printf("programs:  %s\n", progs ? "loaded, pinned at " CB_PIN_DIR :
+	       "not loaded");
+	printf("maps:      %s\n", st.maps_attached ? "held by the module" :
+	       "not held by the module");
+	if (!n)
+		printf("cgroups:   none attached\n");
+	for (i = 0; i < n; i++) {
+		const char *p = cb_cgroup_path(ids[i]);
+
+		printf("%s %s\n", i ? "          " : "cgroups:  ",
+		       *p ? p : "(removed cgroup)");
+	}
+	printf("breakers:  %u of %u\n", st.breakers, st.breakers_max);
+	return 0;
+}

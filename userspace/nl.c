@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Generic netlink client for the module's control family (libmnl). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+
+#include "cbctl.h"
+
+struct cb_nl {
+	struct mnl_socket *sk;
+	uint16_t family;
+	uint32_t portid;
+	uint32_t seq;
+};
+
+/* The kernel's message for the last failed request (extack), if any. */
+static char cb_extack[256];
+
+typedef int (*cb_build_fn)(struct nlmsghdr *nlh, const void *arg);
+
+static int cb_nl_family_attr(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID &&
+	    mnl_attr_validate(a, MNL_TYPE_U16) == 0)
+		*(uint16_t *)data = mnl_attr_get_u16(a);
+	return MNL_CB_OK;
+}
+
+static int cb_nl_family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr),
+			      cb_nl_family_attr, data);
+}
+
+/* NLMSG_ERROR: keep errno and the extack message. */
+static int cb_nl_error_cb(const struct nlmsghdr *nlh, void *data __attribute__((unused)))
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	unsigned int off = sizeof(*e);
+	struct nlattr *a;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (!e->error)
+		return MNL_CB_STOP;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(e->msg);
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		mnl_attr_for_each(a, nlh, off) {
+			if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+			    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+				snprintf(cb_extack, sizeof(cb_extack), "%s",
+					 mnl_attr_get_str(a));
+		}
+	}
+	errno = -e->error;
+	return MNL_CB_ERROR;
+}
+
+static int cb_nl_done_cb(const struct nlmsghdr *nlh __attribute__((unused)),
+			 void *data __attribute__((unused)))
+{
+	return MNL_CB_STOP;
+}
+
+static int cb_nl_noop_cb(const struct nlmsghdr *nlh __attribute__((unused)),
+			 void *data __attribute__((unused)))
+{
+	return MNL_CB_OK;
+}
+
+/* With a control array, libmnl calls only what is set here. */
+static mnl_cb_t cb_nl_ctl_cbs[NLMSG_MIN_TYPE] = {
+	[NLMSG_NOOP] = cb_nl_noop_cb,
+	[NLMSG_ERROR] = cb_nl_error_cb,
+	[NLMSG_DONE] = cb_nl_done_cb,
+};
+
+static struct nlmsghdr *cb_nl_msg(struct cb_nl *nl, char *buf, uint16_t type,
+				  uint16_t flags, uint8_t cmd, uint8_t version)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_seq = ++nl->seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = version;
+	return nlh;
+}
+
+/* Send @nlh and run @cb on every reply until the ACK or the dump's end. */
+static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
+		      void *data)
+{
+	char buf[32768];	/* a dump's batch; the kernel's default is smaller */
+	ssize_t n;
+	int ret;
+
+	cb_extack[0] = '\0';
+	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(nl->sk, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run2(buf, n, nlh->nlmsg_seq, nl->portid, cb, data,
+				  cb_nl_ctl_cbs, NLMSG_MIN_TYPE);
+	} while (ret > MNL_CB_STOP);
+	return ret < 0 ? -errno : 0;
+}
+
+static int cb_nl_open(struct cb_nl *nl)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	int one = 1, err;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->seq = time(NULL);
+	nl->sk = mnl_socket_open(NETLINK_GENERIC);
+	if (!nl->sk)
+		return cb_err("netlink socket: %s", strerror(errno));
+	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = errno;
+		mnl_socket_close(nl->sk);
+		return cb_err("netlink bind: %s", strerror(err));
+	}
+	nl->portid = mnl_socket_get_portid(nl->sk);
+	mnl_socket_setsockopt(nl->sk, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl->sk, NETLINK_CAP_ACK, &one, sizeof(one));
+
+	nlh = cb_nl_msg(nl, buf, GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY, 1);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, CB_GENL_NAME);
+	err = cb_nl_talk(nl, nlh, cb_nl_family_cb, &nl->family);
+	if (err || !nl->family) {
+		mnl_socket_close(nl->sk);
+		return cb_err("the cbreaker module is not loaded (modprobe cbreaker)");
+	}
+	return 0;
+}
+
+static void cb_nl_close(struct cb_nl *nl)
+{
+	mnl_socket_close(nl->sk);
+}
+
+/*
+ * One request to the module: open, send, collect, close. A failure is
+ * reported here, with the kernel's own message when it gave one.
+ */
+static int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
+			 const void *arg, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct cb_nl nl;
+	int err;
+
+	if (cb_nl_open(&nl))
+		return -1;
+	nlh = cb_nl_msg(&nl, buf, nl.family, flags, cmd, CB_GENL_VERSION);
+	if (build)
+		build(nlh, arg);
+	err = cb_nl_talk(&nl, nlh, cb, data);
+	if (err) {
+		if (err == -EPERM)
+			cb_err("operation not permitted (needs CAP_NET_ADMIN)");
+		else if (cb_extack[0])
+			cb_err("%s", cb_extack);
+		else
+			cb_err("%s", strerror(-err));
+	}
+	cb_nl_close(&nl);
+	return err ? -1 : 0;
+}
+
+static int cb_put_key(struct nlmsghdr *nlh, const void *arg)
+{
+	const struct cb_key *key = arg;
+
+	mnl_attr_put(nlh, CB_A_ADDR, sizeof(key->addr), key->addr);
+	mnl_attr_put_u16(nlh, CB_A_PORT, ntohs(key->port));
+	mnl_attr_put_u8(nlh, CB_A_PROTO, key->proto);
+	return 0;
+}
+
+/* Attribute types we read and their expected kind. */
+static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
+	[CB_A_ADDR] = MNL_TYPE_BINARY,	[CB_A_PORT] = MNL_TYPE_U16,
+	[CB_A_PROTO] = MNL_TYPE_U8,	[CB_A_STATE] = MNL_TYPE_U8,
+	[CB_A_FORCED] = MNL_TYPE_U8,	[CB_A_CALLS] = MNL_TYPE_U64,
+	[CB_A_SUCCESSES] = MNL_TYPE_U64, [CB_A_FAILURES] = MNL_TYPE_U64,
+	[CB_A_SLOW] = MNL_TYPE_U64,	[CB_A_REJECTED] = MNL_TYPE_U64,
+	[CB_A_OPENED_AT] = MNL_TYPE_U64, [CB_A_OPEN_UNTIL] = MNL_TYPE_U64,
+	[CB_A_NOW] = MNL_TYPE_U64,	[CB_A_VERSION] = MNL_TYPE_NUL_STRING,
+	[CB_A_MAPS_ATTACHED] = MNL_TYPE_U8, [CB_A_BREAKERS] = MNL_TYPE_U32,
+	[CB_A_BREAKERS_MAX] = MNL_TYPE_U32,
+};
+
+static int cb_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type <= 0 || type > CB_A_MAX || !cb_attr_types[type])
+		return MNL_CB_OK;	/* newer module: skip what we don't know */
+	if (mnl_attr_validate(a, cb_attr_types[type]) < 0)
+		return MNL_CB_ERROR;
+	if (type == CB_A_ADDR && mnl_attr_get_payload_len(a) != 16)
+		return MNL_CB_ERROR;
+	tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int cb_parse(const struct nlmsghdr *nlh, const struct nlattr **tb)
+{
+	memset(tb, 0, sizeof(*tb) * (CB_A_MAX + 1));
+	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), cb_attr_cb, tb);
+}
+
+static uint64_t cb_u64(const struct nlattr *a)
+{
+	return a ? mnl_attr_get_u64(a) : 0;
+}
+
+static uint8_t cb_u8(const struct nlattr *a)
+{
+	return a ? mnl_attr_get_u8(a) : 0;
+}
+
+static int cb_breaker_from(const struct nlmsghdr *nlh,
+			   struct cb_breaker_info *bi)
+{
+	const struct nlattr *tb[CB_A_MAX + 1];
+
+	if (cb_parse(nlh, tb) < 0 || !tb[CB_A_ADDR] || !tb[CB_A_PORT])
+		return -1;
+	memset(bi, 0, sizeof(*bi));
+	memcpy(bi->key.addr, mnl_attr_get_payload(tb[CB_A_ADDR]), 16);
+	bi->key.port = htons(mnl_attr_get_u16(tb[CB_A_PORT]));
+	bi->key.proto = cb_u8(tb[CB_A_PROTO]);
+	bi->state = cb_u8(tb[CB_A_STATE]);
+	bi->forced = cb_u8(tb[CB_A_FORCED]);
+	bi->calls = cb_u64(tb[CB_A_CALLS]);
+	bi->successes = cb_u64(tb[CB_A_SUCCESSES]);
+	bi->failures = cb_u64(tb[CB_A_FAILURES]);
+	bi->slow = cb_u64(tb[CB_A_SLOW]);
+	bi->rejected = cb_u64(tb[CB_A_REJECTED]);
+	bi->opened_at = cb_u64(tb[CB_A_OPENED_AT]);
+	bi->open_until = cb_u64(tb[CB_A_OPEN_UNTIL]);
+	bi->now = cb_u64(tb[CB_A_NOW]);
+	return 0;
+}
+
+static int cb_status_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CB_A_MAX + 1];
+	struct cb_status_info *st = data;
+
+	if (cb_parse(nlh, tb) < 0)
+		return MNL_CB_ERROR;
+	if (tb[CB_A_VERSION])
+		snprintf(st->version, sizeof(st->version), "%s",
+			 mnl_attr_get_str(tb[CB_A_VERSION]));
+	st->maps_attached = cb_u8(tb[CB_A_MAPS_ATTACHED]);
+	if (tb[CB_A_BREAKERS])
+		st->breakers = mnl_attr_get_u32(tb[CB_A_BREAKERS]);
+	if (tb[CB_A_BREAKERS_MAX])
+		st->breakers_max = mnl_attr_get_u32(tb[CB_A_BREAKERS_MAX]);
+	return MNL_CB_OK;
+}
+
+int cb_nl_status(struct cb_status_info *st)
+{
+	memset(st, 0, sizeof(*st));
+	return cb_nl_request(CB_CMD_STATUS_GET, 0, NULL, NULL, cb_status_cb, st);
+}
+
+static int cb_breaker_get_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return cb_breaker_from(nlh, data) ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int cb_nl_breaker_get(const struct cb_key *key, struct cb_breaker_info *bi)
+{
+	return cb_nl_request(CB_CMD_BREAKER_GET, 0, cb_put_key, key,
+			     cb_breaker_get_cb, bi);
+}
+
+struct cb_dump_arg {
+	cb_breaker_fn fn;
+	void *arg;
+};
+
+static int cb_breaker_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct cb_dump_arg *d = data;
+	struct cb_breaker_info bi;
+
+	if (cb_breaker_from(nlh, &bi))
+		return MNL_CB_ERROR;
+	d->fn(&bi, d->arg);
+	return MNL_CB_OK;
+}
+
+int cb_nl_breaker_dump(cb_breaker_fn fn, void *arg)
+{
+	struct cb_dump_arg d = { fn, arg };
+
+	return cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
+			     cb_breaker_dump_cb, &d);
+}
+
+struct cb_set_arg {
+	const struct cb_key *key;	/* NULL: all breakers */
+	enum cb_action action;
+};
+
+static int cb_put_set(struct nlmsghdr *nlh, const void *arg)
+{
+	const struct cb_set_arg *s = arg;
+
+	mnl_attr_put_u8(nlh, CB_A_ACTION, s->action);
+	if (s->key)
+		return cb_put_key(nlh, s->key);
+	mnl_attr_put(nlh, CB_A_ALL, 0, NULL);
+	return 0;
+}
+
+int cb_nl_breaker_set(const struct cb_key *key, enum cb_action action)
+{
+	struct cb_set_arg s = { key, action };
+
+	return cb_nl_request(CB_CMD_BREAKER_SET, 0, cb_put_set, &s, NULL, NULL);
+}
+
+int cb_nl_maps_release(void)
+{
+	return cb_nl_request(CB_CMD_MAPS_RELEASE, 0, NULL, NULL, NULL, NULL);
+}
