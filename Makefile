@@ -34,7 +34,7 @@ SELFTESTS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/*.c)
 UNITTESTS := $(patsubst selftests/unit/%.c,$(O)/unit/%,$(wildcard selftests/unit/*.c))
 KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
 
-.PHONY: all deps module check unit vm-image print-kver demo clean
+.PHONY: all deps module check checkpatch unit vm-image print-kver demo clean
 .DELETE_ON_ERROR:
 
 all: module $(O)/cbctl $(SELFTESTS) $(UNITTESTS)
@@ -112,6 +112,19 @@ check: deps
 	{ $(MAKE) --no-print-directory -s unit; selftests/vm/run; } 2>&1 | \
 		tee $(O)/check.log; \
 	selftests/tap-summary $(O)/check.log
+
+# Kernel style for what is kernel or BPF code; the script comes from
+# Debian's linux-source-6.12, like the kselftest harness.
+CHECKPATCH := $(O)/checkpatch/scripts/checkpatch.pl
+$(CHECKPATCH): | $(O)
+	mkdir -p $(O)/checkpatch
+	tar -xJf $(KSRC_TAR) -C $(O)/checkpatch --strip-components=1 \
+		--wildcards '*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+		'*/scripts/const_structs.checkpatch'
+
+checkpatch: $(CHECKPATCH)
+	perl $(CHECKPATCH) --no-tree --strict --terse --show-types -f \
+		$(wildcard kmod/*.c kmod/*.h bpf/*.c) $(UAPI)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -33,10 +33,10 @@ static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
 	return &cb_locks[jhash(key, sizeof(*key), 0) & (CB_LOCKS - 1)];
 }
 
-/* RCU readers here are BPF programs, RCU-tasks-trace BPF programs or us. */
+/* Readers: BPF programs (under RCU already) and us, under RCU or the mutex. */
 static struct bpf_map *cb_breakers_map(void)
 {
-	return rcu_dereference_check(cb_breakers, rcu_read_lock_trace_held() ||
+	return rcu_dereference_check(cb_breakers,
 				     lockdep_is_held(&cb_maps_mutex));
 }
 

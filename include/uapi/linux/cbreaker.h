@@ -90,6 +90,7 @@ enum cb_cmd {
 	CB_CMD_MAPS_RELEASE,	/* drop the module's map references */
 	__CB_CMD_MAX,
 };
+
 #define CB_CMD_MAX (__CB_CMD_MAX - 1)
 
 enum cb_action {
@@ -123,6 +124,7 @@ enum cb_attr {
 	CB_A_BREAKERS_MAX,	/* u32, table capacity */
 	__CB_A_MAX,
 };
+
 #define CB_A_MAX (__CB_A_MAX - 1)
 
 #endif /* _UAPI_LINUX_CBREAKER_H */
