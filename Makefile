@@ -68,8 +68,9 @@ $(O)/cbreaker.skel.h: $(O)/cbreaker.bpf.o
 
 # --- cbctl ----------------------------------------------------------------
 
-$(O)/cbctl: $(CBCTL_SRC) $(CBCTL_HDR) $(UAPI) $(O)/cbreaker.skel.h
-	$(CC) $(CFLAGS) -o $@ $(CBCTL_SRC) $(LDLIBS_CBCTL)
+# cbctl validates policies with the engine's own code before sending them.
+$(O)/cbctl: $(CBCTL_SRC) $(CBCTL_HDR) $(ENGINE) $(UAPI) $(O)/cbreaker.skel.h
+	$(CC) $(CFLAGS) -o $@ $(CBCTL_SRC) kmod/cb_engine.c $(LDLIBS_CBCTL)
 
 # --- tests ----------------------------------------------------------------
 
@@ -86,7 +87,7 @@ $(O)/selftests/%: selftests/%.c selftests/cb_test.h $(UAPI) $(KSFT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
 
-$(O)/unit/%: selftests/unit/%.c $(ENGINE) $(UAPI) $(KSFT_HDRS)
+$(O)/unit/%: selftests/unit/%.c $(wildcard selftests/unit/*.h) $(ENGINE) $(UAPI) $(KSFT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< kmod/cb_engine.c
 

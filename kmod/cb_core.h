@@ -3,25 +3,84 @@
 #define _CB_CORE_H
 
 #include <linux/bpf.h>
+#include <linux/percpu.h>
 #include <linux/cbreaker.h>
 
-/* cb_maps.c: the maps the BPF object handed over, and access to them */
-void cb_maps_init(void);
+#include "cb_engine.h"
+
+/* cb_table.c: the maps the BPF object handed over, breakers and rules */
+void cb_table_init(void);
+void cb_table_exit(void);
 int cb_maps_attach(struct bpf_map *map, u32 id);
 void cb_maps_release(void);
 bool cb_maps_attached(void);
 u32 cb_breakers_count(void);
 u32 cb_breakers_capacity(void);
+u32 cb_rules_count(void);
 
-enum cb_verdict cb_breaker_admit(const struct cb_key *key);
+int cb_breaker_admit(const struct cb_key *key);
+void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
+		       u64 latency_ns, u32 epoch);
 int cb_breaker_action(const struct cb_key *key, enum cb_action action);
 void cb_breaker_reset_all(void);
-int cb_breaker_read(const struct cb_key *key, struct cb_breaker *out);
-int cb_breaker_next(const struct cb_key *prev, struct cb_key *key,
-		    struct cb_breaker *out);
+
+/* A breaker as reported: a consistent copy, its state in force now. */
+struct cb_breaker_view {
+	struct cb_key key;
+	struct cb_breaker b;
+	struct cb_window_sum win;
+	u8 mode;
+	bool tracked;
+};
+
+int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v);
+int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v);
+
+/* A rule: where it applies and what it says. */
+struct cb_rule {
+	u8 addr[16];
+	u8 prefixlen;		/* of the 128-bit address */
+	u8 proto;
+	u16 port;		/* host order; 0: any port */
+	struct cb_policy policy;
+};
+
+union cb_any_rule_key {
+	struct cb_rule_key r;
+	struct cb_port_rule_key p;
+};
+
+/* Where a rule dump stands: the trie and the last key given. */
+struct cb_rule_cursor {
+	u8 trie;		/* CB_MAP_RULES or CB_MAP_PORT_RULES */
+	bool started;
+	union cb_any_rule_key last;
+};
+
+int cb_rule_get(struct cb_rule *r);	/* fills r->policy */
+int cb_rule_put(const struct cb_rule *r, bool create);
+int cb_rule_del(const struct cb_rule *r);
+int cb_rule_next(struct cb_rule_cursor *cur, struct cb_rule *r);
+
+/* cb_events.c: state-change events and module-wide counters */
+int cb_events_init(void);
+void cb_events_exit(void);
+void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
+		    u64 now);
+
+DECLARE_PER_CPU(u64[__CB_STAT_MAX], cb_stats);
+
+static inline void cb_stat_add(enum cb_stat s, u64 n)
+{
+	this_cpu_add(cb_stats[s], n);
+}
+
+void cb_stats_read(u64 *out);
 
 /* cb_netlink.c */
 int cb_netlink_init(void);
 void cb_netlink_exit(void);
+void cb_netlink_event(const struct cb_key *key, const struct cb_change *c,
+		      u64 seq, u64 time);
 
 #endif /* _CB_CORE_H */

@@ -1,68 +1,533 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The breaker state machine (see cb_engine.h). Integers only.
+ * The breaker state machine (see cb_engine.h).
+ *
+ * CLOSED: admitted calls' results go into a window; when it holds at least
+ * min-calls results and the failure or slow percentage reaches its
+ * threshold, the breaker trips.
+ * OPEN: calls are refused for open x backoff^(consecutive trips), capped at
+ * backoff-max, plus up to jitter percent; then it is HALF_OPEN.
+ * HALF_OPEN: at most `probes` calls are placed. It closes as soon as
+ * probe-success percent of `probes` succeeded, reopens as soon as more have
+ * failed than that allows, and decides with what it has probe-wait after
+ * the first probe, unfinished probes counting as failed.
+ * Results carry the epoch they were admitted in; results of an earlier
+ * epoch count in the totals but decide nothing.
  */
 #include "cb_engine.h"
 
-static void cb_set_state(struct cb_breaker *b, enum cb_state to, __u64 now)
+#define NSEC_PER_MS	1000000ULL
+#define NSEC_PER_S	1000000000ULL
+
+void cb_policy_default(struct cb_policy *p)
+{
+	*p = (struct cb_policy){
+		.window_calls	= 100,
+		.min_calls	= 10,
+		.failure_rate	= 50,
+		.slow_ns	= 1 * NSEC_PER_S,
+		.slow_rate	= 100,
+		.open_ns	= 30 * NSEC_PER_S,
+		.jitter		= 10,
+		.backoff	= 200,
+		.backoff_max_ns	= 300 * NSEC_PER_S,
+		.probes		= 5,
+		.probe_success	= 80,
+		.probe_wait_ns	= 10 * NSEC_PER_S,
+		.max_age_ns	= 600 * NSEC_PER_S,
+		.mode		= CB_MODE_ENFORCE,
+	};
+}
+
+#define CB_BAD(cond, name) do { if (cond) return name; } while (0)
+
+const char *cb_policy_invalid(const struct cb_policy *p)
+{
+	const __u64 day = 86400 * NSEC_PER_S;
+
+	if (p->window_ns) {
+		CB_BAD(p->window_ns < 100 * NSEC_PER_MS || p->window_ns > day,
+		       "window (100ms..24h)");
+	} else {
+		CB_BAD(p->window_calls < 1 ||
+		       p->window_calls > CB_WINDOW_CALLS_MAX, "window (1..128 calls)");
+		CB_BAD(p->min_calls > p->window_calls,
+		       "min-calls (at most the window's calls)");
+	}
+	CB_BAD(p->min_calls < 1 || p->min_calls > 100000, "min-calls (1..100000)");
+	CB_BAD(p->failure_rate < 1 || p->failure_rate > 100, "failure-rate (1..100)");
+	CB_BAD(p->slow_ns < NSEC_PER_MS || p->slow_ns > 600 * NSEC_PER_S,
+	       "slow (1ms..10m)");
+	CB_BAD(p->slow_rate < 1 || p->slow_rate > 100, "slow-rate (1..100)");
+	CB_BAD(p->open_ns < 10 * NSEC_PER_MS || p->open_ns > day, "open (10ms..24h)");
+	CB_BAD(p->jitter > 100, "jitter (0..100)");
+	CB_BAD(p->backoff < 100 || p->backoff > 1600, "backoff (1..16)");
+	CB_BAD(p->backoff_max_ns < p->open_ns || p->backoff_max_ns > day,
+	       "backoff-max (open..24h)");
+	CB_BAD(p->probes < 1 || p->probes > 1000, "probes (1..1000)");
+	CB_BAD(p->probe_success < 1 || p->probe_success > 100,
+	       "probe-success (1..100)");
+	CB_BAD(p->probe_wait_ns < 10 * NSEC_PER_MS || p->probe_wait_ns > 3600 * NSEC_PER_S,
+	       "probe-wait (10ms..1h)");
+	CB_BAD(p->max_age_ns && (p->max_age_ns < NSEC_PER_S || p->max_age_ns > 30 * day),
+	       "max-age (0, or 1s..30d)");
+	CB_BAD(p->mode >= __CB_MODE_MAX, "mode (enforce or dry-run)");
+	return 0;
+}
+
+/* --- count window ------------------------------------------------------- */
+
+static int cb_bit(const __u64 *bits, unsigned int i)
+{
+	return (bits[i / 64] >> (i % 64)) & 1;
+}
+
+static void cb_set_bit(__u64 *bits, unsigned int i, int v)
+{
+	bits[i / 64] &= ~(1ULL << (i % 64));
+	bits[i / 64] |= (__u64)!!v << (i % 64);
+}
+
+/* Drop the oldest @n results held. */
+static void cw_drop(struct cb_count_window *w, unsigned int n)
+{
+	unsigned int tail;
+
+	while (n-- && w->count) {
+		tail = (w->head + w->size - w->count) % w->size;
+		w->fails -= cb_bit(w->fail, tail);
+		w->slows -= cb_bit(w->slow, tail);
+		w->count--;
+	}
+}
+
+/* Results whose age tick is CB_AGE_TICKS or more behind now's drop out. */
+static void cw_age(struct cb_count_window *w, __u64 now)
+{
+	__u64 tick;
+
+	if (!w->tick_ns)
+		return;
+	tick = now / w->tick_ns;
+	while (w->runs && tick - w->run_tick[w->run_first] >= CB_AGE_TICKS) {
+		cw_drop(w, w->run_len[w->run_first]);
+		w->run_first = (w->run_first + 1) % (CB_AGE_TICKS + 1);
+		w->runs--;
+	}
+}
+
+static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
+{
+	unsigned int newest;
+	__u32 tick;
+
+	cw_age(w, now);
+	if (w->count == w->size) {
+		cw_drop(w, 1);
+		if (w->runs && !--w->run_len[w->run_first]) {
+			w->run_first = (w->run_first + 1) % (CB_AGE_TICKS + 1);
+			w->runs--;
+		}
+	}
+	cb_set_bit(w->fail, w->head, fail);
+	cb_set_bit(w->slow, w->head, slow);
+	w->head = (w->head + 1) % w->size;
+	w->count++;
+	w->fails += !!fail;
+	w->slows += !!slow;
+
+	if (!w->tick_ns)
+		return;
+	tick = now / w->tick_ns;
+	newest = (w->run_first + w->runs + CB_AGE_TICKS) % (CB_AGE_TICKS + 1);
+	/* After ageing at most CB_AGE_TICKS older ticks are held, so a new
+	 * tick always finds room; a clock that went back joins the newest.
+	 */
+	if (w->runs && (w->run_tick[newest] >= tick ||
+			w->runs == CB_AGE_TICKS + 1)) {
+		w->run_len[newest]++;
+		return;
+	}
+	newest = (w->run_first + w->runs) % (CB_AGE_TICKS + 1);
+	w->run_tick[newest] = tick;
+	w->run_len[newest] = 1;
+	w->runs++;
+}
+
+/*
+ * The newest result held that did not fail becomes a failure. Only UDP
+ * results are amended, and they are never slow: slow marks stay.
+ */
+static int cw_amend(struct cb_count_window *w, __u64 now)
+{
+	unsigned int i, slot;
+
+	cw_age(w, now);
+	for (i = 1; i <= w->count; i++) {
+		slot = (w->head + w->size - i) % w->size;
+		if (!cb_bit(w->fail, slot)) {
+			cb_set_bit(w->fail, slot, 1);
+			w->fails++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* --- time window -------------------------------------------------------- */
+
+static void tw_advance(struct cb_time_window *w, __u64 now)
+{
+	__u64 e = now / w->width_ns;
+	unsigned int i;
+
+	if (e <= w->epoch)
+		return;
+	for (i = 0; i < CB_TIME_BUCKETS && w->epoch < e; i++) {
+		unsigned int b = (++w->epoch) % CB_TIME_BUCKETS;
+
+		w->calls[b] = w->fails[b] = w->slows[b] = 0;
+	}
+	w->epoch = e;
+}
+
+static void cb_inc16(__u16 *v)
+{
+	if (*v != 0xffff)
+		(*v)++;
+}
+
+static void tw_add(struct cb_time_window *w, int fail, int slow, __u64 now)
+{
+	unsigned int b;
+
+	tw_advance(w, now);
+	b = w->epoch % CB_TIME_BUCKETS;
+	cb_inc16(&w->calls[b]);
+	if (fail)
+		cb_inc16(&w->fails[b]);
+	if (slow)
+		cb_inc16(&w->slows[b]);
+}
+
+static int tw_amend(struct cb_time_window *w, __u64 now)
+{
+	unsigned int i, b;
+
+	tw_advance(w, now);
+	for (i = 0; i < CB_TIME_BUCKETS; i++) {
+		b = (w->epoch + CB_TIME_BUCKETS - i) % CB_TIME_BUCKETS;
+		if (w->fails[b] < w->calls[b]) {
+			w->fails[b]++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* --- window, whichever kind -------------------------------------------- */
+
+static void cb_window_clear(struct cb_breaker *b, const struct cb_policy *p,
+			    __u64 now)
+{
+	if (p->window_ns) {
+		b->time_window = 1;
+		b->tw = (struct cb_time_window){
+			.width_ns = p->window_ns / CB_TIME_BUCKETS,
+		};
+		b->tw.epoch = now / b->tw.width_ns;
+	} else {
+		b->time_window = 0;
+		b->cw = (struct cb_count_window){
+			.size = p->window_calls,
+			.tick_ns = p->max_age_ns / CB_AGE_TICKS,
+		};
+	}
+}
+
+/* A policy change of window shape starts the window afresh. */
+static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
+			  __u64 now)
+{
+	if (p->window_ns ? b->time_window &&
+			   b->tw.width_ns == p->window_ns / CB_TIME_BUCKETS :
+			   !b->time_window && b->cw.size == p->window_calls &&
+			   b->cw.tick_ns == p->max_age_ns / CB_AGE_TICKS)
+		return;
+	cb_window_clear(b, p, now);
+}
+
+void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
+		      __u64 now, struct cb_window_sum *s)
+{
+	unsigned int i;
+
+	*s = (struct cb_window_sum){ 0 };
+	if (!p)
+		return;
+	cb_window_fit(b, p, now);
+	if (!b->time_window) {
+		cw_age(&b->cw, now);
+		s->calls = b->cw.count;
+		s->fails = b->cw.fails;
+		s->slows = b->cw.slows;
+		return;
+	}
+	tw_advance(&b->tw, now);
+	for (i = 0; i < CB_TIME_BUCKETS; i++) {
+		s->calls += b->tw.calls[i];
+		s->fails += b->tw.fails[i];
+		s->slows += b->tw.slows[i];
+	}
+}
+
+/* --- states ------------------------------------------------------------- */
+
+static void cb_set_state(struct cb_breaker *b, enum cb_state to,
+			 enum cb_reason why, __u64 now, struct cb_changes *ch)
 {
 	if (b->state == to)
 		return;
+	if (ch && ch->n < sizeof(ch->c) / sizeof(ch->c[0]))
+		ch->c[ch->n++] = (struct cb_change){ b->state, to, why };
 	b->state = to;
 	b->changed_at = now;
-	b->transitions++;
+	b->epoch++;
+	b->probes_placed = b->probes_ok = b->probes_failed = 0;
+	b->probe_deadline = 0;
 }
 
-void cb_engine_init(struct cb_breaker *b, __u64 now)
+/* open x backoff^trips, capped; then up to jitter percent more. */
+static __u64 cb_open_period(const struct cb_policy *p, unsigned int trips,
+			    __u64 rnd)
+{
+	__u64 d = p->open_ns;
+	unsigned int i;
+
+	for (i = 0; i < trips && d < p->backoff_max_ns; i++)
+		d = d * p->backoff / 100;
+	if (d > p->backoff_max_ns)
+		d = p->backoff_max_ns;
+	return d + rnd % (d * p->jitter / 100 + 1);
+}
+
+static void cb_trip(struct cb_breaker *b, const struct cb_policy *p,
+		    enum cb_reason why, __u64 now, __u64 rnd,
+		    struct cb_changes *ch)
+{
+	/* A long enough healthy spell forgets earlier trips. */
+	if (b->state == CB_STATE_CLOSED &&
+	    now - b->changed_at >= p->backoff_max_ns)
+		b->trips = 0;
+	b->open_until = now + cb_open_period(p, b->trips, rnd);
+	b->opened_at = now;
+	if (b->trips < 255)
+		b->trips++;
+	cb_set_state(b, CB_STATE_OPEN, why, now, ch);
+	cb_window_clear(b, p, now);
+}
+
+static void cb_close(struct cb_breaker *b, const struct cb_policy *p,
+		     enum cb_reason why, __u64 now, struct cb_changes *ch)
+{
+	cb_set_state(b, CB_STATE_CLOSED, why, now, ch);
+	cb_window_clear(b, p, now);
+	b->opened_at = 0;
+	b->open_until = 0;
+}
+
+/* Probes needed to close: probe-success percent of probes, rounded up. */
+static unsigned int cb_probes_needed(const struct cb_policy *p)
+{
+	return (p->probes * p->probe_success + 99) / 100;
+}
+
+void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
+		    __u64 now, __u64 rnd, struct cb_changes *ch)
+{
+	if (b->forced || !p)
+		return;
+	if (b->state == CB_STATE_OPEN && now >= b->open_until)
+		cb_set_state(b, CB_STATE_HALF_OPEN, CB_REASON_OPEN_ELAPSED,
+			     now, ch);
+	if (b->state == CB_STATE_HALF_OPEN && b->probe_deadline &&
+	    now >= b->probe_deadline) {
+		/* unfinished probes count as failed */
+		if ((__u32)b->probes_ok * 100 >=
+		    (__u32)p->probe_success * b->probes_placed)
+			cb_close(b, p, CB_REASON_PROBE_TIMEOUT, now, ch);
+		else
+			cb_trip(b, p, CB_REASON_PROBE_TIMEOUT, now, rnd, ch);
+	}
+}
+
+void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
+		    __u64 now)
 {
 	*b = (struct cb_breaker){ .state = CB_STATE_CLOSED, .changed_at = now };
+	if (p)
+		cb_window_clear(b, p, now);
 }
 
-/* The state in force at @now: an OPEN breaker whose time ran out is HALF_OPEN. */
-enum cb_state cb_engine_state(const struct cb_breaker *b, __u64 now)
+static int cb_admitted(struct cb_breaker *b, __u64 now)
 {
-	switch (b->forced) {
-	case CB_FORCE_OPEN:
-		return CB_STATE_OPEN;
-	case CB_FORCE_CLOSED:
-		return CB_STATE_CLOSED;
-	}
-	if (b->state == CB_STATE_OPEN && b->open_until && now >= b->open_until)
-		return CB_STATE_HALF_OPEN;
-	return b->state;
-}
-
-enum cb_verdict cb_engine_admit(struct cb_breaker *b, __u64 now)
-{
-	enum cb_state state = cb_engine_state(b, now);
-
-	if (b->forced == CB_FORCE_NONE)
-		cb_set_state(b, state, now);
-	if (state == CB_STATE_OPEN) {
-		b->rejected++;
-		return CB_REFUSE;
-	}
 	b->calls++;
-	return CB_ADMIT;
+	b->last_call = now;
+	return b->epoch & 0x7fffffff;
 }
 
-void cb_engine_force(struct cb_breaker *b, enum cb_force force, __u64 now)
+int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
+		    __u64 now, __u64 rnd, struct cb_changes *ch)
 {
-	b->forced = force;
+	if (b->forced == CB_FORCE_OPEN) {
+		b->rejected++;
+		return CB_ADMIT_REFUSE;
+	}
+	if (!p)
+		return b->forced ? cb_admitted(b, now) : CB_ADMIT_UNTRACKED;
+	cb_window_fit(b, p, now);
+	cb_engine_tick(b, p, now, rnd, ch);
+
+	if (b->forced == CB_FORCE_CLOSED || b->state == CB_STATE_CLOSED)
+		return cb_admitted(b, now);
+	if (b->state == CB_STATE_HALF_OPEN && b->probes_placed < p->probes) {
+		if (!b->probes_placed++)
+			b->probe_deadline = now + p->probe_wait_ns;
+		return cb_admitted(b, now);
+	}
+	b->rejected++;
+	/* dry-run lets it through but must not take its result as a probe's */
+	return p->mode == CB_MODE_DRY_RUN ? CB_ADMIT_UNTRACKED : CB_ADMIT_REFUSE;
+}
+
+/* Decide half-open as soon as the probes' results allow. */
+static void cb_probe_result(struct cb_breaker *b, const struct cb_policy *p,
+			    int ok, __u64 now, __u64 rnd, struct cb_changes *ch)
+{
+	unsigned int needed = cb_probes_needed(p);
+
+	if (ok)
+		b->probes_ok++;
+	else
+		b->probes_failed++;
+	if (b->probes_ok >= needed)
+		cb_close(b, p, CB_REASON_PROBES_OK, now, ch);
+	else if (b->probes_failed > p->probes - needed)
+		cb_trip(b, p, CB_REASON_PROBE_FAILED, now, rnd, ch);
+}
+
+/* CLOSED: trip if the window says so. */
+static void cb_check_trip(struct cb_breaker *b, const struct cb_policy *p,
+			  __u64 now, __u64 rnd, struct cb_changes *ch)
+{
+	struct cb_window_sum s;
+
+	if (b->forced)
+		return;		/* hold: measure, never trip */
+	cb_engine_window(b, p, now, &s);
+	if (s.calls < p->min_calls)
+		return;
+	if ((__u64)s.fails * 100 >= (__u64)p->failure_rate * s.calls)
+		cb_trip(b, p, CB_REASON_FAILURE_RATE, now, rnd, ch);
+	else if ((__u64)s.slows * 100 >= (__u64)p->slow_rate * s.calls)
+		cb_trip(b, p, CB_REASON_SLOW_RATE, now, rnd, ch);
+}
+
+static void cb_window_result(struct cb_breaker *b, const struct cb_policy *p,
+			     int fail, int slow, __u64 now, __u64 rnd,
+			     struct cb_changes *ch)
+{
+	if (b->time_window)
+		tw_add(&b->tw, fail, slow, now);
+	else
+		cw_add(&b->cw, fail, slow, now);
+	cb_check_trip(b, p, now, rnd, ch);
+}
+
+void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
+		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,
+		      __u64 now, __u64 rnd, struct cb_changes *ch)
+{
+	int fail = out != CB_OUT_SUCCESS;
+	int slow = !fail && p && latency_ns >= p->slow_ns;
+
+	if (fail)
+		b->failures++;
+	else
+		b->successes++;
+	if (slow)
+		b->slow++;
+	if (!p || b->forced == CB_FORCE_OPEN)
+		return;
+	cb_window_fit(b, p, now);
+	cb_engine_tick(b, p, now, rnd, ch);
+	if (epoch != (b->epoch & 0x7fffffff))
+		return;		/* admitted in an earlier state */
+
+	if (b->forced || b->state == CB_STATE_CLOSED)
+		cb_window_result(b, p, fail, slow, now, rnd, ch);
+	else if (b->state == CB_STATE_HALF_OPEN)
+		cb_probe_result(b, p, !fail && !slow, now, rnd, ch);
+}
+
+void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
+		     __u64 now, __u64 rnd, struct cb_changes *ch)
+{
+	int amended;
+
+	if (b->successes) {
+		b->successes--;
+		b->failures++;
+	}
+	if (!p || b->forced == CB_FORCE_OPEN)
+		return;
+	cb_window_fit(b, p, now);
+	cb_engine_tick(b, p, now, rnd, ch);
+	if (b->state == CB_STATE_HALF_OPEN && b->probes_ok) {
+		b->probes_ok--;
+		cb_probe_result(b, p, 0, now, rnd, ch);
+	}
+	if (b->state != CB_STATE_CLOSED)
+		return;
+	amended = b->time_window ? tw_amend(&b->tw, now) : cw_amend(&b->cw, now);
+	if (amended)
+		cb_check_trip(b, p, now, rnd, ch);
+	else
+		cb_window_result(b, p, 1, 0, now, rnd, ch);
+}
+
+void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
+		     enum cb_force force, __u64 now, struct cb_changes *ch)
+{
 	if (force == CB_FORCE_OPEN) {
-		cb_set_state(b, CB_STATE_OPEN, now);
+		cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
 		b->opened_at = now;
 		b->open_until = 0;
 	} else if (force == CB_FORCE_CLOSED) {
-		cb_set_state(b, CB_STATE_CLOSED, now);
+		cb_set_state(b, CB_STATE_CLOSED, CB_REASON_HOLD, now, ch);
+		b->opened_at = 0;
+		b->open_until = 0;
 	}
+	b->forced = force;
+	if (p)
+		cb_window_fit(b, p, now);
 }
 
-/* Back to a fresh CLOSED breaker; the counters of its history stay. */
-void cb_engine_reset(struct cb_breaker *b, __u64 now)
+/* A fresh CLOSED breaker: window and backoff cleared; totals stay. */
+void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
+		     __u64 now, struct cb_changes *ch)
 {
 	b->forced = CB_FORCE_NONE;
-	cb_set_state(b, CB_STATE_CLOSED, now);
+	cb_set_state(b, CB_STATE_CLOSED, CB_REASON_RESET, now, ch);
 	b->opened_at = 0;
 	b->open_until = 0;
+	b->trips = 0;
+	if (p)
+		cb_window_clear(b, p, now);
+}
+
+int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
+{
+	return b->state == CB_STATE_CLOSED && !b->forced &&
+	       now - b->last_call >= idle_ns && now - b->changed_at >= idle_ns;
 }

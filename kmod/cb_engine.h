@@ -2,7 +2,11 @@
 /*
  * The breaker state machine: plain C with no kernel or libc calls, so the
  * same file builds into the module and into the userspace unit tests. Time
- * is passed in (ns); callers serialize access to one breaker.
+ * (ns) and randomness are passed in; callers serialize access to a breaker.
+ * Integers only.
+ *
+ * A NULL policy means the destination has no policy (any more): only an
+ * operator's forcing applies and nothing is measured.
  */
 #ifndef _CB_ENGINE_H
 #define _CB_ENGINE_H
@@ -10,10 +14,48 @@
 #include <linux/types.h>
 #include <linux/cbreaker.h>
 
-void cb_engine_init(struct cb_breaker *b, __u64 now);
-enum cb_state cb_engine_state(const struct cb_breaker *b, __u64 now);
-enum cb_verdict cb_engine_admit(struct cb_breaker *b, __u64 now);
-void cb_engine_force(struct cb_breaker *b, enum cb_force force, __u64 now);
-void cb_engine_reset(struct cb_breaker *b, __u64 now);
+/* State changes one engine call made, oldest first, for events. */
+struct cb_change {
+	__u8 from, to, reason;
+};
+
+struct cb_changes {
+	unsigned int n;
+	struct cb_change c[3];
+};
+
+/* What the window holds now. */
+struct cb_window_sum {
+	__u32 calls, fails, slows;
+};
+
+/* Policy defaults and ranges, shared by the module (validation) and cbctl. */
+void cb_policy_default(struct cb_policy *p);
+/* 0, or the name of the first key out of range or inconsistent. */
+const char *cb_policy_invalid(const struct cb_policy *p);
+
+void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
+		    __u64 now);
+/* Apply what time alone changes (open elapsed, probes timed out). */
+void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
+		    __u64 now, __u64 rnd, struct cb_changes *ch);
+/* Admit or refuse a call: >= 0 (its epoch), CB_ADMIT_REFUSE or _UNTRACKED. */
+int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
+		    __u64 now, __u64 rnd, struct cb_changes *ch);
+/* The outcome of a call admitted at @epoch. */
+void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
+		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,
+		      __u64 now, __u64 rnd, struct cb_changes *ch);
+/* UDP: an ICMP error turns the newest successful result into a failure. */
+void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
+		     __u64 now, __u64 rnd, struct cb_changes *ch);
+void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
+		     enum cb_force force, __u64 now, struct cb_changes *ch);
+void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
+		     __u64 now, struct cb_changes *ch);
+void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
+		      __u64 now, struct cb_window_sum *sum);
+/* Closed, unforced and without a call for @idle_ns: may be evicted. */
+int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns);
 
 #endif /* _CB_ENGINE_H */

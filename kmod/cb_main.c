@@ -22,7 +22,8 @@ __bpf_kfunc_start_defs();
  * @map__map: the map
  * @id: which one (enum cb_map_id)
  *
- * Called once by cbctl's SEC("syscall") program. Returns 0 or -errno.
+ * Called once by cbctl's registration program (a tc program run with
+ * BPF_PROG_TEST_RUN), in BPF context: it must not sleep. Returns 0 or -errno.
  */
 __bpf_kfunc int cb_map_attach(void *map__map, u32 id)
 {
@@ -36,70 +37,98 @@ __bpf_kfunc int cb_map_attach(void *map__map, u32 id)
  * @key: a struct cb_key
  * @key__sz: its size
  *
- * Returns CB_ADMIT or CB_REFUSE. Anything unexpected admits.
+ * Returns the epoch to report the outcome with (>= 0), CB_ADMIT_REFUSE, or
+ * CB_ADMIT_UNTRACKED (admit, report nothing). Anything unexpected admits.
  */
 __bpf_kfunc int cb_admit(void *key, u32 key__sz)
 {
 	if (key__sz != sizeof(struct cb_key))
-		return CB_ADMIT;
+		return CB_ADMIT_UNTRACKED;
 	return cb_breaker_admit(key);
+}
+
+/**
+ * cb_record - how a call admitted by cb_admit() ended
+ * @key: a struct cb_key
+ * @key__sz: its size
+ * @outcome: enum cb_outcome
+ * @latency_ns: handshake time, for successes
+ * @epoch: what cb_admit() returned (ignored for UDP: ICMP errors)
+ */
+__bpf_kfunc void cb_record(void *key, u32 key__sz, u32 outcome, u64 latency_ns,
+			   u32 epoch)
+{
+	if (key__sz == sizeof(struct cb_key))
+		cb_breaker_record(key, outcome, latency_ns, epoch);
 }
 
 __bpf_kfunc_end_defs();
 
-BTF_KFUNCS_START(cb_syscall_kfuncs)
-BTF_ID_FLAGS(func, cb_map_attach, KF_SLEEPABLE)
-BTF_KFUNCS_END(cb_syscall_kfuncs)
+BTF_KFUNCS_START(cb_register_kfuncs)
+BTF_ID_FLAGS(func, cb_map_attach)
+BTF_KFUNCS_END(cb_register_kfuncs)
 
 BTF_KFUNCS_START(cb_sock_addr_kfuncs)
 BTF_ID_FLAGS(func, cb_admit)
 BTF_KFUNCS_END(cb_sock_addr_kfuncs)
 
-static const struct btf_kfunc_id_set cb_syscall_set = {
-	.owner = THIS_MODULE,
-	.set = &cb_syscall_kfuncs,
+BTF_KFUNCS_START(cb_tracing_kfuncs)
+BTF_ID_FLAGS(func, cb_record)
+BTF_KFUNCS_END(cb_tracing_kfuncs)
+
+static const struct btf_kfunc_id_set cb_kfunc_sets[] = {
+	{ .owner = THIS_MODULE, .set = &cb_register_kfuncs },
+	{ .owner = THIS_MODULE, .set = &cb_sock_addr_kfuncs },
+	{ .owner = THIS_MODULE, .set = &cb_tracing_kfuncs },
 };
 
-static const struct btf_kfunc_id_set cb_sock_addr_set = {
-	.owner = THIS_MODULE,
-	.set = &cb_sock_addr_kfuncs,
+static const enum bpf_prog_type cb_kfunc_prog_types[] = {
+	BPF_PROG_TYPE_SCHED_CLS,
+	BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+	BPF_PROG_TYPE_TRACING,
 };
 
 static int __init cb_init(void)
 {
-	int err;
+	int err, i;
 
-	cb_maps_init();
+	cb_table_init();
+	err = cb_events_init();
+	if (err)
+		return err;
 
 	/*
 	 * With CONFIG_MODULE_ALLOW_BTF_MISMATCH a module without usable BTF
 	 * still loads; this is where that shows, so refuse to load then.
 	 */
-	err = register_btf_kfunc_id_set(BPF_PROG_TYPE_SYSCALL, &cb_syscall_set);
-	if (err) {
-		pr_err("registering syscall kfuncs failed: %d\n", err);
-		return err;
-	}
-	err = register_btf_kfunc_id_set(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-					&cb_sock_addr_set);
-	if (err) {
-		pr_err("registering sock_addr kfuncs failed: %d\n", err);
-		return err;
+	for (i = 0; i < ARRAY_SIZE(cb_kfunc_sets); i++) {
+		err = register_btf_kfunc_id_set(cb_kfunc_prog_types[i],
+						&cb_kfunc_sets[i]);
+		if (err) {
+			pr_err("registering kfuncs for program type %d failed: %d\n",
+			       cb_kfunc_prog_types[i], err);
+			goto out_events;
+		}
 	}
 
 	err = cb_netlink_init();
 	if (err) {
 		pr_err("registering generic netlink family failed: %d\n", err);
-		return err;
+		goto out_events;
 	}
 	pr_info("version " CB_VERSION " loaded\n");
 	return 0;
+
+out_events:
+	cb_events_exit();
+	return err;
 }
 
 static void __exit cb_exit(void)
 {
 	cb_netlink_exit();
-	cb_maps_release();
+	cb_table_exit();
+	cb_events_exit();
 }
 
 module_init(cb_init);

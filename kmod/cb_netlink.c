@@ -2,125 +2,319 @@
 /*
  * Generic netlink control interface. Reading is open to all; every command
  * that changes something needs CAP_NET_ADMIN (GENL_ADMIN_PERM). Attributes
- * are checked by the policy first, then for meaning, with an extack message.
+ * are checked by the policy first (types, sizes, ranges; unknown ones are
+ * rejected), then for meaning, with an extack message naming the problem.
  */
 #include <linux/in.h>
 #include <linux/ktime.h>
 #include <net/genetlink.h>
 
 #include "cb_core.h"
-#include "cb_engine.h"
+
+#define CB_RANGE(name, lo, hi) \
+	static const struct netlink_range_validation name = { .min = (lo), .max = (hi) }
+
+/* First line of defence; cb_policy_invalid() checks the whole policy. */
+CB_RANGE(cb_min_calls_range, 1, 100000);
+CB_RANGE(cb_window_range, 100 * NSEC_PER_MSEC, 86400 * NSEC_PER_SEC);
+CB_RANGE(cb_slow_range, NSEC_PER_MSEC, 600 * NSEC_PER_SEC);
+CB_RANGE(cb_open_range, 10 * NSEC_PER_MSEC, 86400 * NSEC_PER_SEC);
+CB_RANGE(cb_probe_wait_range, 10 * NSEC_PER_MSEC, 3600 * NSEC_PER_SEC);
+CB_RANGE(cb_max_age_range, 0, 30 * 86400 * NSEC_PER_SEC);
 
 static const struct nla_policy cb_nl_policy[CB_A_MAX + 1] = {
-	[CB_A_ADDR]	= NLA_POLICY_EXACT_LEN(16),
-	[CB_A_PORT]	= NLA_POLICY_MIN(NLA_U16, 1),
-	[CB_A_PROTO]	= NLA_POLICY_RANGE(NLA_U8, IPPROTO_TCP, IPPROTO_UDP),
-	[CB_A_ACTION]	= NLA_POLICY_RANGE(NLA_U8, CB_ACTION_TRIP,
-					   __CB_ACTION_MAX - 1),
-	[CB_A_ALL]	= { .type = NLA_FLAG },
+	[CB_A_ADDR]		= NLA_POLICY_EXACT_LEN(16),
+	[CB_A_PORT]		= NLA_POLICY_MIN(NLA_U16, 1),
+	[CB_A_PROTO]		= NLA_POLICY_RANGE(NLA_U8, IPPROTO_TCP, IPPROTO_UDP),
+	[CB_A_ACTION]		= NLA_POLICY_RANGE(NLA_U8, CB_ACTION_TRIP,
+						   __CB_ACTION_MAX - 1),
+	[CB_A_ALL]		= { .type = NLA_FLAG },
+	[CB_A_DEFAULT]		= { .type = NLA_FLAG },
+	[CB_A_PREFIXLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
+	[CB_A_P_WINDOW_CALLS]	= NLA_POLICY_RANGE(NLA_U32, 1, CB_WINDOW_CALLS_MAX),
+	[CB_A_P_WINDOW_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_window_range),
+	[CB_A_P_MIN_CALLS]	= NLA_POLICY_FULL_RANGE(NLA_U32, &cb_min_calls_range),
+	[CB_A_P_FAILURE_RATE]	= NLA_POLICY_RANGE(NLA_U8, 1, 100),
+	[CB_A_P_SLOW_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_slow_range),
+	[CB_A_P_SLOW_RATE]	= NLA_POLICY_RANGE(NLA_U8, 1, 100),
+	[CB_A_P_OPEN_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_open_range),
+	[CB_A_P_JITTER]		= NLA_POLICY_MAX(NLA_U8, 100),
+	[CB_A_P_BACKOFF]	= NLA_POLICY_RANGE(NLA_U16, 100, 1600),
+	[CB_A_P_BACKOFF_MAX_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_open_range),
+	[CB_A_P_PROBES]		= NLA_POLICY_RANGE(NLA_U16, 1, 1000),
+	[CB_A_P_PROBE_SUCCESS]	= NLA_POLICY_RANGE(NLA_U8, 1, 100),
+	[CB_A_P_PROBE_WAIT_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_probe_wait_range),
+	[CB_A_P_MAX_AGE_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_max_age_range),
+	[CB_A_P_MODE]		= NLA_POLICY_MAX(NLA_U8, __CB_MODE_MAX - 1),
 };
 
 static struct genl_family cb_genl_family;
+
+static int cb_parse_proto(struct genl_info *info, u8 *proto)
+{
+	struct nlattr *a = info->attrs[CB_A_PROTO];
+
+	*proto = a ? nla_get_u8(a) : IPPROTO_TCP;
+	if (*proto != IPPROTO_TCP && *proto != IPPROTO_UDP) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "proto must be tcp or udp");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 /* A destination from CB_A_ADDR/PORT/PROTO; proto defaults to TCP. */
 static int cb_parse_key(struct genl_info *info, struct cb_key *key)
 {
 	struct nlattr **tb = info->attrs;
-	u8 proto = IPPROTO_TCP;
 
-	if (GENL_REQ_ATTR_CHECK(info, CB_A_ADDR) ||
-	    GENL_REQ_ATTR_CHECK(info, CB_A_PORT))
-		return -EINVAL;
-	if (tb[CB_A_PROTO])
-		proto = nla_get_u8(tb[CB_A_PROTO]);
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
-		NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_PROTO],
-				    "proto must be tcp or udp");
-		return -EINVAL;
-	}
 	memset(key, 0, sizeof(*key));
+	if (GENL_REQ_ATTR_CHECK(info, CB_A_ADDR) ||
+	    GENL_REQ_ATTR_CHECK(info, CB_A_PORT) ||
+	    cb_parse_proto(info, &key->proto))
+		return -EINVAL;
 	nla_memcpy(key->addr, tb[CB_A_ADDR], sizeof(key->addr));
 	key->port = htons(nla_get_u16(tb[CB_A_PORT]));
-	key->proto = proto;
 	return 0;
 }
 
-static int cb_put_breaker(struct sk_buff *skb, const struct cb_key *key,
-			  const struct cb_breaker *b, u64 now)
+/* A rule: CB_A_DEFAULT, or CB_A_ADDR + CB_A_PREFIXLEN [+ CB_A_PORT]. */
+static int cb_parse_rule(struct genl_info *info, struct cb_rule *r)
+{
+	struct nlattr **tb = info->attrs;
+	unsigned int i;
+
+	memset(r, 0, sizeof(*r));
+	if (cb_parse_proto(info, &r->proto))
+		return -EINVAL;
+	if (tb[CB_A_DEFAULT]) {
+		if (tb[CB_A_ADDR] || tb[CB_A_PREFIXLEN] || tb[CB_A_PORT]) {
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_DEFAULT],
+					    "the default rule has no address or port");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (GENL_REQ_ATTR_CHECK(info, CB_A_ADDR) ||
+	    GENL_REQ_ATTR_CHECK(info, CB_A_PREFIXLEN))
+		return -EINVAL;
+	nla_memcpy(r->addr, tb[CB_A_ADDR], sizeof(r->addr));
+	r->prefixlen = nla_get_u8(tb[CB_A_PREFIXLEN]);
+	if (tb[CB_A_PORT])
+		r->port = nla_get_u16(tb[CB_A_PORT]);
+	for (i = r->prefixlen; i < 128; i++) {
+		if (r->addr[i / 8] & (0x80 >> (i % 8))) {
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_ADDR],
+					    "address has bits set beyond the prefix length");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The policy keys given override those of @p; then the whole is checked. */
+static int cb_parse_policy(struct genl_info *info, struct cb_policy *p)
+{
+	struct nlattr **tb = info->attrs;
+	const char *bad;
+
+	if (tb[CB_A_P_WINDOW_CALLS] && tb[CB_A_P_WINDOW_NS]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_P_WINDOW_NS],
+				    "a window is counted in calls or in time, not both");
+		return -EINVAL;
+	}
+	if (tb[CB_A_P_WINDOW_CALLS]) {
+		p->window_calls = nla_get_u32(tb[CB_A_P_WINDOW_CALLS]);
+		p->window_ns = 0;
+	}
+	if (tb[CB_A_P_WINDOW_NS])
+		p->window_ns = nla_get_u64(tb[CB_A_P_WINDOW_NS]);
+	if (tb[CB_A_P_MIN_CALLS])
+		p->min_calls = nla_get_u32(tb[CB_A_P_MIN_CALLS]);
+	if (tb[CB_A_P_FAILURE_RATE])
+		p->failure_rate = nla_get_u8(tb[CB_A_P_FAILURE_RATE]);
+	if (tb[CB_A_P_SLOW_NS])
+		p->slow_ns = nla_get_u64(tb[CB_A_P_SLOW_NS]);
+	if (tb[CB_A_P_SLOW_RATE])
+		p->slow_rate = nla_get_u8(tb[CB_A_P_SLOW_RATE]);
+	if (tb[CB_A_P_OPEN_NS])
+		p->open_ns = nla_get_u64(tb[CB_A_P_OPEN_NS]);
+	if (tb[CB_A_P_JITTER])
+		p->jitter = nla_get_u8(tb[CB_A_P_JITTER]);
+	if (tb[CB_A_P_BACKOFF])
+		p->backoff = nla_get_u16(tb[CB_A_P_BACKOFF]);
+	if (tb[CB_A_P_BACKOFF_MAX_NS])
+		p->backoff_max_ns = nla_get_u64(tb[CB_A_P_BACKOFF_MAX_NS]);
+	if (tb[CB_A_P_PROBES])
+		p->probes = nla_get_u16(tb[CB_A_P_PROBES]);
+	if (tb[CB_A_P_PROBE_SUCCESS])
+		p->probe_success = nla_get_u8(tb[CB_A_P_PROBE_SUCCESS]);
+	if (tb[CB_A_P_PROBE_WAIT_NS])
+		p->probe_wait_ns = nla_get_u64(tb[CB_A_P_PROBE_WAIT_NS]);
+	if (tb[CB_A_P_MAX_AGE_NS])
+		p->max_age_ns = nla_get_u64(tb[CB_A_P_MAX_AGE_NS]);
+	if (tb[CB_A_P_MODE])
+		p->mode = nla_get_u8(tb[CB_A_P_MODE]);
+
+	bad = cb_policy_invalid(p);
+	if (bad) {
+		NL_SET_ERR_MSG_FMT(info->extack, "bad value for %s", bad);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cb_put_key(struct sk_buff *skb, const struct cb_key *key)
 {
 	if (nla_put(skb, CB_A_ADDR, sizeof(key->addr), key->addr) ||
 	    nla_put_u16(skb, CB_A_PORT, ntohs(key->port)) ||
-	    nla_put_u8(skb, CB_A_PROTO, key->proto) ||
-	    nla_put_u8(skb, CB_A_STATE, cb_engine_state(b, now)) ||
+	    nla_put_u8(skb, CB_A_PROTO, key->proto))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int cb_put_u64(struct sk_buff *skb, int type, u64 v)
+{
+	return nla_put_u64_64bit(skb, type, v, CB_A_PAD);
+}
+
+static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
+{
+	const struct cb_breaker *b = &v->b;
+
+	if (cb_put_key(skb, &v->key) ||
+	    nla_put_u8(skb, CB_A_STATE, b->state) ||
 	    nla_put_u8(skb, CB_A_FORCED, b->forced) ||
-	    nla_put_u64_64bit(skb, CB_A_CALLS, b->calls, CB_A_PAD) ||
-	    nla_put_u64_64bit(skb, CB_A_SUCCESSES, b->successes, CB_A_PAD) ||
-	    nla_put_u64_64bit(skb, CB_A_FAILURES, b->failures, CB_A_PAD) ||
-	    nla_put_u64_64bit(skb, CB_A_SLOW, b->slow, CB_A_PAD) ||
-	    nla_put_u64_64bit(skb, CB_A_REJECTED, b->rejected, CB_A_PAD) ||
-	    nla_put_u64_64bit(skb, CB_A_OPENED_AT, b->opened_at, CB_A_PAD) ||
-	    nla_put_u64_64bit(skb, CB_A_OPEN_UNTIL, b->open_until, CB_A_PAD) ||
-	    nla_put_u64_64bit(skb, CB_A_NOW, now, CB_A_PAD))
+	    nla_put_u8(skb, CB_A_TRIPS, b->trips) ||
+	    nla_put_u8(skb, CB_A_MODE, v->mode) ||
+	    nla_put_u8(skb, CB_A_TRACKED, v->tracked) ||
+	    cb_put_u64(skb, CB_A_CALLS, b->calls) ||
+	    cb_put_u64(skb, CB_A_SUCCESSES, b->successes) ||
+	    cb_put_u64(skb, CB_A_FAILURES, b->failures) ||
+	    cb_put_u64(skb, CB_A_SLOW, b->slow) ||
+	    cb_put_u64(skb, CB_A_REJECTED, b->rejected) ||
+	    cb_put_u64(skb, CB_A_OPENED_AT, b->opened_at) ||
+	    cb_put_u64(skb, CB_A_OPEN_UNTIL, b->open_until) ||
+	    cb_put_u64(skb, CB_A_NOW, ktime_get_ns()) ||
+	    nla_put_u32(skb, CB_A_WINDOW_CALLS, v->win.calls) ||
+	    nla_put_u32(skb, CB_A_WINDOW_FAILURES, v->win.fails) ||
+	    nla_put_u32(skb, CB_A_WINDOW_SLOW, v->win.slows))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int cb_put_rule(struct sk_buff *skb, const struct cb_rule *r)
+{
+	const struct cb_policy *p = &r->policy;
+
+	if ((!r->prefixlen && !r->port &&
+	     nla_put_flag(skb, CB_A_DEFAULT)) ||
+	    nla_put(skb, CB_A_ADDR, sizeof(r->addr), r->addr) ||
+	    nla_put_u8(skb, CB_A_PREFIXLEN, r->prefixlen) ||
+	    (r->port && nla_put_u16(skb, CB_A_PORT, r->port)) ||
+	    nla_put_u8(skb, CB_A_PROTO, r->proto) ||
+	    (p->window_ns ? cb_put_u64(skb, CB_A_P_WINDOW_NS, p->window_ns) :
+	     nla_put_u32(skb, CB_A_P_WINDOW_CALLS, p->window_calls)) ||
+	    nla_put_u32(skb, CB_A_P_MIN_CALLS, p->min_calls) ||
+	    nla_put_u8(skb, CB_A_P_FAILURE_RATE, p->failure_rate) ||
+	    cb_put_u64(skb, CB_A_P_SLOW_NS, p->slow_ns) ||
+	    nla_put_u8(skb, CB_A_P_SLOW_RATE, p->slow_rate) ||
+	    cb_put_u64(skb, CB_A_P_OPEN_NS, p->open_ns) ||
+	    nla_put_u8(skb, CB_A_P_JITTER, p->jitter) ||
+	    nla_put_u16(skb, CB_A_P_BACKOFF, p->backoff) ||
+	    cb_put_u64(skb, CB_A_P_BACKOFF_MAX_NS, p->backoff_max_ns) ||
+	    nla_put_u16(skb, CB_A_P_PROBES, p->probes) ||
+	    nla_put_u8(skb, CB_A_P_PROBE_SUCCESS, p->probe_success) ||
+	    cb_put_u64(skb, CB_A_P_PROBE_WAIT_NS, p->probe_wait_ns) ||
+	    cb_put_u64(skb, CB_A_P_MAX_AGE_NS, p->max_age_ns) ||
+	    nla_put_u8(skb, CB_A_P_MODE, p->mode))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int cb_put_stats(struct sk_buff *skb)
+{
+	u64 st[__CB_STAT_MAX];
+	struct nlattr *nest;
+	int i;
+
+	cb_stats_read(st);
+	nest = nla_nest_start(skb, CB_A_STATS);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < __CB_STAT_MAX; i++)
+		if (cb_put_u64(skb, i + 1, st[i]))
+			return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* A reply to a doit: @fill puts the attributes. */
+static int cb_reply(struct genl_info *info, u8 cmd,
+		    int (*fill)(struct sk_buff *skb, const void *arg),
+		    const void *arg)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &cb_genl_family, 0, cmd);
+	if (!hdr || fill(msg, arg)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int cb_fill_status(struct sk_buff *msg, const void *arg)
+{
+	if (nla_put_string(msg, CB_A_VERSION, CB_VERSION) ||
+	    nla_put_u8(msg, CB_A_MAPS_ATTACHED, cb_maps_attached()) ||
+	    nla_put_u32(msg, CB_A_BREAKERS, cb_breakers_count()) ||
+	    nla_put_u32(msg, CB_A_BREAKERS_MAX, cb_breakers_capacity()) ||
+	    nla_put_u32(msg, CB_A_RULES, cb_rules_count()) ||
+	    cb_put_u64(msg, CB_A_NOW, ktime_get_ns()) ||
+	    cb_put_stats(msg))
 		return -EMSGSIZE;
 	return 0;
 }
 
 static int cb_nl_status_get(struct sk_buff *skb, struct genl_info *info)
 {
-	struct sk_buff *msg;
-	void *hdr;
+	return cb_reply(info, CB_CMD_STATUS_GET, cb_fill_status, NULL);
+}
 
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &cb_genl_family, 0,
-				CB_CMD_STATUS_GET);
-	if (!hdr)
-		goto nospace;
-	if (nla_put_string(msg, CB_A_VERSION, CB_VERSION) ||
-	    nla_put_u8(msg, CB_A_MAPS_ATTACHED, cb_maps_attached()) ||
-	    nla_put_u32(msg, CB_A_BREAKERS, cb_breakers_count()) ||
-	    nla_put_u32(msg, CB_A_BREAKERS_MAX, cb_breakers_capacity()) ||
-	    nla_put_u64_64bit(msg, CB_A_NOW, ktime_get_ns(), CB_A_PAD))
-		goto nospace;
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+static int cb_fill_breaker(struct sk_buff *msg, const void *arg)
+{
+	return cb_put_breaker(msg, arg);
+}
 
-nospace:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
+static int cb_not_loaded(struct genl_info *info)
+{
+	NL_SET_ERR_MSG(info->extack,
+		       "cbreaker programs are not loaded (cbctl load)");
+	return -ENODEV;
 }
 
 static int cb_nl_breaker_get(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cb_breaker b;
+	struct cb_breaker_view v;
 	struct cb_key key;
-	struct sk_buff *msg;
-	void *hdr;
 	int err;
 
 	err = cb_parse_key(info, &key);
 	if (err)
 		return err;
-	err = cb_breaker_read(&key, &b);
+	err = cb_breaker_read(&key, &v);
+	if (err == -ENODEV)
+		return cb_not_loaded(info);
 	if (err == -ENOENT)
 		NL_SET_ERR_MSG(info->extack, "no breaker for that destination");
-	else if (err)
-		NL_SET_ERR_MSG(info->extack, "cbreaker is not loaded");
 	if (err)
 		return err;
-
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &cb_genl_family, 0,
-				CB_CMD_BREAKER_GET);
-	if (!hdr || cb_put_breaker(msg, &key, &b, ktime_get_ns())) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return cb_reply(info, CB_CMD_BREAKER_GET, cb_fill_breaker, &v);
 }
 
 /* Dump state kept in cb->ctx: the last key sent. */
@@ -132,24 +326,23 @@ struct cb_dump_ctx {
 static int cb_nl_breaker_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct cb_dump_ctx *ctx = (void *)cb->ctx;
-	struct cb_breaker b;
-	struct cb_key key;
+	struct cb_breaker_view v;
 	void *hdr;
 
 	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
 
-	while (!cb_breaker_next(ctx->started ? &ctx->last : NULL, &key, &b)) {
+	while (!cb_breaker_next(ctx->started ? &ctx->last : NULL, &v)) {
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &cb_genl_family,
 				  NLM_F_MULTI, CB_CMD_BREAKER_GET);
 		if (!hdr)
 			break;
-		if (cb_put_breaker(skb, &key, &b, ktime_get_ns())) {
+		if (cb_put_breaker(skb, &v)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}
 		genlmsg_end(skb, hdr);
-		ctx->last = key;
+		ctx->last = v.key;
 		ctx->started = true;
 	}
 	return skb->len;
@@ -165,11 +358,8 @@ static int cb_nl_breaker_set(struct sk_buff *skb, struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, CB_A_ACTION))
 		return -EINVAL;
 	action = nla_get_u8(tb[CB_A_ACTION]);
-	if (!cb_maps_attached()) {
-		NL_SET_ERR_MSG(info->extack,
-			       "cbreaker programs are not loaded (cbctl load)");
-		return -ENODEV;
-	}
+	if (!cb_maps_attached())
+		return cb_not_loaded(info);
 
 	if (tb[CB_A_ALL]) {
 		if (action != CB_ACTION_RESET || tb[CB_A_ADDR] || tb[CB_A_PORT]) {
@@ -198,11 +388,112 @@ static int cb_nl_maps_release(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+static int cb_nl_policy_put(struct genl_info *info, bool create)
+{
+	struct cb_rule r;
+	int err;
+
+	if (!cb_maps_attached())
+		return cb_not_loaded(info);
+	err = cb_parse_rule(info, &r);
+	if (err)
+		return err;
+	if (create) {
+		cb_policy_default(&r.policy);
+	} else if (cb_rule_get(&r)) {
+		NL_SET_ERR_MSG(info->extack, "no such policy");
+		return -ENOENT;
+	}
+	err = cb_parse_policy(info, &r.policy);
+	if (err)
+		return err;
+	err = cb_rule_put(&r, create);
+	if (err == -EEXIST)
+		NL_SET_ERR_MSG(info->extack, "policy exists (use change)");
+	else if (err == -ENOENT)
+		NL_SET_ERR_MSG(info->extack, "no such policy");
+	else if (err == -ENOSPC || err == -E2BIG)
+		NL_SET_ERR_MSG(info->extack, "policy table is full");
+	return err;
+}
+
+static int cb_nl_policy_new(struct sk_buff *skb, struct genl_info *info)
+{
+	return cb_nl_policy_put(info, true);
+}
+
+static int cb_nl_policy_set(struct sk_buff *skb, struct genl_info *info)
+{
+	return cb_nl_policy_put(info, false);
+}
+
+static int cb_nl_policy_del(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cb_rule r;
+	int err;
+
+	if (!cb_maps_attached())
+		return cb_not_loaded(info);
+	err = cb_parse_rule(info, &r);
+	if (err)
+		return err;
+	err = cb_rule_del(&r);
+	if (err == -ENOENT)
+		NL_SET_ERR_MSG(info->extack, "no such policy");
+	return err;
+}
+
+static int cb_fill_rule(struct sk_buff *msg, const void *arg)
+{
+	return cb_put_rule(msg, arg);
+}
+
+static int cb_nl_policy_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cb_rule r;
+	int err;
+
+	if (!cb_maps_attached())
+		return cb_not_loaded(info);
+	err = cb_parse_rule(info, &r);
+	if (err)
+		return err;
+	if (cb_rule_get(&r)) {
+		NL_SET_ERR_MSG(info->extack, "no such policy");
+		return -ENOENT;
+	}
+	return cb_reply(info, CB_CMD_POLICY_GET, cb_fill_rule, &r);
+}
+
+static int cb_nl_policy_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct cb_rule_cursor *cur = (void *)cb->ctx;
+	struct cb_rule_cursor before;
+	struct cb_rule r;
+	void *hdr;
+
+	BUILD_BUG_ON(sizeof(*cur) > sizeof(cb->ctx));
+
+	for (;;) {
+		before = *cur;
+		if (cb_rule_next(cur, &r))
+			break;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &cb_genl_family,
+				  NLM_F_MULTI, CB_CMD_POLICY_GET);
+		if (!hdr || cb_put_rule(skb, &r)) {
+			if (hdr)
+				genlmsg_cancel(skb, hdr);
+			*cur = before;	/* again in the next skb */
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	return skb->len;
+}
+
 static const struct genl_small_ops cb_nl_ops[] = {
-	{
-		.cmd	= CB_CMD_STATUS_GET,
-		.doit	= cb_nl_status_get,
-	},
+	{ .cmd = CB_CMD_STATUS_GET, .doit = cb_nl_status_get },
 	{
 		.cmd	= CB_CMD_BREAKER_GET,
 		.doit	= cb_nl_breaker_get,
@@ -218,6 +509,30 @@ static const struct genl_small_ops cb_nl_ops[] = {
 		.doit	= cb_nl_maps_release,
 		.flags	= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd	= CB_CMD_POLICY_NEW,
+		.doit	= cb_nl_policy_new,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= CB_CMD_POLICY_SET,
+		.doit	= cb_nl_policy_set,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= CB_CMD_POLICY_DEL,
+		.doit	= cb_nl_policy_del,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= CB_CMD_POLICY_GET,
+		.doit	= cb_nl_policy_get,
+		.dumpit	= cb_nl_policy_dump,
+	},
+};
+
+static const struct genl_multicast_group cb_nl_mcgrps[] = {
+	{ .name = CB_MCGRP_EVENTS },
 };
 
 static struct genl_family cb_genl_family __ro_after_init = {
@@ -229,7 +544,41 @@ static struct genl_family cb_genl_family __ro_after_init = {
 	.small_ops	= cb_nl_ops,
 	.n_small_ops	= ARRAY_SIZE(cb_nl_ops),
 	.resv_start_op	= CB_CMD_MAX + 1,
+	.mcgrps		= cb_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(cb_nl_mcgrps),
 };
+
+/* From the events work (process context). */
+void cb_netlink_event(const struct cb_key *key, const struct cb_change *c,
+		      u64 seq, u64 time)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	if (!genl_has_listeners(&cb_genl_family, &init_net, 0))
+		return;
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		goto dropped;
+	hdr = genlmsg_put(msg, 0, 0, &cb_genl_family, 0, CB_CMD_EVENT);
+	if (!hdr || cb_put_key(msg, key) ||
+	    nla_put_u8(msg, CB_A_FROM, c->from) ||
+	    nla_put_u8(msg, CB_A_STATE, c->to) ||
+	    nla_put_u8(msg, CB_A_REASON, c->reason) ||
+	    cb_put_u64(msg, CB_A_SEQ, seq) ||
+	    cb_put_u64(msg, CB_A_TIME, time)) {
+		nlmsg_free(msg);
+		goto dropped;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_multicast(&cb_genl_family, msg, 0, 0, GFP_KERNEL);
+	if (err == -ENOBUFS)
+		goto dropped;
+	return;
+dropped:
+	cb_stat_add(CB_STAT_EVENTS_DROPPED, 1);
+}
 
 int cb_netlink_init(void)
 {
@@ -240,4 +589,5 @@ void cb_netlink_exit(void)
 {
 	genl_unregister_family(&cb_genl_family);
 }
+
 MODULE_ALIAS_GENL_FAMILY(CB_GENL_NAME);

@@ -2,9 +2,10 @@
 /*
  * Loading, attaching, pinning and unloading the BPF side, and the status
  * that goes with it. Pins under CB_PIN_DIR:
- *   breakers                 the breaker map
- *   prog_<hook>              the four hook programs
+ *   breakers, rules, port_rules, conns   the maps
+ *   prog_<hook>              the four cgroup hook programs
  *   link_<cgroup id>_<hook>  one cgroup attachment each
+ *   trace_<name>             the outcome sensors (global)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -22,6 +23,7 @@
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_ether.h>
 #include <linux/magic.h>
 
 #include "cbctl.h"
@@ -45,6 +47,16 @@ static struct bpf_program *cb_hook_prog(struct cb_bpf *skel, unsigned int i)
 	struct bpf_program *progs[CB_NR_HOOKS] = {
 		skel->progs.cb_connect4, skel->progs.cb_connect6,
 		skel->progs.cb_sendmsg4, skel->progs.cb_sendmsg6,
+	};
+
+	return progs[i];
+}
+
+static struct bpf_program *cb_trace_prog(struct cb_bpf *skel, unsigned int i)
+{
+	struct bpf_program *progs[] = {
+		skel->progs.cb_tcp_state, skel->progs.cb_udp4_err,
+		skel->progs.cb_udp6_err, NULL,
 	};
 
 	return progs[i];
@@ -101,20 +113,33 @@ static int cb_libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Load the object, hand its maps to the module, pin maps and programs. */
-static int cb_load_pin(void)
+/*
+ * Load the object, hand its maps to the module, attach the sensors, pin it
+ * all. The caller removes what is pinned if this fails.
+ */
+static int cb_load_pin(uint32_t table)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, run);
+	char pkt[ETH_HLEN] = { 0 };	/* a tc program's test run needs a frame */
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt,
+		    .data_size_in = sizeof(pkt));
+	struct bpf_program *prog;
+	struct bpf_link *link;
 	char path[PATH_MAX];
 	struct cb_bpf *skel;
 	unsigned int i;
 	int err;
 
 	libbpf_set_print(cb_libbpf_print);
-	skel = cb_bpf__open_and_load();
+	skel = cb_bpf__open();
 	if (!skel)
-		return cb_err("loading the BPF programs failed: %s",
-			      strerror(errno));
+		return cb_err("opening the BPF object failed: %s", strerror(errno));
+	if (table)
+		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
+	err = cb_bpf__load(skel);
+	if (err) {
+		cb_err("loading the BPF programs failed: %s", strerror(-err));
+		goto out;
+	}
 
 	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.cb_register),
 				     &run);
@@ -129,13 +154,31 @@ static int cb_load_pin(void)
 		err = cb_err("mkdir %s: %s", CB_PIN_DIR, strerror(errno));
 		goto out;
 	}
-	err = bpf_map__pin(skel->maps.cb_breakers, CB_PIN_MAP);
+	err = bpf_map__pin(skel->maps.cb_breakers, CB_PIN_MAP) ?:
+	      bpf_map__pin(skel->maps.cb_rules, CB_PIN_DIR "/rules") ?:
+	      bpf_map__pin(skel->maps.cb_port_rules, CB_PIN_DIR "/port_rules") ?:
+	      bpf_map__pin(skel->maps.cb_conns, CB_PIN_DIR "/conns");
 	for (i = 0; !err && i < CB_NR_HOOKS; i++) {
 		cb_pin_path(path, sizeof(path), "prog_%s", cb_hooks[i].name);
 		err = bpf_program__pin(cb_hook_prog(skel, i), path);
 	}
-	if (err)
+	if (err) {
 		cb_err("pinning under %s failed: %s", CB_PIN_DIR, strerror(-err));
+		goto out;
+	}
+	for (i = 0; (prog = cb_trace_prog(skel, i)); i++) {
+		link = bpf_program__attach(prog);
+		err = link ? 0 : -errno;
+		cb_pin_path(path, sizeof(path), "trace_%s", bpf_program__name(prog));
+		if (!err)
+			err = bpf_link__pin(link, path);
+		bpf_link__destroy(link);	/* the pin holds it */
+		if (err) {
+			cb_err("attaching %s: %s", bpf_program__name(prog),
+			       strerror(-err));
+			goto out;
+		}
+	}
 out:
 	cb_bpf__destroy(skel);
 	return err ? -1 : 0;
@@ -202,7 +245,7 @@ static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid)
 	return err;
 }
 
-int cb_do_load(const char *cgroup)
+int cb_do_load(const char *cgroup, uint32_t table)
 {
 	char root[PATH_MAX];
 	bool fresh = false;
@@ -228,12 +271,16 @@ int cb_do_load(const char *cgroup)
 	}
 
 	if (!cb_bpf_loaded()) {
-		err = cb_load_pin();
+		err = cb_load_pin(table);
 		if (err) {
+			cb_nl_maps_release();
 			cb_unpin_all();
 			goto out;
 		}
 		fresh = true;
+	} else if (table) {
+		err = cb_err("already loaded: the table size is set on the first load");
+		goto out;
 	}
 	/* On cgroup v2 a cgroup's inode number is its id. */
 	err = cb_attach(cgroup, cg_fd, st.st_ino);
@@ -363,6 +410,11 @@ int cb_print_status(void)
 		jw_arr_close();
 		jw_u64("breakers", st.breakers);
 		jw_u64("breakers_max", st.breakers_max);
+		jw_u64("policies", st.rules);
+		jw_obj_open("counters");
+		for (i = 0; i < __CB_STAT_MAX; i++)
+			jw_u64(cb_stat_name(i), st.stats[i]);
+		jw_obj_close();
 		jw_obj_close();
 		jw_end();
 		return 0;
@@ -384,5 +436,12 @@ int cb_print_status(void)
 		       *p ? p : "(removed cgroup)");
 	}
 	printf("breakers:  %u of %u\n", st.breakers, st.breakers_max);
+	printf("policies:  %u\n", st.rules);
+	if (!module)
+		return 0;
+	printf("counters: ");
+	for (i = 0; i < __CB_STAT_MAX; i++)
+		printf(" %s %" PRIu64, cb_stat_name(i), st.stats[i]);
+	printf("\n");
 	return 0;
 }

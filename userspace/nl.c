@@ -14,6 +14,7 @@
 struct cb_nl {
 	struct mnl_socket *sk;
 	uint16_t family;
+	uint32_t events_group;
 	uint32_t portid;
 	uint32_t seq;
 };
@@ -21,13 +22,34 @@ struct cb_nl {
 /* The kernel's message for the last failed request (extack), if any. */
 static char cb_extack[256];
 
-typedef int (*cb_build_fn)(struct nlmsghdr *nlh, const void *arg);
+static int cb_nl_group_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr *tb[CTRL_ATTR_MCAST_GRP_MAX + 1] = { 0 };
+	const struct nlattr *g;
+
+	(void)a;
+	mnl_attr_for_each_nested(g, a) {
+		if (mnl_attr_get_type(g) <= CTRL_ATTR_MCAST_GRP_MAX)
+			tb[mnl_attr_get_type(g)] = g;
+	}
+	if (tb[CTRL_ATTR_MCAST_GRP_NAME] && tb[CTRL_ATTR_MCAST_GRP_ID] &&
+	    !strcmp(mnl_attr_get_str(tb[CTRL_ATTR_MCAST_GRP_NAME]),
+		    CB_MCGRP_EVENTS))
+		((struct cb_nl *)data)->events_group =
+			mnl_attr_get_u32(tb[CTRL_ATTR_MCAST_GRP_ID]);
+	return MNL_CB_OK;
+}
 
 static int cb_nl_family_attr(const struct nlattr *a, void *data)
 {
+	struct cb_nl *nl = data;
+
 	if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID &&
 	    mnl_attr_validate(a, MNL_TYPE_U16) == 0)
-		*(uint16_t *)data = mnl_attr_get_u16(a);
+		nl->family = mnl_attr_get_u16(a);
+	if (mnl_attr_get_type(a) == CTRL_ATTR_MCAST_GROUPS &&
+	    mnl_attr_validate(a, MNL_TYPE_NESTED) == 0)
+		mnl_attr_parse_nested(a, cb_nl_group_cb, nl);
 	return MNL_CB_OK;
 }
 
@@ -38,12 +60,13 @@ static int cb_nl_family_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* NLMSG_ERROR: keep errno and the extack message. */
-static int cb_nl_error_cb(const struct nlmsghdr *nlh, void *data __attribute__((unused)))
+static int cb_nl_error_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 	unsigned int off = sizeof(*e);
 	struct nlattr *a;
 
+	(void)data;
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
 		errno = EBADMSG;
 		return MNL_CB_ERROR;
@@ -64,15 +87,17 @@ static int cb_nl_error_cb(const struct nlmsghdr *nlh, void *data __attribute__((
 	return MNL_CB_ERROR;
 }
 
-static int cb_nl_done_cb(const struct nlmsghdr *nlh __attribute__((unused)),
-			 void *data __attribute__((unused)))
+static int cb_nl_done_cb(const struct nlmsghdr *nlh, void *data)
 {
+	(void)nlh;
+	(void)data;
 	return MNL_CB_STOP;
 }
 
-static int cb_nl_noop_cb(const struct nlmsghdr *nlh __attribute__((unused)),
-			 void *data __attribute__((unused)))
+static int cb_nl_noop_cb(const struct nlmsghdr *nlh, void *data)
 {
+	(void)nlh;
+	(void)data;
 	return MNL_CB_OK;
 }
 
@@ -141,7 +166,7 @@ static int cb_nl_open(struct cb_nl *nl)
 
 	nlh = cb_nl_msg(nl, buf, GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY, 1);
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, CB_GENL_NAME);
-	err = cb_nl_talk(nl, nlh, cb_nl_family_cb, &nl->family);
+	err = cb_nl_talk(nl, nlh, cb_nl_family_cb, nl);
 	if (err || !nl->family) {
 		mnl_socket_close(nl->sk);
 		return cb_err("the cbreaker module is not loaded (modprobe cbreaker)");
@@ -154,12 +179,18 @@ static void cb_nl_close(struct cb_nl *nl)
 	mnl_socket_close(nl->sk);
 }
 
-/*
- * One request to the module: open, send, collect, close. A failure is
- * reported here, with the kernel's own message when it gave one.
- */
-static int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
-			 const void *arg, mnl_cb_t cb, void *data)
+/* A failed request, in the kernel's words when it gave some. */
+static int cb_nl_failed(int err)
+{
+	if (err == -EPERM)
+		return cb_err("operation not permitted (needs CAP_NET_ADMIN)");
+	if (cb_extack[0])
+		return cb_err("%s", cb_extack);
+	return cb_err("%s", strerror(-err));
+}
+
+int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
+		  const void *arg, mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
@@ -172,26 +203,17 @@ static int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
 	if (build)
 		build(nlh, arg);
 	err = cb_nl_talk(&nl, nlh, cb, data);
-	if (err) {
-		if (err == -EPERM)
-			cb_err("operation not permitted (needs CAP_NET_ADMIN)");
-		else if (cb_extack[0])
-			cb_err("%s", cb_extack);
-		else
-			cb_err("%s", strerror(-err));
-	}
+	if (err)
+		cb_nl_failed(err);
 	cb_nl_close(&nl);
 	return err ? -1 : 0;
 }
 
-static int cb_put_key(struct nlmsghdr *nlh, const void *arg)
+void cb_nl_put_key(struct nlmsghdr *nlh, const struct cb_key *key)
 {
-	const struct cb_key *key = arg;
-
 	mnl_attr_put(nlh, CB_A_ADDR, sizeof(key->addr), key->addr);
 	mnl_attr_put_u16(nlh, CB_A_PORT, ntohs(key->port));
 	mnl_attr_put_u8(nlh, CB_A_PROTO, key->proto);
-	return 0;
 }
 
 /* Attribute types we read and their expected kind. */
@@ -204,7 +226,21 @@ static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_OPENED_AT] = MNL_TYPE_U64, [CB_A_OPEN_UNTIL] = MNL_TYPE_U64,
 	[CB_A_NOW] = MNL_TYPE_U64,	[CB_A_VERSION] = MNL_TYPE_NUL_STRING,
 	[CB_A_MAPS_ATTACHED] = MNL_TYPE_U8, [CB_A_BREAKERS] = MNL_TYPE_U32,
-	[CB_A_BREAKERS_MAX] = MNL_TYPE_U32,
+	[CB_A_BREAKERS_MAX] = MNL_TYPE_U32, [CB_A_WINDOW_CALLS] = MNL_TYPE_U32,
+	[CB_A_WINDOW_FAILURES] = MNL_TYPE_U32, [CB_A_WINDOW_SLOW] = MNL_TYPE_U32,
+	[CB_A_TRIPS] = MNL_TYPE_U8,	[CB_A_MODE] = MNL_TYPE_U8,
+	[CB_A_TRACKED] = MNL_TYPE_U8,	[CB_A_DEFAULT] = MNL_TYPE_FLAG,
+	[CB_A_PREFIXLEN] = MNL_TYPE_U8,	[CB_A_RULES] = MNL_TYPE_U32,
+	[CB_A_P_WINDOW_CALLS] = MNL_TYPE_U32, [CB_A_P_WINDOW_NS] = MNL_TYPE_U64,
+	[CB_A_P_MIN_CALLS] = MNL_TYPE_U32, [CB_A_P_FAILURE_RATE] = MNL_TYPE_U8,
+	[CB_A_P_SLOW_NS] = MNL_TYPE_U64, [CB_A_P_SLOW_RATE] = MNL_TYPE_U8,
+	[CB_A_P_OPEN_NS] = MNL_TYPE_U64, [CB_A_P_JITTER] = MNL_TYPE_U8,
+	[CB_A_P_BACKOFF] = MNL_TYPE_U16, [CB_A_P_BACKOFF_MAX_NS] = MNL_TYPE_U64,
+	[CB_A_P_PROBES] = MNL_TYPE_U16,	[CB_A_P_PROBE_SUCCESS] = MNL_TYPE_U8,
+	[CB_A_P_PROBE_WAIT_NS] = MNL_TYPE_U64, [CB_A_P_MAX_AGE_NS] = MNL_TYPE_U64,
+	[CB_A_P_MODE] = MNL_TYPE_U8,	[CB_A_FROM] = MNL_TYPE_U8,
+	[CB_A_REASON] = MNL_TYPE_U8,	[CB_A_SEQ] = MNL_TYPE_U64,
+	[CB_A_TIME] = MNL_TYPE_U64,	[CB_A_STATS] = MNL_TYPE_NESTED,
 };
 
 static int cb_attr_cb(const struct nlattr *a, void *data)
@@ -222,44 +258,53 @@ static int cb_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static int cb_parse(const struct nlmsghdr *nlh, const struct nlattr **tb)
+int cb_nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb)
 {
 	memset(tb, 0, sizeof(*tb) * (CB_A_MAX + 1));
 	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), cb_attr_cb, tb);
 }
 
-static uint64_t cb_u64(const struct nlattr *a)
+uint64_t cb_nl_u64(const struct nlattr *a)
 {
 	return a ? mnl_attr_get_u64(a) : 0;
 }
 
-static uint8_t cb_u8(const struct nlattr *a)
+uint32_t cb_nl_u32(const struct nlattr *a)
+{
+	return a ? mnl_attr_get_u32(a) : 0;
+}
+
+uint16_t cb_nl_u16(const struct nlattr *a)
+{
+	return a ? mnl_attr_get_u16(a) : 0;
+}
+
+uint8_t cb_nl_u8(const struct nlattr *a)
 {
 	return a ? mnl_attr_get_u8(a) : 0;
 }
 
-static int cb_breaker_from(const struct nlmsghdr *nlh,
-			   struct cb_breaker_info *bi)
+/* The destination of a breaker or an event. */
+int cb_nl_key(const struct nlattr **tb, struct cb_key *key)
 {
-	const struct nlattr *tb[CB_A_MAX + 1];
-
-	if (cb_parse(nlh, tb) < 0 || !tb[CB_A_ADDR] || !tb[CB_A_PORT])
+	if (!tb[CB_A_ADDR] || !tb[CB_A_PORT])
 		return -1;
-	memset(bi, 0, sizeof(*bi));
-	memcpy(bi->key.addr, mnl_attr_get_payload(tb[CB_A_ADDR]), 16);
-	bi->key.port = htons(mnl_attr_get_u16(tb[CB_A_PORT]));
-	bi->key.proto = cb_u8(tb[CB_A_PROTO]);
-	bi->state = cb_u8(tb[CB_A_STATE]);
-	bi->forced = cb_u8(tb[CB_A_FORCED]);
-	bi->calls = cb_u64(tb[CB_A_CALLS]);
-	bi->successes = cb_u64(tb[CB_A_SUCCESSES]);
-	bi->failures = cb_u64(tb[CB_A_FAILURES]);
-	bi->slow = cb_u64(tb[CB_A_SLOW]);
-	bi->rejected = cb_u64(tb[CB_A_REJECTED]);
-	bi->opened_at = cb_u64(tb[CB_A_OPENED_AT]);
-	bi->open_until = cb_u64(tb[CB_A_OPEN_UNTIL]);
-	bi->now = cb_u64(tb[CB_A_NOW]);
+	memset(key, 0, sizeof(*key));
+	memcpy(key->addr, mnl_attr_get_payload(tb[CB_A_ADDR]), 16);
+	key->port = htons(mnl_attr_get_u16(tb[CB_A_PORT]));
+	key->proto = cb_nl_u8(tb[CB_A_PROTO]);
 	return 0;
+}
+
+static int cb_stats_cb(const struct nlattr *a, void *data)
+{
+	struct cb_status_info *st = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type >= 1 && type <= __CB_STAT_MAX &&
+	    mnl_attr_validate(a, MNL_TYPE_U64) == 0)
+		st->stats[type - 1] = mnl_attr_get_u64(a);
+	return MNL_CB_OK;
 }
 
 static int cb_status_cb(const struct nlmsghdr *nlh, void *data)
@@ -267,16 +312,17 @@ static int cb_status_cb(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *tb[CB_A_MAX + 1];
 	struct cb_status_info *st = data;
 
-	if (cb_parse(nlh, tb) < 0)
+	if (cb_nl_parse(nlh, tb) < 0)
 		return MNL_CB_ERROR;
 	if (tb[CB_A_VERSION])
 		snprintf(st->version, sizeof(st->version), "%s",
 			 mnl_attr_get_str(tb[CB_A_VERSION]));
-	st->maps_attached = cb_u8(tb[CB_A_MAPS_ATTACHED]);
-	if (tb[CB_A_BREAKERS])
-		st->breakers = mnl_attr_get_u32(tb[CB_A_BREAKERS]);
-	if (tb[CB_A_BREAKERS_MAX])
-		st->breakers_max = mnl_attr_get_u32(tb[CB_A_BREAKERS_MAX]);
+	st->maps_attached = cb_nl_u8(tb[CB_A_MAPS_ATTACHED]);
+	st->breakers = cb_nl_u32(tb[CB_A_BREAKERS]);
+	st->breakers_max = cb_nl_u32(tb[CB_A_BREAKERS_MAX]);
+	st->rules = cb_nl_u32(tb[CB_A_RULES]);
+	if (tb[CB_A_STATS])
+		mnl_attr_parse_nested(tb[CB_A_STATS], cb_stats_cb, st);
 	return MNL_CB_OK;
 }
 
@@ -286,65 +332,51 @@ int cb_nl_status(struct cb_status_info *st)
 	return cb_nl_request(CB_CMD_STATUS_GET, 0, NULL, NULL, cb_status_cb, st);
 }
 
-static int cb_breaker_get_cb(const struct nlmsghdr *nlh, void *data)
-{
-	return cb_breaker_from(nlh, data) ? MNL_CB_ERROR : MNL_CB_OK;
-}
-
-int cb_nl_breaker_get(const struct cb_key *key, struct cb_breaker_info *bi)
-{
-	return cb_nl_request(CB_CMD_BREAKER_GET, 0, cb_put_key, key,
-			     cb_breaker_get_cb, bi);
-}
-
-struct cb_dump_arg {
-	cb_breaker_fn fn;
-	void *arg;
-};
-
-static int cb_breaker_dump_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct cb_dump_arg *d = data;
-	struct cb_breaker_info bi;
-
-	if (cb_breaker_from(nlh, &bi))
-		return MNL_CB_ERROR;
-	d->fn(&bi, d->arg);
-	return MNL_CB_OK;
-}
-
-int cb_nl_breaker_dump(cb_breaker_fn fn, void *arg)
-{
-	struct cb_dump_arg d = { fn, arg };
-
-	return cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
-			     cb_breaker_dump_cb, &d);
-}
-
-struct cb_set_arg {
-	const struct cb_key *key;	/* NULL: all breakers */
-	enum cb_action action;
-};
-
-static int cb_put_set(struct nlmsghdr *nlh, const void *arg)
-{
-	const struct cb_set_arg *s = arg;
-
-	mnl_attr_put_u8(nlh, CB_A_ACTION, s->action);
-	if (s->key)
-		return cb_put_key(nlh, s->key);
-	mnl_attr_put(nlh, CB_A_ALL, 0, NULL);
-	return 0;
-}
-
-int cb_nl_breaker_set(const struct cb_key *key, enum cb_action action)
-{
-	struct cb_set_arg s = { key, action };
-
-	return cb_nl_request(CB_CMD_BREAKER_SET, 0, cb_put_set, &s, NULL, NULL);
-}
-
 int cb_nl_maps_release(void)
 {
 	return cb_nl_request(CB_CMD_MAPS_RELEASE, 0, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * Follow the events group until @fn says stop (non-zero) or the socket
+ * fails. A full socket loses events: @lost is told, and goes on.
+ */
+int cb_nl_monitor(mnl_cb_t fn, void (*lost)(void), void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct cb_nl nl;
+	ssize_t n;
+	int ret;
+
+	if (cb_nl_open(&nl))
+		return -1;
+	if (!nl.events_group) {
+		cb_nl_close(&nl);
+		return cb_err("the module has no events group");
+	}
+	if (mnl_socket_setsockopt(nl.sk, NETLINK_ADD_MEMBERSHIP,
+				  &nl.events_group, sizeof(nl.events_group))) {
+		ret = cb_err("joining the events group: %s", strerror(errno));
+		cb_nl_close(&nl);
+		return ret;
+	}
+	for (;;) {
+		n = mnl_socket_recvfrom(nl.sk, buf, sizeof(buf));
+		if (n < 0 && errno == ENOBUFS) {
+			lost();
+			continue;
+		}
+		if (n < 0) {
+			ret = errno == EINTR ? 0 : cb_err("receiving events: %s",
+							  strerror(errno));
+			break;
+		}
+		ret = mnl_cb_run(buf, n, 0, 0, fn, data);
+		if (ret <= MNL_CB_STOP) {
+			ret = ret < 0 ? cb_err("bad event message") : 0;
+			break;
+		}
+	}
+	cb_nl_close(&nl);
+	return ret;
 }

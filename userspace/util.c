@@ -31,16 +31,119 @@ int cb_parse_addr(const char *s, uint8_t addr[16])
 	return 0;
 }
 
-int cb_parse_port(const char *s, uint16_t *port)
+/* ADDR or ADDR/LEN; IPv4 lengths count in the mapped 128-bit space. */
+int cb_parse_prefix(const char *s, uint8_t addr[16], uint8_t *prefixlen)
 {
-	unsigned long v;
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	uint32_t len, max;
+	bool v4;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%.*s", slash ? (int)(slash - s) : (int)strlen(s), s);
+	if (cb_parse_addr(buf, addr))
+		return -1;
+	v4 = !strchr(buf, ':');
+	max = v4 ? 32 : 128;
+	len = max;
+	if (slash && cb_parse_u32(slash + 1, max, &len))
+		return -1;
+	*prefixlen = v4 ? 96 + len : len;
+	return 0;
+}
+
+/* A decimal number, digits only, at most @max. */
+int cb_parse_u32(const char *s, uint32_t max, uint32_t *v)
+{
+	unsigned long long n;
 	char *end;
 
 	if (*s < '0' || *s > '9')
 		return -1;
 	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < 1 || v > 65535)
+	n = strtoull(s, &end, 10);
+	if (errno || *end || n > max)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+static const struct {
+	const char *unit;
+	uint64_t ns;
+} cb_units[] = {
+	{ "h", 3600000000000ULL }, { "m", 60000000000ULL }, { "s", 1000000000ULL },
+	{ "ms", 1000000ULL }, { "us", 1000ULL }, { "ns", 1ULL },
+};
+
+/* N(ns|us|ms|s|m|h): the unit is required. */
+int cb_parse_duration(const char *s, uint64_t *ns)
+{
+	unsigned long long n;
+	unsigned int i;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	for (i = 0; i < sizeof(cb_units) / sizeof(cb_units[0]); i++) {
+		if (strcmp(end, cb_units[i].unit))
+			continue;
+		if (n > UINT64_MAX / cb_units[i].ns)
+			return -1;
+		*ns = n * cb_units[i].ns;
+		return 0;
+	}
+	return -1;
+}
+
+void cb_format_duration(uint64_t ns, char *buf, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cb_units) / sizeof(cb_units[0]) - 1; i++)
+		if (ns && ns % cb_units[i].ns == 0)
+			break;
+	snprintf(buf, len, "%llu%s", (unsigned long long)(ns / cb_units[i].ns),
+		 cb_units[i].unit);
+}
+
+/* A factor with up to two decimals, "2" or "1.5", as a percentage. */
+int cb_parse_factor(const char *s, uint16_t *percent)
+{
+	uint32_t whole, frac = 0;
+	const char *dot = strchr(s, '.');
+	char buf[16];
+	size_t n;
+
+	if (!dot) {
+		if (cb_parse_u32(s, 655, &whole))
+			return -1;
+		*percent = whole * 100;
+		return 0;
+	}
+	n = dot - s;
+	if (!n || n >= sizeof(buf) || !dot[1] || strlen(dot + 1) > 2)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (cb_parse_u32(buf, 654, &whole) || cb_parse_u32(dot + 1, 99, &frac))
+		return -1;
+	if (strlen(dot + 1) == 1)
+		frac *= 10;
+	*percent = whole * 100 + frac;
+	return 0;
+}
+
+int cb_parse_port(const char *s, uint16_t *port)
+{
+	uint32_t v;
+
+	if (cb_parse_u32(s, 65535, &v) || !v)
 		return -1;
 	*port = v;
 	return 0;
@@ -57,14 +160,27 @@ int cb_parse_proto(const char *s, uint8_t *proto)
 	return 0;
 }
 
+static const uint8_t cb_mapped[12] = { [10] = 0xff, [11] = 0xff };
+
 void cb_format_addr(const uint8_t addr[16], char *buf, size_t len)
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	if (!memcmp(addr, mapped, sizeof(mapped)))
+	if (!memcmp(addr, cb_mapped, sizeof(cb_mapped)))
 		inet_ntop(AF_INET, addr + 12, buf, len);
 	else
 		inet_ntop(AF_INET6, addr, buf, len);
+}
+
+void cb_format_prefix(const uint8_t addr[16], uint8_t prefixlen, char *buf,
+		      size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	bool v4 = prefixlen >= 96 && !memcmp(addr, cb_mapped, sizeof(cb_mapped));
+
+	if (v4)
+		inet_ntop(AF_INET, addr + 12, a, sizeof(a));
+	else
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, v4 ? prefixlen - 96 : prefixlen);
 }
 
 const char *cb_proto_name(uint8_t proto)
@@ -92,4 +208,49 @@ const char *cb_force_name(unsigned int force)
 	};
 
 	return force < __CB_FORCE_MAX ? names[force] : "?";
+}
+
+const char *cb_reason_name(unsigned int reason)
+{
+	static const char *const names[] = {
+		[CB_REASON_NONE] = "none",
+		[CB_REASON_FAILURE_RATE] = "failure-rate",
+		[CB_REASON_SLOW_RATE] = "slow-rate",
+		[CB_REASON_OPEN_ELAPSED] = "open-elapsed",
+		[CB_REASON_PROBES_OK] = "probes-ok",
+		[CB_REASON_PROBE_FAILED] = "probe-failed",
+		[CB_REASON_PROBE_TIMEOUT] = "probe-timeout",
+		[CB_REASON_TRIP] = "trip",
+		[CB_REASON_HOLD] = "hold",
+		[CB_REASON_RESET] = "reset",
+	};
+
+	return reason < __CB_REASON_MAX ? names[reason] : "?";
+}
+
+const char *cb_mode_name(unsigned int mode)
+{
+	return mode == CB_MODE_DRY_RUN ? "dry-run" : "enforce";
+}
+
+const char *cb_stat_name(unsigned int stat)
+{
+	static const char *const names[] = {
+		[CB_STAT_ADMITTED] = "admitted",
+		[CB_STAT_REFUSED] = "refused",
+		[CB_STAT_DRY_RUN] = "dry_run_passed",
+		[CB_STAT_SUCCESS] = "success",
+		[CB_STAT_FAIL_REFUSED] = "fail_refused",
+		[CB_STAT_FAIL_TIMEOUT] = "fail_timeout",
+		[CB_STAT_FAIL_UNREACH] = "fail_unreachable",
+		[CB_STAT_FAIL_PORT_UNREACH] = "fail_port_unreachable",
+		[CB_STAT_SLOW] = "slow",
+		[CB_STAT_UNTRACKED] = "untracked",
+		[CB_STAT_CREATED] = "created",
+		[CB_STAT_EVICTED] = "evicted",
+		[CB_STAT_TRANSITIONS] = "transitions",
+		[CB_STAT_EVENTS_DROPPED] = "events_dropped",
+	};
+
+	return stat < __CB_STAT_MAX ? names[stat] : "?";
 }

@@ -1,87 +1,425 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The breaker state machine, natively, with a simulated clock. */
+/*
+ * The breaker state machine, natively, with a simulated clock: scenarios in
+ * the style of resilience4j's state machine tests, then a differential test
+ * against a deliberately simple model (cb_ref.h) on random event sequences.
+ */
 #include "cb_engine.h"
 #include "kselftest_harness.h"
 
+#define MS 1000000ULL
 #define SEC 1000000000ULL
 
 FIXTURE(engine) {
 	struct cb_breaker b;
+	struct cb_policy p;
+	struct cb_changes ch;
 	__u64 now;
 };
 
 FIXTURE_SETUP(engine)
 {
 	self->now = 1000 * SEC;
-	cb_engine_init(&self->b, self->now);
+	cb_policy_default(&self->p);
+	/* small numbers keep the scenarios readable */
+	self->p.window_calls = 10;
+	self->p.min_calls = 5;
+	self->p.open_ns = 10 * SEC;
+	self->p.jitter = 0;
+	self->p.probes = 3;
+	self->p.probe_success = 60;	/* 2 of 3 */
+	ASSERT_EQ(NULL, cb_policy_invalid(&self->p));
+	cb_engine_init(&self->b, &self->p, self->now);
 }
 
 FIXTURE_TEARDOWN(engine) {}
 
-TEST_F(engine, starts_closed_and_admits)
+/* Admit one call and report its outcome; returns the admission. */
+static int call(struct _test_data_engine *s, enum cb_outcome out, __u64 lat)
 {
-	ASSERT_EQ(CB_STATE_CLOSED, cb_engine_state(&self->b, self->now));
-	ASSERT_EQ(CB_ADMIT, cb_engine_admit(&self->b, self->now));
-	ASSERT_EQ(1, self->b.calls);
-	ASSERT_EQ(0, self->b.transitions);
+	int a = cb_engine_admit(&s->b, &s->p, s->now, 0, &s->ch);
+
+	if (a >= 0)
+		cb_engine_record(&s->b, &s->p, out, lat, a, s->now, 0, &s->ch);
+	return a;
 }
 
-TEST_F(engine, trip_refuses_until_reset_and_never_counts_failures)
+static enum cb_state state(struct _test_data_engine *s)
+{
+	cb_engine_tick(&s->b, &s->p, s->now, 0, &s->ch);
+	return s->b.state;
+}
+
+TEST_F(engine, starts_closed_and_admits)
+{
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_LE(0, call(self, CB_OUT_SUCCESS, MS));
+	ASSERT_EQ(1, self->b.calls);
+	ASSERT_EQ(1, self->b.successes);
+	ASSERT_EQ(0, self->ch.n);
+}
+
+TEST_F(engine, no_decision_below_min_calls)
 {
 	int i;
 
-	cb_engine_force(&self->b, CB_FORCE_OPEN, self->now);
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	call(self, CB_OUT_TIMEOUT, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(1, self->ch.n);
+	ASSERT_EQ(CB_REASON_FAILURE_RATE, self->ch.c[0].reason);
+	ASSERT_EQ(CB_STATE_CLOSED, self->ch.c[0].from);
+	ASSERT_EQ(CB_STATE_OPEN, self->ch.c[0].to);
+}
+
+TEST_F(engine, trips_at_the_failure_rate_not_below)
+{
+	int i;
+
+	/* 10 calls, 4 failures: 40 % < 50 % */
+	for (i = 0; i < 6; i++)
+		call(self, CB_OUT_SUCCESS, MS);
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	/* the oldest success leaves the window: 5 of 10 = 50 % */
+	call(self, CB_OUT_UNREACH, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+}
+
+TEST_F(engine, refusals_are_counted_never_recorded)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	for (i = 0; i < 7; i++)
+		ASSERT_EQ(CB_ADMIT_REFUSE, call(self, CB_OUT_SUCCESS, 0));
+	ASSERT_EQ(7, self->b.rejected);
+	ASSERT_EQ(5, self->b.failures);
+	ASSERT_EQ(5, self->b.calls);
+}
+
+TEST_F(engine, slow_calls_trip_by_their_own_rate)
+{
+	int i;
+
+	self->p.slow_ns = 200 * MS;
+	self->p.slow_rate = 60;
+	for (i = 0; i < 2; i++)
+		call(self, CB_OUT_SUCCESS, 10 * MS);
+	for (i = 0; i < 2; i++)
+		call(self, CB_OUT_SUCCESS, 200 * MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));	/* 4 < min-calls */
+	call(self, CB_OUT_SUCCESS, 10 * MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));	/* 2 of 5 = 40 % */
+	call(self, CB_OUT_SUCCESS, 900 * MS);
+	call(self, CB_OUT_SUCCESS, 900 * MS);		/* 4 of 7 = 57 % */
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	call(self, CB_OUT_SUCCESS, 900 * MS);		/* 5 of 8 = 62 % */
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_SLOW_RATE, self->ch.c[0].reason);
+	ASSERT_EQ(5, self->b.slow);
+	ASSERT_EQ(0, self->b.failures);
+}
+
+static void trip(struct _test_data_engine *s)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		call(s, CB_OUT_REFUSED, 0);
+}
+
+TEST_F(engine, open_then_half_open_when_time_is_up_without_any_call)
+{
+	trip(self);
+	ASSERT_EQ(self->now + 10 * SEC, self->b.open_until);
+	self->now += 10 * SEC - 1;
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	self->now += 1;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_OPEN_ELAPSED, self->ch.c[1].reason);
+}
+
+TEST_F(engine, half_open_bounds_probes_placed_not_results)
+{
+	trip(self);
+	self->now += 10 * SEC;
+	/* three probes placed, none finished: the fourth call is refused */
+	ASSERT_LE(0, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	ASSERT_LE(0, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	ASSERT_LE(0, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	ASSERT_EQ(3, self->b.probes_placed);
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+}
+
+TEST_F(engine, half_open_closes_on_enough_successes)
+{
+	trip(self);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	call(self, CB_OUT_SUCCESS, MS);		/* 2 of 3 needed */
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(CB_REASON_PROBES_OK, self->ch.c[self->ch.n - 1].reason);
+	/* the window starts afresh: one failure decides nothing */
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+}
+
+TEST_F(engine, half_open_reopens_with_backoff_on_too_many_failures)
+{
+	__u64 t;
+
+	trip(self);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_REFUSED, 0);		/* one failure is allowed */
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	t = self->now;
+	call(self, CB_OUT_TIMEOUT, 0);		/* two are not */
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_PROBE_FAILED, self->ch.c[self->ch.n - 1].reason);
+	ASSERT_EQ(t + 20 * SEC, self->b.open_until);	/* backoff 2 */
+	ASSERT_EQ(2, self->b.trips);
+}
+
+TEST_F(engine, a_probe_that_never_finishes_cannot_hang_half_open)
+{
+	trip(self);
+	self->now += 10 * SEC;
+	ASSERT_LE(0, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	self->now += self->p.probe_wait_ns - 1;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	self->now += 1;
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_PROBE_TIMEOUT, self->ch.c[self->ch.n - 1].reason);
+}
+
+TEST_F(engine, probe_wait_closes_when_the_finished_probes_suffice)
+{
+	trip(self);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);		/* 1 placed, 1 ok: 100 % */
+	self->now += self->p.probe_wait_ns;
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+}
+
+TEST_F(engine, stale_results_decide_nothing)
+{
+	int a, i;
+
+	a = cb_engine_admit(&self->b, &self->p, self->now, 0, NULL);
+	ASSERT_LE(0, a);
+	trip(self);
+	self->now += 10 * SEC;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	/* the call admitted while closed ends now: not a probe */
+	for (i = 0; i < 3; i++)
+		cb_engine_record(&self->b, &self->p, CB_OUT_SUCCESS, MS, a,
+				 self->now, 0, NULL);
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	ASSERT_EQ(0, self->b.probes_ok);
+	ASSERT_EQ(3, self->b.successes);
+}
+
+TEST_F(engine, backoff_is_capped_and_decays_after_health)
+{
+	int i;
+
+	self->p.backoff_max_ns = 35 * SEC;
+	for (i = 0; i < 4; i++) {
+		trip(self);
+		self->now = self->b.open_until;
+		call(self, CB_OUT_REFUSED, 0);
+		call(self, CB_OUT_REFUSED, 0);	/* reopen */
+	}
+	ASSERT_EQ(self->now + 35 * SEC, self->b.open_until);	/* 10, 20, 35 */
+	/* probes succeed, then a healthy spell of backoff-max */
+	self->now = self->b.open_until;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	self->now += 35 * SEC;
+	trip(self);
+	ASSERT_EQ(self->now + 10 * SEC, self->b.open_until);
+}
+
+TEST_F(engine, jitter_adds_up_to_its_percentage)
+{
+	__u64 lo = ~0ULL, hi = 0, d;
+	unsigned int i, k;
+	int a;
+
+	self->p.jitter = 20;
+	for (i = 0; i < 1000; i++) {
+		cb_engine_reset(&self->b, &self->p, self->now, NULL);
+		for (k = 0; k < 5; k++) {
+			a = cb_engine_admit(&self->b, &self->p, self->now, 0, NULL);
+			cb_engine_record(&self->b, &self->p, CB_OUT_REFUSED, 0, a,
+					 self->now, i * 2654435761ULL, NULL);
+		}
+		ASSERT_EQ(CB_STATE_OPEN, self->b.state);
+		d = self->b.open_until - self->now;
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	ASSERT_LE(10 * SEC, lo);
+	ASSERT_GT(10 * SEC + 100 * MS, lo);
+	ASSERT_GE(12 * SEC, hi);
+	ASSERT_LT(12 * SEC - 100 * MS, hi);
+}
+
+TEST_F(engine, max_age_lets_a_low_traffic_destination_trip)
+{
+	int i;
+
+	self->p.max_age_ns = 8 * SEC;		/* ticks of 1 s */
+	cb_engine_init(&self->b, &self->p, self->now);
+	for (i = 0; i < 9; i++)
+		call(self, CB_OUT_SUCCESS, MS);
+	self->now += 9 * SEC;
+	/* without ageing 2 of 10 would not trip; the 9 successes are gone */
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_TIMEOUT, 0);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));	/* 4 < min-calls */
+	call(self, CB_OUT_TIMEOUT, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+}
+
+TEST_F(engine, time_window_forgets_what_is_older_than_the_window)
+{
+	struct cb_window_sum s;
+	int i;
+
+	self->p.window_ns = 8 * SEC;
+	cb_engine_init(&self->b, &self->p, self->now);
+	for (i = 0; i < 20; i++)
+		call(self, CB_OUT_SUCCESS, MS);
+	self->now += 4 * SEC;
+	for (i = 0; i < 3; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(23, s.calls);
+	self->now += 4 * SEC;
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(3, s.calls);
+	ASSERT_EQ(3, s.fails);
+	call(self, CB_OUT_REFUSED, 0);
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+}
+
+TEST_F(engine, trip_refuses_until_reset_and_never_times_out)
+{
+	int i;
+
+	cb_engine_force(&self->b, &self->p, CB_FORCE_OPEN, self->now, &self->ch);
 	for (i = 0; i < 5; i++) {
-		self->now += 3600 * SEC;	/* a forced breaker never times out */
-		ASSERT_EQ(CB_STATE_OPEN, cb_engine_state(&self->b, self->now));
-		ASSERT_EQ(CB_REFUSE, cb_engine_admit(&self->b, self->now));
+		self->now += 3600 * SEC;
+		ASSERT_EQ(CB_ADMIT_REFUSE, call(self, CB_OUT_SUCCESS, 0));
+		ASSERT_EQ(CB_STATE_OPEN, state(self));
 	}
 	ASSERT_EQ(5, self->b.rejected);
-	ASSERT_EQ(0, self->b.failures);
-	ASSERT_EQ(0, self->b.calls);
-	ASSERT_EQ(0, self->b.open_until);
-
-	cb_engine_reset(&self->b, self->now);
-	ASSERT_EQ(CB_STATE_CLOSED, cb_engine_state(&self->b, self->now));
-	ASSERT_EQ(CB_ADMIT, cb_engine_admit(&self->b, self->now));
-	ASSERT_EQ(2, self->b.transitions);
-	ASSERT_EQ(self->now, self->b.changed_at);
+	ASSERT_EQ(CB_REASON_TRIP, self->ch.c[0].reason);
+	cb_engine_reset(&self->b, &self->p, self->now, &self->ch);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(CB_REASON_RESET, self->ch.c[1].reason);
+	ASSERT_LE(0, call(self, CB_OUT_SUCCESS, 0));
 }
 
-TEST_F(engine, hold_admits_even_when_open)
+TEST_F(engine, hold_admits_and_measures_but_never_trips)
 {
-	self->b.state = CB_STATE_OPEN;
-	self->b.open_until = self->now + 60 * SEC;
-	ASSERT_EQ(CB_REFUSE, cb_engine_admit(&self->b, self->now));
-	cb_engine_force(&self->b, CB_FORCE_CLOSED, self->now);
-	ASSERT_EQ(CB_STATE_CLOSED, cb_engine_state(&self->b, self->now));
-	ASSERT_EQ(CB_ADMIT, cb_engine_admit(&self->b, self->now));
-	ASSERT_EQ(1, self->b.calls);
+	struct cb_window_sum s;
+	int i;
+
+	cb_engine_force(&self->b, &self->p, CB_FORCE_CLOSED, self->now, NULL);
+	for (i = 0; i < 20; i++)
+		ASSERT_LE(0, call(self, CB_OUT_REFUSED, 0));
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(10, s.fails);
+	ASSERT_EQ(20, self->b.failures);
+	/* reset clears the window too */
+	cb_engine_reset(&self->b, &self->p, self->now, NULL);
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(0, s.calls);
+}
+
+TEST_F(engine, dry_run_runs_the_machine_but_refuses_nothing)
+{
+	self->p.mode = CB_MODE_DRY_RUN;
+	trip(self);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_ADMIT_UNTRACKED, call(self, CB_OUT_SUCCESS, 0));
 	ASSERT_EQ(1, self->b.rejected);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, 0);
+	call(self, CB_OUT_SUCCESS, 0);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
 }
 
-TEST_F(engine, open_becomes_half_open_when_its_time_is_up)
+TEST_F(engine, no_policy_means_only_forcing_applies)
 {
-	self->b.state = CB_STATE_OPEN;
-	self->b.open_until = self->now + 30 * SEC;
-	ASSERT_EQ(CB_STATE_OPEN, cb_engine_state(&self->b, self->now + 30 * SEC - 1));
-	/* reported so even before any call comes */
-	ASSERT_EQ(CB_STATE_HALF_OPEN, cb_engine_state(&self->b, self->now + 30 * SEC));
-	ASSERT_EQ(CB_STATE_OPEN, self->b.state);
-	ASSERT_EQ(CB_ADMIT, cb_engine_admit(&self->b, self->now + 31 * SEC));
-	ASSERT_EQ(CB_STATE_HALF_OPEN, self->b.state);
-	ASSERT_EQ(self->now + 31 * SEC, self->b.changed_at);
+	ASSERT_EQ(CB_ADMIT_UNTRACKED, cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
+	cb_engine_force(&self->b, NULL, CB_FORCE_OPEN, self->now, NULL);
+	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
+	cb_engine_force(&self->b, NULL, CB_FORCE_CLOSED, self->now, NULL);
+	ASSERT_LE(0, cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
 }
 
-TEST_F(engine, reset_clears_forcing_and_open_time)
+TEST_F(engine, udp_icmp_errors_amend_successes)
 {
-	cb_engine_force(&self->b, CB_FORCE_OPEN, self->now);
-	ASSERT_EQ(self->now, self->b.opened_at);
-	cb_engine_reset(&self->b, self->now + SEC);
-	ASSERT_EQ(CB_FORCE_NONE, self->b.forced);
-	ASSERT_EQ(0, self->b.opened_at);
-	ASSERT_EQ(0, self->b.open_until);
-	ASSERT_EQ(CB_STATE_CLOSED, self->b.state);
+	int i;
+
+	for (i = 0; i < 5; i++)
+		call(self, CB_OUT_SUCCESS, 0);
+	for (i = 0; i < 2; i++)
+		cb_engine_amend(&self->b, &self->p, self->now, 0, &self->ch);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));	/* 2 of 5 */
+	cb_engine_amend(&self->b, &self->p, self->now, 0, &self->ch);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));		/* 3 of 5 */
+	ASSERT_EQ(3, self->b.failures);
+	ASSERT_EQ(2, self->b.successes);
 }
+
+TEST_F(engine, idle_closed_breakers_may_be_evicted)
+{
+	call(self, CB_OUT_SUCCESS, 0);
+	ASSERT_FALSE(cb_engine_idle(&self->b, self->now + SEC, 60 * SEC));
+	ASSERT_TRUE(cb_engine_idle(&self->b, self->now + 60 * SEC, 60 * SEC));
+	trip(self);
+	ASSERT_FALSE(cb_engine_idle(&self->b, self->now + 600 * SEC, 60 * SEC));
+}
+
+TEST(policy_validation)
+{
+	struct cb_policy p;
+
+	cb_policy_default(&p);
+	ASSERT_EQ(NULL, cb_policy_invalid(&p));
+	p.window_calls = 129;
+	ASSERT_NE(NULL, cb_policy_invalid(&p));
+	cb_policy_default(&p);
+	p.min_calls = 101;
+	ASSERT_NE(NULL, strstr(cb_policy_invalid(&p), "min-calls"));
+	cb_policy_default(&p);
+	p.backoff_max_ns = p.open_ns - 1;
+	ASSERT_NE(NULL, strstr(cb_policy_invalid(&p), "backoff-max"));
+	cb_policy_default(&p);
+	p.failure_rate = 0;
+	ASSERT_NE(NULL, cb_policy_invalid(&p));
+	cb_policy_default(&p);
+	p.window_ns = 60 * SEC;
+	p.min_calls = 1000;	/* a time window may hold more than 128 */
+	ASSERT_EQ(NULL, cb_policy_invalid(&p));
+}
+
+#include "cb_ref.h"
 
 TEST_HARNESS_MAIN

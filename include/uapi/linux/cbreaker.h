@@ -38,15 +38,50 @@ enum cb_force {
 	__CB_FORCE_MAX,
 };
 
-/* What the module tells a connect/sendmsg hook to do. */
-enum cb_verdict {
-	CB_ADMIT,
-	CB_REFUSE,
+enum cb_mode {
+	CB_MODE_ENFORCE,
+	CB_MODE_DRY_RUN,	/* full state machine, nothing refused */
+	__CB_MODE_MAX,
 };
+
+/* Why a breaker changed state (events). */
+enum cb_reason {
+	CB_REASON_NONE,
+	CB_REASON_FAILURE_RATE,	/* CLOSED -> OPEN */
+	CB_REASON_SLOW_RATE,	/* CLOSED -> OPEN */
+	CB_REASON_OPEN_ELAPSED,	/* OPEN -> HALF_OPEN */
+	CB_REASON_PROBES_OK,	/* HALF_OPEN -> CLOSED */
+	CB_REASON_PROBE_FAILED,	/* HALF_OPEN -> OPEN */
+	CB_REASON_PROBE_TIMEOUT, /* HALF_OPEN -> OPEN or CLOSED at probe-wait */
+	CB_REASON_TRIP,		/* operator: forced open */
+	CB_REASON_HOLD,		/* operator: forced closed */
+	CB_REASON_RESET,	/* operator: reset */
+	__CB_REASON_MAX,
+};
+
+/* How an admitted call ended, as sensed in the kernel. */
+enum cb_outcome {
+	CB_OUT_SUCCESS,		/* handshake done (latency given) */
+	CB_OUT_REFUSED,		/* RST to the SYN */
+	CB_OUT_TIMEOUT,		/* SYN retries exhausted */
+	CB_OUT_UNREACH,		/* host/net unreachable (ICMP, or no route) */
+	CB_OUT_PORT_UNREACH,	/* UDP: ICMP port unreachable */
+	__CB_OUT_MAX,
+};
+
+/*
+ * What cb_admit() returns to a hook: a refusal, an admission whose outcome
+ * is not to be reported (untracked destination, dry-run), or an admission
+ * whose outcome is reported with this value (the breaker's epoch).
+ */
+#define CB_ADMIT_REFUSE		(-1)
+#define CB_ADMIT_UNTRACKED	(-2)
 
 /* Maps the BPF object hands to the module (cb_map_attach kfunc). */
 enum cb_map_id {
 	CB_MAP_BREAKERS,
+	CB_MAP_RULES,		/* policies without a port: struct cb_rule_key */
+	CB_MAP_PORT_RULES,	/* policies with a port: struct cb_port_rule_key */
 	__CB_MAP_MAX,
 };
 
@@ -63,35 +98,140 @@ struct cb_key {
 };
 
 /*
+ * Policy rules live in two LPM tries: one keyed (proto, addr) for rules
+ * without a port, one keyed (proto, port, addr) for rules with one. A rule
+ * with a port beats any rule without; within a trie the longest prefix
+ * wins. "default" is the (proto) rule with no address bits.
+ */
+struct cb_rule_key {
+	__u32	prefixlen;	/* 8 + address bits */
+	__u8	proto;
+	__u8	addr[16];
+};
+
+struct cb_port_rule_key {
+	__u32	prefixlen;	/* 8 + 16 + address bits */
+	__u8	proto;
+	__u8	port[2];	/* network order */
+	__u8	addr[16];
+};
+
+#define CB_RULE_BITS(addr_bits)		(8 + (addr_bits))
+#define CB_PORT_RULE_BITS(addr_bits)	(8 + 16 + (addr_bits))
+#define CB_RULES_MAX			131072	/* per trie */
+
+/* Limits of policy values */
+#define CB_WINDOW_CALLS_MAX	128	/* count window: exact, one bit per call */
+#define CB_TIME_BUCKETS		8	/* time window: buckets of window/8 */
+#define CB_AGE_TICKS		8	/* max-age resolution: max-age/8 */
+
+/* A policy: the value of both rule tries. Times in ns, rates in percent. */
+struct cb_policy {
+	__u64	window_ns;	/* time window length; 0: count window */
+	__u64	slow_ns;	/* a handshake this slow or slower is slow */
+	__u64	open_ns;	/* first open period */
+	__u64	backoff_max_ns;	/* longest open period */
+	__u64	probe_wait_ns;	/* half-open gives up on probes after this */
+	__u64	max_age_ns;	/* count window results older drop out; 0: never */
+	__u32	window_calls;	/* count window size */
+	__u32	min_calls;	/* calls in the window before any decision */
+	__u16	backoff;	/* open period factor per consecutive trip, percent */
+	__u16	probes;		/* calls admitted in half-open */
+	__u8	failure_rate;	/* trip at this failure percentage or more */
+	__u8	slow_rate;	/* trip at this slow percentage or more */
+	__u8	jitter;		/* open period + up to this percentage */
+	__u8	probe_success;	/* close when this percentage of probes succeeded */
+	__u8	mode;		/* enum cb_mode */
+	__u8	prefixlen;	/* set by the module: its rule's address bits */
+	__u8	pad[2];
+};
+
+/* Count window: the last window_calls results, as bits of a ring. */
+struct cb_count_window {
+	__u64	fail[CB_WINDOW_CALLS_MAX / 64];
+	__u64	slow[CB_WINDOW_CALLS_MAX / 64];
+	__u64	tick_ns;	/* max-age / CB_AGE_TICKS; 0: no ageing */
+	/* runs of consecutive results with the same age tick, oldest first */
+	__u32	run_tick[CB_AGE_TICKS + 1];
+	__u8	run_len[CB_AGE_TICKS + 1];
+	__u8	run_first, runs;
+	__u8	size, head, count;	/* ring size, next slot, results held */
+	__u8	fails, slows;		/* of the results held */
+};
+
+/* Time window: CB_TIME_BUCKETS buckets of width_ns; counts saturate. */
+struct cb_time_window {
+	__u64	width_ns;
+	__u64	epoch;		/* number of the newest bucket: now / width_ns */
+	__u16	calls[CB_TIME_BUCKETS];
+	__u16	fails[CB_TIME_BUCKETS];
+	__u16	slows[CB_TIME_BUCKETS];
+};
+
+/*
  * A breaker: the value of the breaker map. Only the module writes it;
  * BPF programs and bpftool may read it. Times are CLOCK_MONOTONIC ns.
  */
 struct cb_breaker {
-	__u32	state;		/* enum cb_state, as last written */
-	__u32	forced;		/* enum cb_force */
+	__u8	state;		/* enum cb_state, as last applied */
+	__u8	forced;		/* enum cb_force */
+	__u8	trips;		/* consecutive trips, for backoff */
+	__u8	time_window;	/* which member of the window union */
+	__u32	epoch;		/* counts state changes; stale results are known by it */
+	__u16	probes_placed, probes_ok, probes_failed, pad;
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
 	__u64	slow;
-	__u64	rejected;	/* refused by us; never counted as failures */
+	__u64	rejected;	/* refused by us (or would have been, dry-run); never failures */
 	__u64	opened_at;
 	__u64	open_until;	/* 0 while forced open: until reset */
 	__u64	changed_at;	/* last state change */
-	__u32	transitions;
-	__u32	pad;
+	__u64	last_call;	/* last admission, for idle eviction */
+	__u64	probe_deadline;	/* half-open: when unfinished probes count as failed */
+	union {
+		struct cb_count_window cw;
+		struct cb_time_window tw;
+	};
+};
+
+/* Module-wide counters (CB_A_STATS), for status and metrics. */
+enum cb_stat {
+	CB_STAT_ADMITTED,	/* calls admitted to tracked destinations */
+	CB_STAT_REFUSED,	/* calls refused by an open breaker */
+	CB_STAT_DRY_RUN,	/* calls dry-run let through that would be refused */
+	CB_STAT_SUCCESS,	/* outcomes, by class */
+	CB_STAT_FAIL_REFUSED,
+	CB_STAT_FAIL_TIMEOUT,
+	CB_STAT_FAIL_UNREACH,
+	CB_STAT_FAIL_PORT_UNREACH,
+	CB_STAT_SLOW,
+	CB_STAT_UNTRACKED,	/* a policy matched but the table had no room */
+	CB_STAT_CREATED,	/* breakers made */
+	CB_STAT_EVICTED,	/* idle breakers evicted to make room */
+	CB_STAT_TRANSITIONS,	/* state changes */
+	CB_STAT_EVENTS_DROPPED,	/* state-change events a consumer missed */
+	__CB_STAT_MAX,
 };
 
 /* Generic netlink commands. */
 enum cb_cmd {
 	CB_CMD_UNSPEC,
-	CB_CMD_STATUS_GET,	/* module and table state */
+	CB_CMD_STATUS_GET,	/* module and table state, counters */
 	CB_CMD_BREAKER_GET,	/* one breaker (doit) or all (dump) */
 	CB_CMD_BREAKER_SET,	/* CB_A_ACTION on one breaker, or CB_A_ALL */
 	CB_CMD_MAPS_RELEASE,	/* drop the module's map references */
+	CB_CMD_POLICY_NEW,	/* add a rule; fails if it exists */
+	CB_CMD_POLICY_SET,	/* change the keys given of an existing rule */
+	CB_CMD_POLICY_DEL,
+	CB_CMD_POLICY_GET,	/* one rule (doit) or all (dump) */
+	CB_CMD_EVENT,		/* multicast: a breaker changed state */
 	__CB_CMD_MAX,
 };
 
 #define CB_CMD_MAX (__CB_CMD_MAX - 1)
+
+#define CB_MCGRP_EVENTS "events"
 
 enum cb_action {
 	CB_ACTION_TRIP = 1,	/* force open until reset */
@@ -108,7 +248,7 @@ enum cb_attr {
 	CB_A_PROTO,		/* u8, IPPROTO_TCP or IPPROTO_UDP */
 	CB_A_ACTION,		/* u8, enum cb_action */
 	CB_A_ALL,		/* flag: the action applies to every breaker */
-	CB_A_STATE,		/* u8, enum cb_state, effective now */
+	CB_A_STATE,		/* u8, enum cb_state, in force now */
 	CB_A_FORCED,		/* u8, enum cb_force */
 	CB_A_CALLS,		/* u64 */
 	CB_A_SUCCESSES,		/* u64 */
@@ -122,6 +262,37 @@ enum cb_attr {
 	CB_A_MAPS_ATTACHED,	/* u8 */
 	CB_A_BREAKERS,		/* u32, breakers in the table */
 	CB_A_BREAKERS_MAX,	/* u32, table capacity */
+	CB_A_WINDOW_CALLS,	/* u32, results in the window now */
+	CB_A_WINDOW_FAILURES,	/* u32 */
+	CB_A_WINDOW_SLOW,	/* u32 */
+	CB_A_TRIPS,		/* u8, consecutive trips (backoff) */
+	CB_A_MODE,		/* u8, enum cb_mode of the breaker's policy */
+	CB_A_TRACKED,		/* u8: a policy governs this breaker */
+	/* rules */
+	CB_A_DEFAULT,		/* flag: the default rule of CB_A_PROTO */
+	CB_A_PREFIXLEN,		/* u8, 0..128, of the 128-bit (mapped) address */
+	CB_A_RULES,		/* u32, rules in both tries */
+	CB_A_P_WINDOW_CALLS,	/* u32; the policy keys, one attribute each */
+	CB_A_P_WINDOW_NS,	/* u64 */
+	CB_A_P_MIN_CALLS,	/* u32 */
+	CB_A_P_FAILURE_RATE,	/* u8 */
+	CB_A_P_SLOW_NS,		/* u64 */
+	CB_A_P_SLOW_RATE,	/* u8 */
+	CB_A_P_OPEN_NS,		/* u64 */
+	CB_A_P_JITTER,		/* u8 */
+	CB_A_P_BACKOFF,		/* u16, percent */
+	CB_A_P_BACKOFF_MAX_NS,	/* u64 */
+	CB_A_P_PROBES,		/* u16 */
+	CB_A_P_PROBE_SUCCESS,	/* u8 */
+	CB_A_P_PROBE_WAIT_NS,	/* u64 */
+	CB_A_P_MAX_AGE_NS,	/* u64 */
+	CB_A_P_MODE,		/* u8 */
+	/* events */
+	CB_A_FROM,		/* u8, enum cb_state */
+	CB_A_REASON,		/* u8, enum cb_reason */
+	CB_A_SEQ,		/* u64, event sequence number; gaps are losses */
+	CB_A_TIME,		/* u64 ns */
+	CB_A_STATS,		/* nested: u64 attributes of type enum cb_stat + 1 */
 	__CB_A_MAX,
 };
 

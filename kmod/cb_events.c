@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * State-change events and module-wide counters.
+ *
+ * Changes happen in BPF program context (any CPU, softirq included), so they
+ * go into a bounded ring first; a work item multicasts them over generic
+ * netlink. Every event has a sequence number: a consumer sees gaps, and
+ * CB_STAT_EVENTS_DROPPED counts what a full ring or a full listener socket
+ * lost.
+ */
+#include <linux/mm.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#include "cb_core.h"
+
+#define CB_EVENT_RING 4096	/* power of two */
+
+struct cb_event {
+	struct cb_key key;
+	struct cb_change c;
+	u64 seq, time;
+};
+
+DEFINE_PER_CPU(u64[__CB_STAT_MAX], cb_stats);
+
+static struct cb_event *cb_ring;
+static unsigned int cb_ring_head, cb_ring_tail;	/* free-running */
+static u64 cb_seq;
+static DEFINE_RAW_SPINLOCK(cb_ring_lock);
+
+static void cb_events_flush(struct work_struct *work);
+static DECLARE_WORK(cb_events_work, cb_events_flush);
+
+void cb_stats_read(u64 *out)
+{
+	int cpu, i;
+
+	memset(out, 0, sizeof(u64) * __CB_STAT_MAX);
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < __CB_STAT_MAX; i++)
+			out[i] += per_cpu(cb_stats, cpu)[i];
+}
+
+void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
+		    u64 now)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	cb_stat_add(CB_STAT_TRANSITIONS, ch->n);
+	raw_spin_lock_irqsave(&cb_ring_lock, flags);
+	for (i = 0; i < ch->n; i++) {
+		struct cb_event *e;
+
+		cb_seq++;
+		if (cb_ring_head - cb_ring_tail == CB_EVENT_RING) {
+			cb_stat_add(CB_STAT_EVENTS_DROPPED, 1);
+			continue;
+		}
+		e = &cb_ring[cb_ring_head++ % CB_EVENT_RING];
+		e->key = *key;
+		e->c = ch->c[i];
+		e->seq = cb_seq;
+		e->time = now;
+	}
+	raw_spin_unlock_irqrestore(&cb_ring_lock, flags);
+	schedule_work(&cb_events_work);
+}
+
+static void cb_events_flush(struct work_struct *work)
+{
+	struct cb_event e;
+	unsigned long flags;
+
+	for (;;) {
+		raw_spin_lock_irqsave(&cb_ring_lock, flags);
+		if (cb_ring_tail == cb_ring_head) {
+			raw_spin_unlock_irqrestore(&cb_ring_lock, flags);
+			return;
+		}
+		e = cb_ring[cb_ring_tail++ % CB_EVENT_RING];
+		raw_spin_unlock_irqrestore(&cb_ring_lock, flags);
+		cb_netlink_event(&e.key, &e.c, e.seq, e.time);
+		cond_resched();
+	}
+}
+
+int cb_events_init(void)
+{
+	cb_ring = kvcalloc(CB_EVENT_RING, sizeof(*cb_ring), GFP_KERNEL);
+	return cb_ring ? 0 : -ENOMEM;
+}
+
+void cb_events_exit(void)
+{
+	cancel_work_sync(&cb_events_work);
+	kvfree(cb_ring);
+}

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cbctl breaker { list | show | trip | hold | reset } */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <linux/genetlink.h>
+
+#include "cbctl.h"
+
+struct cb_breaker_info {
+	struct cb_key key;	/* port in network order */
+	uint8_t state, forced, trips, mode, tracked;
+	uint64_t calls, successes, failures, slow, rejected;
+	uint64_t opened_at, open_until, now;
+	uint32_t win_calls, win_failures, win_slow;
+};
+
+static void cb_breaker_usage(void)
+{
+	printf("Usage: cbctl breaker list [state closed|open|half-open]\n"
+	       "       cbctl breaker show  DEST\n"
+	       "       cbctl breaker trip  DEST     force open until reset\n"
+	       "       cbctl breaker hold  DEST     force closed until reset\n"
+	       "       cbctl breaker reset DEST | all\n"
+	       "DEST := dst ADDR port PORT [proto tcp|udp]\n");
+}
+
+/* dst ADDR port PORT [proto tcp|udp], each keyword once, in any order. */
+static int cb_parse_dest(int argc, char **argv, struct cb_key *key)
+{
+	bool have_addr = false, have_port = false, have_proto = false;
+	uint16_t port;
+	int i;
+
+	memset(key, 0, sizeof(*key));
+	key->proto = IPPROTO_TCP;
+	for (i = 0; i < argc; i += 2) {
+		const char *kw = argv[i], *val = argv[i + 1];
+
+		if (!val)
+			return cb_err("missing value after \"%s\"", kw);
+		if (cb_matches(kw, "dst")) {
+			if (have_addr)
+				return cb_err("dst given twice");
+			if (cb_parse_addr(val, key->addr))
+				return cb_err("bad address \"%s\" (IPv4 or IPv6, no prefix)", val);
+			have_addr = true;
+		} else if (cb_matches(kw, "port")) {
+			if (have_port)
+				return cb_err("port given twice");
+			if (cb_parse_port(val, &port))
+				return cb_err("bad port \"%s\" (1..65535)", val);
+			key->port = htons(port);
+			have_port = true;
+		} else if (cb_matches(kw, "proto")) {
+			if (have_proto)
+				return cb_err("proto given twice");
+			if (cb_parse_proto(val, &key->proto))
+				return cb_err("bad proto \"%s\" (tcp or udp)", val);
+			have_proto = true;
+		} else {
+			return cb_err("unknown argument \"%s\"", kw);
+		}
+	}
+	if (!have_addr)
+		return cb_err("missing \"dst ADDR\"");
+	if (!have_port)
+		return cb_err("missing \"port PORT\"");
+	return 0;
+}
+
+static int cb_breaker_cb(const struct nlmsghdr *nlh, struct cb_breaker_info *bi)
+{
+	const struct nlattr *tb[CB_A_MAX + 1];
+
+	memset(bi, 0, sizeof(*bi));
+	if (cb_nl_parse(nlh, tb) < 0 || cb_nl_key(tb, &bi->key))
+		return MNL_CB_ERROR;
+	bi->state = cb_nl_u8(tb[CB_A_STATE]);
+	bi->forced = cb_nl_u8(tb[CB_A_FORCED]);
+	bi->trips = cb_nl_u8(tb[CB_A_TRIPS]);
+	bi->mode = cb_nl_u8(tb[CB_A_MODE]);
+	bi->tracked = cb_nl_u8(tb[CB_A_TRACKED]);
+	bi->calls = cb_nl_u64(tb[CB_A_CALLS]);
+	bi->successes = cb_nl_u64(tb[CB_A_SUCCESSES]);
+	bi->failures = cb_nl_u64(tb[CB_A_FAILURES]);
+	bi->slow = cb_nl_u64(tb[CB_A_SLOW]);
+	bi->rejected = cb_nl_u64(tb[CB_A_REJECTED]);
+	bi->opened_at = cb_nl_u64(tb[CB_A_OPENED_AT]);
+	bi->open_until = cb_nl_u64(tb[CB_A_OPEN_UNTIL]);
+	bi->now = cb_nl_u64(tb[CB_A_NOW]);
+	bi->win_calls = cb_nl_u32(tb[CB_A_WINDOW_CALLS]);
+	bi->win_failures = cb_nl_u32(tb[CB_A_WINDOW_FAILURES]);
+	bi->win_slow = cb_nl_u32(tb[CB_A_WINDOW_SLOW]);
+	return MNL_CB_OK;
+}
+
+/* "opened 1.234s ago", "open until in 29.100s": for humans. */
+static void cb_print_rel(const char *label, uint64_t t, uint64_t now)
+{
+	uint64_t ms = (t > now ? t - now : now - t) / 1000000;
+
+	printf("%s %s%" PRIu64 ".%03" PRIu64 "s%s\n", label, t > now ? "in " : "",
+	       ms / 1000, ms % 1000, t > now ? "" : " ago");
+}
+
+/* per mille of the window's calls */
+static uint64_t cb_rate(uint32_t part, uint32_t whole)
+{
+	return whole ? (uint64_t)part * 1000 / whole : 0;
+}
+
+static void cb_breaker_json(const struct cb_breaker_info *b)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	cb_format_addr(b->key.addr, addr, sizeof(addr));
+	jw_obj_open(NULL);
+	jw_str("dst", addr);
+	jw_u64("port", ntohs(b->key.port));
+	jw_str("proto", cb_proto_name(b->key.proto));
+	jw_str("state", cb_state_name(b->state));
+	jw_str("forced", cb_force_name(b->forced));
+	jw_bool("tracked", b->tracked);
+	jw_str("mode", cb_mode_name(b->mode));
+	jw_u64("calls", b->calls);
+	jw_u64("successes", b->successes);
+	jw_u64("failures", b->failures);
+	jw_u64("slow", b->slow);
+	jw_u64("rejected", b->rejected);
+	jw_u64("window_calls", b->win_calls);
+	jw_u64("window_failures", b->win_failures);
+	jw_u64("window_slow", b->win_slow);
+	jw_u64("failure_rate", cb_rate(b->win_failures, b->win_calls));
+	jw_u64("slow_rate", cb_rate(b->win_slow, b->win_calls));
+	jw_u64("trips", b->trips);
+	if (b->state != CB_STATE_CLOSED && b->opened_at)
+		jw_u64("opened_at", b->opened_at);
+	else
+		jw_null("opened_at");
+	if (b->state == CB_STATE_OPEN && b->open_until)
+		jw_u64("open_until", b->open_until);
+	else
+		jw_null("open_until");
+	jw_u64("now", b->now);
+	jw_obj_close();
+}
+
+static void cb_breaker_text(const struct cb_breaker_info *b)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	cb_format_addr(b->key.addr, addr, sizeof(addr));
+	printf("dst %s port %u proto %s\n", addr, ntohs(b->key.port),
+	       cb_proto_name(b->key.proto));
+	printf("  state %s%s%s%s\n", cb_state_name(b->state),
+	       b->forced == CB_FORCE_OPEN ? " (forced: trip)" :
+	       b->forced == CB_FORCE_CLOSED ? " (forced: hold)" : "",
+	       b->mode == CB_MODE_DRY_RUN ? " (dry-run)" : "",
+	       b->tracked ? "" : " (no policy)");
+	printf("  window %u calls, %u failed, %u slow: failure rate %" PRIu64
+	       ".%" PRIu64 "%%\n", b->win_calls, b->win_failures, b->win_slow,
+	       cb_rate(b->win_failures, b->win_calls) / 10,
+	       cb_rate(b->win_failures, b->win_calls) % 10);
+	printf("  calls %" PRIu64 " successes %" PRIu64 " failures %" PRIu64
+	       " slow %" PRIu64 " rejected %" PRIu64 " trips %u\n", b->calls,
+	       b->successes, b->failures, b->slow, b->rejected, b->trips);
+	if (b->state != CB_STATE_CLOSED && b->opened_at)
+		cb_print_rel("  opened", b->opened_at, b->now);
+	if (b->state == CB_STATE_OPEN && b->open_until)
+		cb_print_rel("  half-open", b->open_until, b->now);
+	else if (b->state == CB_STATE_OPEN)
+		printf("  open until reset\n");
+}
+
+struct cb_list_arg {
+	int state;	/* -1: all */
+	unsigned int n;
+};
+
+static int cb_list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct cb_list_arg *a = data;
+	char addr[INET6_ADDRSTRLEN];
+	struct cb_breaker_info b;
+
+	if (cb_breaker_cb(nlh, &b) != MNL_CB_OK)
+		return MNL_CB_ERROR;
+	if (a->state >= 0 && b.state != a->state)
+		return MNL_CB_OK;
+	a->n++;
+	if (cb_json) {
+		cb_breaker_json(&b);
+		return MNL_CB_OK;
+	}
+	if (a->n == 1)
+		printf("%-39s %5s %-5s %-9s %-6s %10s %10s %10s\n", "DST", "PORT",
+		       "PROTO", "STATE", "FORCED", "CALLS", "FAILURES",
+		       "REJECTED");
+	cb_format_addr(b.key.addr, addr, sizeof(addr));
+	printf("%-39s %5u %-5s %-9s %-6s %10" PRIu64 " %10" PRIu64
+	       " %10" PRIu64 "\n", addr, ntohs(b.key.port),
+	       cb_proto_name(b.key.proto), cb_state_name(b.state),
+	       b.forced == CB_FORCE_OPEN ? "trip" :
+	       b.forced == CB_FORCE_CLOSED ? "hold" : "-",
+	       b.calls, b.failures, b.rejected);
+	return MNL_CB_OK;
+}
+
+static int cb_parse_state(const char *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < __CB_STATE_MAX; i++)
+		if (!strcmp(s, cb_state_name(i)))
+			return i;
+	return -1;
+}
+
+static int cb_breaker_list(int argc, char **argv)
+{
+	struct cb_list_arg a = { .state = -1 };
+	int err;
+
+	if (argc >= 1 && cb_matches(argv[0], "state")) {
+		if (argc < 2)
+			return cb_err("missing value after \"state\"");
+		a.state = cb_parse_state(argv[1]);
+		if (a.state < 0)
+			return cb_err("bad state \"%s\" (closed, open or half-open)",
+				      argv[1]);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc)
+		return cb_err("unknown argument \"%s\"", argv[0]);
+
+	if (cb_json)
+		jw_arr_open(NULL);
+	err = cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
+			    cb_list_cb, &a);
+	if (cb_json) {
+		if (err)	/* the error object already went out */
+			return -1;
+		jw_arr_close();
+		jw_end();
+	} else if (!err && !a.n) {
+		printf("no breakers\n");
+	}
+	return err;
+}
+
+static int cb_put_key_arg(struct nlmsghdr *nlh, const void *arg)
+{
+	cb_nl_put_key(nlh, arg);
+	return 0;
+}
+
+static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return cb_breaker_cb(nlh, data);
+}
+
+static int cb_breaker_show(int argc, char **argv)
+{
+	struct cb_breaker_info b;
+	struct cb_key key;
+
+	if (cb_parse_dest(argc, argv, &key) ||
+	    cb_nl_request(CB_CMD_BREAKER_GET, 0, cb_put_key_arg, &key,
+			  cb_show_cb, &b))
+		return -1;
+	if (cb_json) {
+		cb_breaker_json(&b);
+		jw_end();
+	} else {
+		cb_breaker_text(&b);
+	}
+	return 0;
+}
+
+struct cb_set_arg {
+	const struct cb_key *key;	/* NULL: all breakers */
+	enum cb_action action;
+};
+
+static int cb_put_set(struct nlmsghdr *nlh, const void *arg)
+{
+	const struct cb_set_arg *s = arg;
+
+	mnl_attr_put_u8(nlh, CB_A_ACTION, s->action);
+	if (s->key)
+		cb_nl_put_key(nlh, s->key);
+	else
+		mnl_attr_put(nlh, CB_A_ALL, 0, NULL);
+	return 0;
+}
+
+static int cb_breaker_act(int argc, char **argv, enum cb_action action)
+{
+	struct cb_set_arg s = { NULL, action };
+	struct cb_key key;
+
+	if (action != CB_ACTION_RESET || argc != 1 || strcmp(argv[0], "all")) {
+		if (cb_parse_dest(argc, argv, &key))
+			return -1;
+		s.key = &key;
+	}
+	return cb_nl_request(CB_CMD_BREAKER_SET, 0, cb_put_set, &s, NULL, NULL) ?:
+	       cb_ok("done");
+}
+
+int cb_cmd_breaker(int argc, char **argv)
+{
+	const char *cmd = argc ? argv[0] : "list";
+
+	if (argc) {
+		argc--;
+		argv++;
+	}
+	if (cb_matches(cmd, "list"))
+		return cb_breaker_list(argc, argv);
+	if (cb_matches(cmd, "show"))
+		return cb_breaker_show(argc, argv);
+	if (cb_matches(cmd, "trip"))
+		return cb_breaker_act(argc, argv, CB_ACTION_TRIP);
+	if (cb_matches(cmd, "hold"))
+		return cb_breaker_act(argc, argv, CB_ACTION_HOLD);
+	if (cb_matches(cmd, "reset"))
+		return cb_breaker_act(argc, argv, CB_ACTION_RESET);
+	if (cb_matches(cmd, "help")) {
+		cb_breaker_usage();
+		return 0;
+	}
+	return cb_err("unknown command \"breaker %s\" (try: cbctl breaker help)",
+		      cmd);
+}
