@@ -39,39 +39,43 @@ void cb_policy_default(struct cb_policy *p)
 	};
 }
 
-#define CB_BAD(cond, name) do { if (cond) return name; } while (0)
-
 const char *cb_policy_invalid(const struct cb_policy *p)
 {
 	const __u64 day = 86400 * NSEC_PER_S;
 
-	if (p->window_ns) {
-		CB_BAD(p->window_ns < 100 * NSEC_PER_MS || p->window_ns > day,
-		       "window (100ms..24h)");
-	} else {
-		CB_BAD(p->window_calls < 1 ||
-		       p->window_calls > CB_WINDOW_CALLS_MAX, "window (1..128 calls)");
-		CB_BAD(p->min_calls > p->window_calls,
-		       "min-calls (at most the window's calls)");
-	}
-	CB_BAD(p->min_calls < 1 || p->min_calls > 100000, "min-calls (1..100000)");
-	CB_BAD(p->failure_rate < 1 || p->failure_rate > 100, "failure-rate (1..100)");
-	CB_BAD(p->slow_ns < NSEC_PER_MS || p->slow_ns > 600 * NSEC_PER_S,
-	       "slow (1ms..10m)");
-	CB_BAD(p->slow_rate < 1 || p->slow_rate > 100, "slow-rate (1..100)");
-	CB_BAD(p->open_ns < 10 * NSEC_PER_MS || p->open_ns > day, "open (10ms..24h)");
-	CB_BAD(p->jitter > 100, "jitter (0..100)");
-	CB_BAD(p->backoff < 100 || p->backoff > 1600, "backoff (1..16)");
-	CB_BAD(p->backoff_max_ns < p->open_ns || p->backoff_max_ns > day,
-	       "backoff-max (open..24h)");
-	CB_BAD(p->probes < 1 || p->probes > 1000, "probes (1..1000)");
-	CB_BAD(p->probe_success < 1 || p->probe_success > 100,
-	       "probe-success (1..100)");
-	CB_BAD(p->probe_wait_ns < 10 * NSEC_PER_MS || p->probe_wait_ns > 3600 * NSEC_PER_S,
-	       "probe-wait (10ms..1h)");
-	CB_BAD(p->max_age_ns && (p->max_age_ns < NSEC_PER_S || p->max_age_ns > 30 * day),
-	       "max-age (0, or 1s..30d)");
-	CB_BAD(p->mode >= __CB_MODE_MAX, "mode (enforce or dry-run)");
+	if (p->window_ns && (p->window_ns < 100 * NSEC_PER_MS || p->window_ns > day))
+		return "window (100ms..24h)";
+	if (!p->window_ns && (p->window_calls < 1 ||
+			      p->window_calls > CB_WINDOW_CALLS_MAX))
+		return "window (1..128 calls)";
+	if (p->min_calls < 1 || p->min_calls > 100000)
+		return "min-calls (1..100000)";
+	if (!p->window_ns && p->min_calls > p->window_calls)
+		return "min-calls (at most the window's calls)";
+	if (p->failure_rate < 1 || p->failure_rate > 100)
+		return "failure-rate (1..100)";
+	if (p->slow_ns < NSEC_PER_MS || p->slow_ns > 600 * NSEC_PER_S)
+		return "slow (1ms..10m)";
+	if (p->slow_rate < 1 || p->slow_rate > 100)
+		return "slow-rate (1..100)";
+	if (p->open_ns < 10 * NSEC_PER_MS || p->open_ns > day)
+		return "open (10ms..24h)";
+	if (p->jitter > 100)
+		return "jitter (0..100)";
+	if (p->backoff < 100 || p->backoff > 1600)
+		return "backoff (1..16)";
+	if (p->backoff_max_ns < p->open_ns || p->backoff_max_ns > day)
+		return "backoff-max (open..24h)";
+	if (p->probes < 1 || p->probes > 1000)
+		return "probes (1..1000)";
+	if (p->probe_success < 1 || p->probe_success > 100)
+		return "probe-success (1..100)";
+	if (p->probe_wait_ns < 10 * NSEC_PER_MS || p->probe_wait_ns > 3600 * NSEC_PER_S)
+		return "probe-wait (10ms..1h)";
+	if (p->max_age_ns && (p->max_age_ns < NSEC_PER_S || p->max_age_ns > 30 * day))
+		return "max-age (0, or 1s..30d)";
+	if (p->mode >= __CB_MODE_MAX)
+		return "mode (enforce or dry-run)";
 	return 0;
 }
 
@@ -186,7 +190,9 @@ static void tw_advance(struct cb_time_window *w, __u64 now)
 	for (i = 0; i < CB_TIME_BUCKETS && w->epoch < e; i++) {
 		unsigned int b = (++w->epoch) % CB_TIME_BUCKETS;
 
-		w->calls[b] = w->fails[b] = w->slows[b] = 0;
+		w->calls[b] = 0;
+		w->fails[b] = 0;
+		w->slows[b] = 0;
 	}
 	w->epoch = e;
 }
@@ -249,12 +255,16 @@ static void cb_window_clear(struct cb_breaker *b, const struct cb_policy *p,
 static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
 			  __u64 now)
 {
-	if (p->window_ns ? b->time_window &&
-			   b->tw.width_ns == p->window_ns / CB_TIME_BUCKETS :
-			   !b->time_window && b->cw.size == p->window_calls &&
-			   b->cw.tick_ns == p->max_age_ns / CB_AGE_TICKS)
-		return;
-	cb_window_clear(b, p, now);
+	int same;
+
+	if (p->window_ns)
+		same = b->time_window &&
+		       b->tw.width_ns == p->window_ns / CB_TIME_BUCKETS;
+	else
+		same = !b->time_window && b->cw.size == p->window_calls &&
+		       b->cw.tick_ns == p->max_age_ns / CB_AGE_TICKS;
+	if (!same)
+		cb_window_clear(b, p, now);
 }
 
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
@@ -288,12 +298,14 @@ static void cb_set_state(struct cb_breaker *b, enum cb_state to,
 {
 	if (b->state == to)
 		return;
-	if (ch && ch->n < sizeof(ch->c) / sizeof(ch->c[0]))
+	if (ch && ch->n < CB_MAX_CHANGES)
 		ch->c[ch->n++] = (struct cb_change){ b->state, to, why };
 	b->state = to;
 	b->changed_at = now;
 	b->epoch++;
-	b->probes_placed = b->probes_ok = b->probes_failed = 0;
+	b->probes_placed = 0;
+	b->probes_ok = 0;
+	b->probes_failed = 0;
 	b->probe_deadline = 0;
 }
 

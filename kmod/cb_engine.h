@@ -19,9 +19,12 @@ struct cb_change {
 	__u8 from, to, reason;
 };
 
+/* An engine call makes at most this many changes (open, half-open, open). */
+#define CB_MAX_CHANGES 3
+
 struct cb_changes {
 	unsigned int n;
-	struct cb_change c[3];
+	struct cb_change c[CB_MAX_CHANGES];
 };
 
 /* What the window holds now. */
