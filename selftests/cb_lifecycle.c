@@ -92,4 +92,48 @@ TEST(root_cgroup_covers_everyone)
 	EXPECT_EQ(0, cb_sendto("127.0.0.1", 9));
 }
 
+/*
+ * A bounded table: when it is full a new destination is let through
+ * untracked and counted; once a breaker has been idle long enough, it is
+ * evicted to make room.
+ */
+TEST(full_table_lets_through_untracked_then_evicts_idle)
+{
+	unsigned short ports[6];
+	char out[4096];
+	int fds[6], i;
+
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker && cbctl unload 2>/dev/null; "
+			   "cbctl load table 4"));
+	ASSERT_EQ(0, cb_sh("echo 1000 >/sys/module/cbreaker/parameters/idle_ms"));
+	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.0.0.1 window 100 min-calls 100"));
+	for (i = 0; i < 6; i++)
+		ASSERT_LE(0, fds[i] = cb_listener("127.0.0.1", SOCK_STREAM, &ports[i]));
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, cb_connect("127.0.0.1", ports[i], SOCK_STREAM));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	TH_LOG("%s", out);
+	EXPECT_EQ(4, cb_json_num(out, "breakers"));
+	EXPECT_EQ(4, cb_json_num(out, "breakers_max"));
+	EXPECT_EQ(1, cb_json_num(out, "untracked"));
+	EXPECT_EQ(0, cb_json_num(out, "evicted"));
+	/* the fifth got through, untracked */
+	EXPECT_EQ(1, cb_got(fds[4], SOCK_STREAM, 1000));
+	EXPECT_NE(0, cb_sh("cbctl breaker show dst 127.0.0.1 port %u 2>/dev/null",
+			   ports[4]));
+
+	usleep(1200000);
+	ASSERT_EQ(0, cb_connect("127.0.0.1", ports[5], SOCK_STREAM));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	EXPECT_EQ(4, cb_json_num(out, "breakers"));
+	EXPECT_EQ(1, cb_json_num(out, "evicted"));
+	EXPECT_EQ(0, cb_sh("cbctl breaker show dst 127.0.0.1 port %u >/dev/null",
+			   ports[5]));
+
+	ASSERT_EQ(0, cb_sh("echo 60000 >/sys/module/cbreaker/parameters/idle_ms"));
+	ASSERT_EQ(0, cb_sh("cbctl unload"));
+	for (i = 0; i < 6; i++)
+		close(fds[i]);
+}
+
 TEST_HARNESS_MAIN

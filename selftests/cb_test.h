@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Run a shell command built from @fmt; returns its exit status, -1 if it
@@ -169,5 +170,42 @@ static inline int cb_join_cgroup(const char *dir)
 }
 
 #define CB_CGROOT "/sys/fs/cgroup"
+
+/* The number after "@name": in JSON text, or -1. */
+static inline long long cb_json_num(const char *json, const char *name)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	p = strstr(json, key);
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+static inline unsigned long long cb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* Start a non-blocking TCP connect; the socket, or -errno. */
+static inline int cb_connect_start(const char *ip, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (void *)&ss, len) && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
 
 #endif /* _CB_TEST_H */

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The breaker driven by real connection outcomes, in the guest: a test host
+ * in a network namespace behind a veth pair (10.77.0.2, fd77::2) serving
+ * HTTP with busybox httpd; resets from closed ports, SYNs dropped by netem,
+ * netem delay, ICMP port unreachable; real clients (sockets, curl).
+ */
+#include "cb_test.h"
+#include "kselftest_harness.h"
+
+#define CG CB_CGROOT "/cbsense"
+#define NS "ip netns exec cbsrv "
+#define TX "/sys/class/net/cb0/statistics/tx_packets"
+
+FIXTURE(sense) {
+	char show[256];		/* "cbctl -j breaker show dst IP port " */
+};
+
+FIXTURE_VARIANT(sense) {
+	const char *ip;
+	const char *url;	/* host part of a URL */
+};
+
+FIXTURE_VARIANT_ADD(sense, v4) { .ip = "10.77.0.2", .url = "10.77.0.2" };
+FIXTURE_VARIANT_ADD(sense, v6) { .ip = "fd77::2", .url = "[fd77::2]" };
+
+static const char *cb_net_up =
+	"ip netns add cbsrv && "
+	"ip link add cb0 type veth peer name eth0 netns cbsrv && "
+	"ip addr add 10.77.0.1/24 dev cb0 && "
+	"ip addr add fd77::1/64 dev cb0 nodad && "
+	"ip link set cb0 up && "
+	"ip -n cbsrv addr add 10.77.0.2/24 dev eth0 && "
+	"ip -n cbsrv addr add fd77::2/64 dev eth0 nodad && "
+	"ip -n cbsrv link set eth0 up && ip -n cbsrv link set lo up && "
+	NS "sysctl -qw net.ipv4.icmp_ratelimit=0 && "
+	NS "sysctl -qw net.ipv6.icmp.ratelimit=0 && "
+	"mkdir -p /tmp/www && echo hello >/tmp/www/index.html && "
+	NS "httpd -p 80 -h /tmp/www";
+
+static const char *cb_net_down =
+	"for p in $(ip netns pids cbsrv); do kill $p; done; "
+	"ip netns del cbsrv 2>/dev/null; "
+	"sysctl -qw net.ipv4.tcp_syn_retries=6";
+
+FIXTURE_SETUP(sense)
+{
+	cb_sh("cbctl unload 2>/dev/null; %s", cb_net_down);
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker"));
+	ASSERT_EQ(0, cb_sh("%s", cb_net_up));
+	ASSERT_EQ(0, mkdir(CG, 0755) && errno != EEXIST ? -1 : 0);
+	ASSERT_EQ(0, cb_sh("cbctl load cgroup " CG));
+	ASSERT_EQ(0, cb_join_cgroup(CG));
+	snprintf(self->show, sizeof(self->show),
+		 "cbctl -j breaker show dst %s port ", variant->ip);
+	/* the link is up and the server answers */
+	ASSERT_EQ(0, cb_sh("for i in 1 2 3 4 5 6 7 8 9 10; do "
+			   "curl -sf -m 2 http://%s/ >/dev/null && exit 0; "
+			   "sleep 0.5; done; exit 1", variant->url));
+}
+
+FIXTURE_TEARDOWN(sense)
+{
+	cb_join_cgroup(CB_CGROOT);
+	cb_sh("cbctl unload; %s", cb_net_down);
+	rmdir(CG);
+}
+
+/* The breaker of @port as JSON in @out; cbctl's exit status. */
+static int show(struct _test_data_sense *self, unsigned short port,
+		const char *proto, char *out, size_t len)
+{
+	return cb_sh_out(out, len, "%s%u proto %s", self->show, port, proto);
+}
+
+#define POLICY(fmt, ...) ASSERT_EQ(0, cb_sh("cbctl policy add " fmt, ##__VA_ARGS__))
+
+TEST_F(sense, resets_trip_then_refusal_sends_nothing)
+{
+	unsigned long long tx;
+	char out[4096];
+	int i;
+
+	POLICY("dst %s port 81 window 10 min-calls 3 open 60s", variant->ip);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(3, cb_json_num(out, "failures"));
+
+	tx = cb_read_ull(TX);
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	EXPECT_EQ(tx, cb_read_ull(TX));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_EQ(1, cb_json_num(out, "rejected"));
+	EXPECT_EQ(3, cb_json_num(out, "failures"));	/* refusals are not failures */
+	/* other ports of the host are not affected */
+	ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
+}
+
+/* Wait for non-blocking connects to end; returns how many timed out. */
+static int wait_timeouts(int *fds, int n, int ms)
+{
+	unsigned long long end = cb_now_ms() + ms;
+	int i, done = 0, timedout = 0, err;
+	socklen_t len = sizeof(err);
+
+	while (done < n && cb_now_ms() < end) {
+		for (i = 0; i < n; i++) {
+			struct pollfd p = { .fd = fds[i], .events = POLLOUT };
+
+			if (fds[i] < 0 || poll(&p, 1, 0) != 1)
+				continue;
+			getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &err, &len);
+			timedout += err == ETIMEDOUT;
+			close(fds[i]);
+			fds[i] = -1;
+			done++;
+		}
+		usleep(50000);
+	}
+	return timedout;
+}
+
+TEST_F(sense, syn_timeouts_trip)
+{
+	char out[4096];
+	int fds[2], i;
+
+	POLICY("dst %s port 80 window 4 min-calls 2 open 60s", variant->ip);
+	ASSERT_EQ(0, cb_sh("sysctl -qw net.ipv4.tcp_syn_retries=1 && "
+			   "tc qdisc add dev cb0 root netem loss 100%%"));
+	for (i = 0; i < 2; i++)
+		ASSERT_LE(0, fds[i] = cb_connect_start(variant->ip, 80));
+	/* 1 s + 2 s of retransmission, and TCG's slowness */
+	ASSERT_EQ(2, wait_timeouts(fds, 2, 15000));
+	ASSERT_EQ(0, show(self, 80, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(2, cb_json_num(out, "failures"));
+	/* a blackhole costs nothing more: refused, not another 3 s wait */
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 80, SOCK_STREAM));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	EXPECT_LE(2, cb_json_num(out, "fail_timeout"));	/* since the module loaded */
+}
+
+TEST_F(sense, slow_handshakes_trip_on_the_slow_rate)
+{
+	char out[4096];
+	int i;
+
+	POLICY("dst %s port 80 window 5 min-calls 3 slow 100ms slow-rate 60 open 60s",
+	       variant->ip);
+	ASSERT_EQ(0, cb_sh("tc qdisc add dev cb0 root netem delay 250ms"));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 80, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(3, cb_json_num(out, "slow"));
+	EXPECT_EQ(0, cb_json_num(out, "failures"));
+	EXPECT_EQ(3, cb_json_num(out, "successes"));
+}
+
+/* The backend dies, the breaker opens; it comes back, the breaker closes
+ * by itself: nobody touches cbctl. Watched with cbctl monitor.
+ */
+TEST_F(sense, recovers_by_itself_when_the_backend_returns)
+{
+	char out[8192], *a, *b, *c;
+	int i;
+
+	POLICY("dst %s port 8081 window 4 min-calls 2 open 1s jitter 0 probes 2 probe-success 100",
+	       variant->ip);
+	ASSERT_EQ(0, cb_sh("cbctl -j monitor >/tmp/mon 2>&1 & echo $! >/tmp/mon.pid"));
+	usleep(300000);
+	for (i = 0; i < 2; i++)
+		EXPECT_NE(0, cb_sh("curl -s -m 5 http://%s:8081/ >/dev/null", variant->url));
+	ASSERT_EQ(0, show(self, 8081, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+
+	ASSERT_EQ(0, cb_sh(NS "httpd -p 8081 -h /tmp/www"));
+	usleep(1300000);
+	ASSERT_EQ(0, show(self, 8081, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"half-open\""));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, cb_sh("curl -sf -m 5 http://%s:8081/ >/dev/null", variant->url));
+	ASSERT_EQ(0, show(self, 8081, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));
+
+	usleep(300000);
+	cb_sh("kill $(cat /tmp/mon.pid)");
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cat /tmp/mon"));
+	TH_LOG("%s", out);
+	a = strstr(out, "\"from\":\"closed\",\"to\":\"open\",\"reason\":\"failure-rate\"");
+	b = strstr(out, "\"from\":\"open\",\"to\":\"half-open\",\"reason\":\"open-elapsed\"");
+	c = strstr(out, "\"from\":\"half-open\",\"to\":\"closed\",\"reason\":\"probes-ok\"");
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	ASSERT_NE(NULL, c);
+	EXPECT_LT(a, b);
+	EXPECT_LT(b, c);
+	EXPECT_EQ(NULL, strstr(out, "lost"));
+}
+
+TEST_F(sense, a_time_window_ages_out_old_successes)
+{
+	char out[4096];
+	int i;
+
+	/* successes to port 81 while a server listens there ... */
+	ASSERT_EQ(0, cb_sh(NS "httpd -f -p 81 -h /tmp/www & echo $! >/tmp/h81.pid"));
+	for (i = 0; i < 50 && cb_connect(variant->ip, 81, SOCK_STREAM); i++)
+		usleep(100000);
+	POLICY("dst %s port 81 window 2s min-calls 3 failure-rate 50 open 60s",
+	       variant->ip);
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, cb_connect(variant->ip, 81, SOCK_STREAM));
+	/* ... then it dies; 3 failures of 9 calls would not trip, */
+	cb_sh("kill $(cat /tmp/h81.pid)");
+	usleep(2600000);
+	/* but the successes left the window */
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(3, cb_json_num(out, "failures"));
+	EXPECT_EQ(5, cb_json_num(out, "successes"));
+}
+
+TEST_F(sense, a_probe_that_never_completes_cannot_hang_half_open)
+{
+	char out[4096];
+	int fd;
+
+	POLICY("dst %s port 81 window 2 min-calls 2 open 1s jitter 0 probes 1 probe-wait 1s",
+	       variant->ip);
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, cb_sh("tc qdisc add dev cb0 root netem loss 100%%"));
+	usleep(1200000);
+	fd = cb_connect_start(variant->ip, 81);	/* the probe: into a blackhole */
+	ASSERT_LE(0, fd);
+	/* only one probe is placed */
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"half-open\""));
+	usleep(1300000);
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(2, cb_json_num(out, "trips"));
+	close(fd);
+}
+
+TEST_F(sense, udp_port_unreachable_trips)
+{
+	char out[4096];
+	int i, err = 0;
+
+	POLICY("dst %s port 5353 proto udp window 5 min-calls 3 open 60s", variant->ip);
+	for (i = 0; i < 10; i++) {
+		err = cb_sendto(variant->ip, 5353);
+		if (err)
+			break;
+		usleep(300000);	/* for the ICMP error to come back */
+	}
+	ASSERT_EQ(-ECONNREFUSED, err);
+	ASSERT_EQ(0, show(self, 5353, "udp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_LE(2, cb_json_num(out, "failures"));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	EXPECT_LE(2, cb_json_num(out, "fail_port_unreachable"));
+	/* a datagram to a port that answers is another destination */
+	ASSERT_EQ(0, cb_sendto(variant->ip, 5354));
+}
+
+TEST_F(sense, dry_run_measures_and_refuses_nothing)
+{
+	long long passed, refused;
+	unsigned long long tx;
+	char out[4096];
+	int i;
+
+	/* module-wide counters: compare before and after */
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	passed = cb_json_num(out, "dry_run_passed");
+	refused = cb_json_num(out, "refused");
+	POLICY("dst %s port 81 window 2 min-calls 2 open 60s mode dry-run", variant->ip);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	tx = cb_read_ull(TX);
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	EXPECT_LT(tx, cb_read_ull(TX));		/* the SYN went out */
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_NE(NULL, strstr(out, "\"mode\":\"dry-run\""));
+	EXPECT_EQ(1, cb_json_num(out, "rejected"));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	EXPECT_EQ(passed + 1, cb_json_num(out, "dry_run_passed"));
+	EXPECT_EQ(refused, cb_json_num(out, "refused"));
+}
+
+/* Processes outside the attached cgroup are neither refused nor counted. */
+TEST_F(sense, outside_the_cgroup_is_neither_refused_nor_counted)
+{
+	char out[4096];
+	int status;
+	pid_t pid;
+
+	POLICY("dst %s port 81 window 2 min-calls 2 open 60s", variant->ip);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int i, refused = 0;
+
+		if (cb_join_cgroup(CB_CGROOT))
+			_exit(2);
+		for (i = 0; i < 4; i++)
+			refused += cb_connect(variant->ip, 81, SOCK_STREAM) == -ECONNREFUSED;
+		_exit(refused == 4 ? 0 : 1);	/* 4 real resets */
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	/* nothing was measured: no breaker at all */
+	EXPECT_NE(0, show(self, 81, "tcp", out, sizeof(out)));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_EQ(1, cb_json_num(out, "calls"));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));
+}
+
+/* Breakers opened together do not probe together. */
+TEST_F(sense, jitter_spreads_breakers_opened_together)
+{
+	long long lo = -1, hi = -1, d, at, until;
+	char out[65536], *p;
+	int port, n = 0;
+
+	POLICY("dst %s window 1 min-calls 1 open 10s jitter 50", variant->ip);
+	for (port = 2000; port < 2020; port++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, port, SOCK_STREAM));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j breaker list state open"));
+	for (p = out; (p = strstr(p, "\"opened_at\":")); p++) {
+		at = cb_json_num(p, "opened_at");
+		until = cb_json_num(p, "open_until");
+		d = until - at;
+		ASSERT_LE(10000000000LL, d);
+		ASSERT_GE(15000000000LL, d);
+		lo = lo < 0 || d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+		n++;
+	}
+	ASSERT_EQ(20, n);
+	TH_LOG("open periods from %lld to %lld ns", lo, hi);
+	EXPECT_LT(1000000000LL, hi - lo);
+}
+
+TEST_HARNESS_MAIN
