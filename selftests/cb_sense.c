@@ -175,8 +175,8 @@ TEST_F(sense, recovers_by_itself_when_the_backend_returns)
 	       variant->ip);
 	ASSERT_EQ(0, cb_sh("cbctl -j monitor >/tmp/mon 2>&1 & echo $! >/tmp/mon.pid"));
 	usleep(300000);
-	for (i = 0; i < 2; i++)
-		EXPECT_NE(0, cb_sh("curl -s -m 5 http://%s:8081/ >/dev/null", variant->url));
+	for (i = 0; i < 2; i++)	/* busybox nc: another unmodified client */
+		EXPECT_NE(0, cb_sh("nc -w 5 %s 8081 </dev/null 2>/dev/null", variant->ip));
 	ASSERT_EQ(0, show(self, 8081, "tcp", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
 
@@ -303,6 +303,72 @@ TEST_F(sense, dry_run_measures_and_refuses_nothing)
 	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
 	EXPECT_EQ(passed + 1, cb_json_num(out, "dry_run_passed"));
 	EXPECT_EQ(refused, cb_json_num(out, "refused"));
+}
+
+/*
+ * A rule with a port beats one without; among those, the longest prefix.
+ * A destination that no rule covers is never tracked.
+ */
+TEST_F(sense, the_most_specific_policy_governs)
+{
+	const char *net = strchr(variant->ip, ':') ? "fd77::/64" : "10.77.0.0/24";
+	char out[4096];
+	int i;
+
+	POLICY("dst %s window 10 min-calls 2", net);
+	POLICY("dst %s port 81 window 10 min-calls 3", variant->ip);
+	POLICY("dst %s window 100 min-calls 50", variant->ip);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 82, SOCK_STREAM));
+	}
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));	/* 2 < 3 */
+	ASSERT_EQ(0, show(self, 82, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));	/* /32 beats /24 */
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+
+	/* the /32 without port goes: the /24 governs port 82 now */
+	ASSERT_EQ(0, cb_sh("cbctl policy del dst %s", variant->ip));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 82, SOCK_STREAM));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 82, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 82, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+
+	/* no rule, no default: never tracked */
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(strchr(variant->ip, ':') ? "::1" : "127.0.0.1",
+					    9, SOCK_STREAM));
+	EXPECT_NE(0, cb_sh("cbctl breaker show dst %s port 9 2>/dev/null",
+			   strchr(variant->ip, ':') ? "::1" : "127.0.0.1"));
+}
+
+/* Changing a policy applies to its breakers and keeps what they measured. */
+TEST_F(sense, a_policy_change_keeps_the_breakers_state)
+{
+	char out[4096];
+	int i;
+
+	POLICY("dst %s port 81 window 10 min-calls 5 open 60s", variant->ip);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));
+	EXPECT_EQ(3, cb_json_num(out, "window_failures"));
+
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 81 min-calls 4", variant->ip));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_EQ(3, cb_json_num(out, "window_failures"));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	/* and the rest of the policy is as it was */
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j policy show dst %s port 81",
+			       variant->ip));
+	EXPECT_EQ(4, cb_json_num(out, "min_calls"));
+	EXPECT_EQ(60000000000LL, cb_json_num(out, "open_ns"));
+	EXPECT_EQ(10, cb_json_num(out, "window_calls"));
 }
 
 /* Processes outside the attached cgroup are neither refused nor counted. */
