@@ -4,6 +4,8 @@
 # make deps     install build and test dependencies (root, Debian 12)
 # make check    all of the above, unit tests on this host, selftests in the 6.12 guest
 # make demo     a real curl refused by an open breaker, in the guest
+# make install  cbctl, man page, bash completion, systemd unit (DESTDIR, PREFIX)
+# make module-install   cbreaker.ko into /lib/modules (or dkms: dkms.conf)
 #
 # Kbuild (next to this file) describes the module; this file drives the rest.
 
@@ -34,7 +36,8 @@ SELFTESTS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/*.c)
 UNITTESTS := $(patsubst selftests/unit/%.c,$(O)/unit/%,$(wildcard selftests/unit/*.c))
 KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
 
-.PHONY: all deps module check checkpatch unit vm-image print-kver demo clean
+.PHONY: all deps module check checkpatch unit vm-image print-kver demo clean \
+	install module-install dkms-source
 .DELETE_ON_ERROR:
 
 all: module $(O)/cbctl $(SELFTESTS) $(UNITTESTS)
@@ -110,7 +113,9 @@ print-kver:
 check: deps
 	@$(MAKE) --no-print-directory all
 	@\
-	{ $(MAKE) --no-print-directory -s unit; selftests/vm/run; } 2>&1 | \
+	{ $(MAKE) --no-print-directory -s unit; \
+	  for t in selftests/host/*.sh; do sh $$t; done; \
+	  selftests/vm/run; } 2>&1 | \
 		tee $(O)/check.log; \
 	selftests/tap-summary $(O)/check.log
 
@@ -130,6 +135,40 @@ checkpatch: $(CHECKPATCH)
 demo: deps
 	@$(MAKE) --no-print-directory all
 	selftests/vm/run --exec 'sh /src/scripts/demo.sh'
+
+# --- install --------------------------------------------------------------
+
+VERSION := $(shell sed -n 's/^\#define CB_VERSION[[:space:]]*"\(.*\)"/\1/p' $(UAPI))
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+MODLOADDIR ?= $(PREFIX)/lib/modules-load.d
+SYSCONFDIR ?= /etc
+
+install: $(O)/cbctl
+	install -D -m 0755 $(O)/cbctl $(DESTDIR)$(SBINDIR)/cbctl
+	install -D -m 0644 docs/cbctl.8 $(DESTDIR)$(MANDIR)/man8/cbctl.8
+	install -D -m 0644 dist/cbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/cbctl
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		dist/cbreaker.service >$(DESTDIR)$(SYSTEMDDIR)/cbreaker.service
+	install -D -m 0644 dist/modules-load.conf $(DESTDIR)$(MODLOADDIR)/cbreaker.conf
+	@# the operator's configuration is never overwritten
+	test -e $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf || \
+		install -D -m 0644 dist/cbreaker.conf $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf
+
+module-install: cbreaker.ko
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=extra modules_install
+
+# The module's sources where dkms wants them: dkms add cbreaker/$(VERSION)
+DKMS_SRC = $(DESTDIR)/usr/src/cbreaker-$(VERSION)
+dkms-source:
+	install -D -m 0644 -t $(DKMS_SRC) Kbuild dkms.conf
+	install -D -m 0644 -t $(DKMS_SRC)/kmod $(wildcard kmod/*.c kmod/*.h)
+	install -D -m 0644 -t $(DKMS_SRC)/include/uapi/linux $(UAPI)
 
 $(O):
 	mkdir -p $@

@@ -20,9 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <linux/if_ether.h>
 #include <linux/magic.h>
 
@@ -73,6 +75,23 @@ static void cb_pin_path(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + n, len - n, fmt, ap);
 	va_end(ap);
+}
+
+static bool cb_capable(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	return d[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
+}
+
+/* Said plainly up front, rather than by libbpf half-way through. */
+static bool cb_may_load(void)
+{
+	return cb_capable(CAP_NET_ADMIN) &&
+	       (cb_capable(CAP_BPF) || cb_capable(CAP_SYS_ADMIN));
 }
 
 bool cb_module_loaded(void)
@@ -257,6 +276,8 @@ int cb_do_load(const char *cgroup, uint32_t table)
 		return cb_err("the cbreaker module is not loaded (modprobe cbreaker)");
 	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
 		return cb_err("no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
+	if (!cb_may_load())
+		return cb_err("Permission denied: loading needs CAP_BPF and CAP_NET_ADMIN");
 	if (!cgroup) {
 		if (cb_cgroup_root(root, sizeof(root)))
 			return cb_err("no cgroup v2 mount found");
@@ -317,10 +338,10 @@ static void cb_wait_module_idle(void)
 
 int cb_do_unload(void)
 {
-	if (access(CB_PIN_DIR, F_OK))
+	if (access(CB_PIN_DIR, F_OK) && errno == ENOENT)
 		return cb_err("cbreaker is not loaded (no %s)", CB_PIN_DIR);
-	if (access(CB_PIN_DIR, W_OK))
-		return cb_err("%s: %s", CB_PIN_DIR, strerror(errno));
+	if (!cb_may_load() || access(CB_PIN_DIR, W_OK))
+		return cb_err("Permission denied: unloading needs CAP_BPF and CAP_NET_ADMIN");
 	if (cb_module_loaded() && cb_nl_maps_release())
 		return -1;
 	cb_unpin_all();

@@ -8,14 +8,6 @@
 
 #include "cbctl.h"
 
-struct cb_breaker_info {
-	struct cb_key key;	/* port in network order */
-	uint8_t state, forced, trips, mode, tracked;
-	uint64_t calls, successes, failures, slow, rejected;
-	uint64_t opened_at, open_until, now;
-	uint32_t win_calls, win_failures, win_slow;
-};
-
 static void cb_breaker_usage(void)
 {
 	printf("Usage: cbctl breaker list [state closed|open|half-open]\n"
@@ -208,6 +200,31 @@ static int cb_list_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+struct cb_dump_arg {
+	void (*fn)(const struct cb_breaker_info *b, void *arg);
+	void *arg;
+};
+
+static int cb_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct cb_dump_arg *d = data;
+	struct cb_breaker_info b;
+
+	if (cb_breaker_cb(nlh, &b) != MNL_CB_OK)
+		return MNL_CB_ERROR;
+	d->fn(&b, d->arg);
+	return MNL_CB_OK;
+}
+
+int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
+		    void *arg)
+{
+	struct cb_dump_arg d = { fn, arg };
+
+	return cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
+			     cb_dump_cb, &d);
+}
+
 static int cb_parse_state(const char *s)
 {
 	unsigned int i;
@@ -280,40 +297,56 @@ static int cb_breaker_show(int argc, char **argv)
 	return 0;
 }
 
-struct cb_set_arg {
-	const struct cb_key *key;	/* NULL: all breakers */
-	enum cb_action action;
-};
-
 static int cb_put_set(struct nlmsghdr *nlh, const void *arg)
 {
-	const struct cb_set_arg *s = arg;
+	const struct cb_req *req = arg;
 
-	mnl_attr_put_u8(nlh, CB_A_ACTION, s->action);
-	if (s->key)
-		cb_nl_put_key(nlh, s->key);
-	else
+	mnl_attr_put_u8(nlh, CB_A_ACTION, req->action);
+	if (req->all)
 		mnl_attr_put(nlh, CB_A_ALL, 0, NULL);
+	else
+		cb_nl_put_key(nlh, &req->key);
 	return 0;
 }
 
-static int cb_breaker_act(int argc, char **argv, enum cb_action action)
+int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req)
 {
-	struct cb_set_arg s = { NULL, action };
-	struct cb_key key;
-
-	if (action != CB_ACTION_RESET || argc != 1 || strcmp(argv[0], "all")) {
-		if (cb_parse_dest(argc, argv, &key))
-			return -1;
-		s.key = &key;
+	memset(req, 0, sizeof(*req));
+	req->cmd = CB_CMD_BREAKER_SET;
+	if (cb_matches(cmd, "trip"))
+		req->action = CB_ACTION_TRIP;
+	else if (cb_matches(cmd, "hold"))
+		req->action = CB_ACTION_HOLD;
+	else if (cb_matches(cmd, "reset"))
+		req->action = CB_ACTION_RESET;
+	else
+		return 1;
+	if (req->action == CB_ACTION_RESET && argc == 1 && !strcmp(argv[0], "all")) {
+		req->all = true;
+		return 0;
 	}
-	return cb_nl_request(CB_CMD_BREAKER_SET, 0, cb_put_set, &s, NULL, NULL) ?:
-	       cb_ok("done");
+	return cb_parse_dest(argc, argv, &req->key);
+}
+
+int cb_req_send_breaker(const struct cb_req *req)
+{
+	return cb_nl_request(CB_CMD_BREAKER_SET, 0, cb_put_set, req, NULL, NULL);
+}
+
+/* Does the module have a breaker for @key? 0, -ENOENT or -errno. */
+int cb_breaker_exists(const struct cb_key *key)
+{
+	struct cb_breaker_info b;
+
+	return cb_nl_ask(CB_CMD_BREAKER_GET, 0, cb_put_key_arg, key,
+			 cb_show_cb, &b);
 }
 
 int cb_cmd_breaker(int argc, char **argv)
 {
 	const char *cmd = argc ? argv[0] : "list";
+	struct cb_req req;
+	int ret;
 
 	if (argc) {
 		argc--;
@@ -323,16 +356,13 @@ int cb_cmd_breaker(int argc, char **argv)
 		return cb_breaker_list(argc, argv);
 	if (cb_matches(cmd, "show"))
 		return cb_breaker_show(argc, argv);
-	if (cb_matches(cmd, "trip"))
-		return cb_breaker_act(argc, argv, CB_ACTION_TRIP);
-	if (cb_matches(cmd, "hold"))
-		return cb_breaker_act(argc, argv, CB_ACTION_HOLD);
-	if (cb_matches(cmd, "reset"))
-		return cb_breaker_act(argc, argv, CB_ACTION_RESET);
 	if (cb_matches(cmd, "help")) {
 		cb_breaker_usage();
 		return 0;
 	}
-	return cb_err("unknown command \"breaker %s\" (try: cbctl breaker help)",
-		      cmd);
+	ret = cb_breaker_req(cmd, argc, argv, &req);
+	if (ret == 1)
+		return cb_err("unknown command \"breaker %s\" (try: cbctl breaker help)",
+			      cmd);
+	return ret ?: cb_reqs_run(&req, 1) ?: cb_ok("done");
 }

@@ -15,14 +15,19 @@
 
 bool cb_json;
 bool cb_pretty;
+const char *cb_err_file;
+int cb_err_line;
 
 int cb_err(const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	int n = 0;
 
+	if (cb_err_file && cb_err_line)
+		n = snprintf(msg, sizeof(msg), "%s:%d: ", cb_err_file, cb_err_line);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
 	if (cb_json) {
 		jw_obj_open(NULL);
@@ -39,12 +44,14 @@ static void cb_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: cbctl [-j] [-p] [-V] OBJECT COMMAND [ARGS]\n"
+		"       cbctl [-j] -b FILE      (a batch of changes; - is stdin)\n"
 		"       cbctl load [cgroup PATH] [table N]\n"
 		"       cbctl unload\n"
 		"       cbctl status\n"
 		"       cbctl policy { add | change | del | show | help }\n"
 		"       cbctl breaker { list | show | trip | hold | reset | help }\n"
 		"       cbctl monitor\n"
+		"       cbctl metrics [format text|json|prometheus] [limit N]\n"
 		"Options: -j JSON output, -p pretty JSON, -V version\n");
 }
 
@@ -115,6 +122,8 @@ static int cb_dispatch(int argc, char **argv)
 		return cb_cmd_breaker(argc, argv);
 	if (cb_matches(obj, "monitor"))
 		return cb_cmd_monitor(argc, argv);
+	if (cb_matches(obj, "metrics"))
+		return cb_cmd_metrics(argc, argv);
 	if (cb_matches(obj, "help")) {
 		cb_usage(stdout);
 		return 0;
@@ -129,11 +138,14 @@ int main(int argc, char **argv)
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *batch = NULL;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jpVh", opts, NULL)) != -1) {
+	opterr = 0;	/* one line of our own instead */
+	while ((c = getopt_long(argc, argv, "+jpVhb:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			cb_json = true;
@@ -147,10 +159,22 @@ int main(int argc, char **argv)
 		case 'h':
 			cb_usage(stdout);
 			return 0;
+		case 'b':
+			batch = optarg;
+			break;
 		default:
-			cb_usage(stderr);
+			if (optopt == 'b')
+				cb_err("-b needs a FILE");
+			else
+				cb_err("unknown option \"%s\" (try: cbctl help)",
+				       argv[optind - 1]);
 			return 2;
 		}
+	}
+	if (batch) {
+		if (optind < argc)
+			return cb_err("-b takes no command: the file holds them") ? 1 : 0;
+		return cb_batch(batch) ? 1 : 0;
 	}
 	if (optind >= argc) {
 		cb_usage(stderr);

@@ -54,6 +54,12 @@ typedef int (*cb_build_fn)(struct nlmsghdr *nlh, const void *arg);
 /* One request; failures are reported (cb_err) and return -1. */
 int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
 		  const void *arg, mnl_cb_t cb, void *data);
+/* The same, silent: 0 or -errno; -CB_ENOMODULE: no module (reported). */
+int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
+	      mnl_cb_t cb, void *data);
+#define CB_ENOMODULE 100000
+/* Report what cb_nl_ask() returned; -1. */
+int cb_nl_report(int err);
 int cb_nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb);
 int cb_nl_key(const struct nlattr **tb, struct cb_key *key);
 void cb_nl_put_key(struct nlmsghdr *nlh, const struct cb_key *key);
@@ -73,10 +79,69 @@ struct cb_status_info {
 int cb_nl_status(struct cb_status_info *st);
 int cb_nl_maps_release(void);
 
+/* policy.c: a rule (where) and the policy keys given for it (what) */
+#define CB_NR_PKEYS 14
+
+struct cb_rule_arg {
+	bool is_default, have_dst, have_port, have_proto;
+	uint8_t addr[16], prefixlen, proto;
+	uint16_t port;
+	bool given[CB_NR_PKEYS];
+	int attr[CB_NR_PKEYS];
+	uint64_t val[CB_NR_PKEYS];
+};
+
+bool cb_same_rule(const struct cb_rule_arg *a, const struct cb_rule_arg *b);
+/* The values given, over @p. */
+void cb_rule_apply(const struct cb_rule_arg *r, struct cb_policy *p);
+/* Give every key, with the values of @p. */
+void cb_rule_give_all(struct cb_rule_arg *r, const struct cb_policy *p);
+/* The policy of rule @r as the module has it: 0, -ENOENT, or -errno. */
+int cb_rule_fetch(const struct cb_rule_arg *r, struct cb_policy *p);
+
+/*
+ * A change, parsed from a command line: policy add/change/del or breaker
+ * trip/hold/reset. Changes are checked together, then sent (req.c).
+ */
+struct cb_req {
+	uint8_t cmd;		/* CB_CMD_POLICY_NEW/_SET/_DEL, CB_CMD_BREAKER_SET */
+	struct cb_rule_arg rule;
+	struct cb_key key;
+	bool all;
+	uint8_t action;
+	int line;		/* in a batch file, for messages */
+};
+
+/* Parse a change; -1 (reported) if bad, 1 if @cmd is no change command. */
+int cb_policy_req(const char *cmd, int argc, char **argv, struct cb_req *req);
+int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req);
+int cb_req_send_policy(const struct cb_req *req);
+int cb_req_send_breaker(const struct cb_req *req);
+int cb_breaker_exists(const struct cb_key *key);
+
+/* breaker.c: a breaker as the module reports it */
+struct cb_breaker_info {
+	struct cb_key key;	/* port in network order */
+	uint8_t state, forced, trips, mode, tracked;
+	uint64_t calls, successes, failures, slow, rejected;
+	uint64_t opened_at, open_until, now;
+	uint32_t win_calls, win_failures, win_slow;
+};
+
+int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
+		    void *arg);
+/* Check @n changes against the module's state, then apply them all or none. */
+int cb_reqs_run(struct cb_req *reqs, int n);
+int cb_batch(const char *path);
+/* Errors name the batch line they come from. */
+extern const char *cb_err_file;
+extern int cb_err_line;
+
 /* The commands, by object */
 int cb_cmd_breaker(int argc, char **argv);
 int cb_cmd_policy(int argc, char **argv);
 int cb_cmd_monitor(int argc, char **argv);
+int cb_cmd_metrics(int argc, char **argv);
 
 /* bpf.c: programs, maps, pins, cgroups */
 bool cb_module_loaded(void);

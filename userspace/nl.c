@@ -180,8 +180,10 @@ static void cb_nl_close(struct cb_nl *nl)
 }
 
 /* A failed request, in the kernel's words when it gave some. */
-static int cb_nl_failed(int err)
+int cb_nl_report(int err)
 {
+	if (err == -CB_ENOMODULE)
+		return -1;	/* cb_nl_open() said so */
 	if (err == -EPERM)
 		return cb_err("operation not permitted (needs CAP_NET_ADMIN)");
 	if (cb_extack[0])
@@ -189,8 +191,8 @@ static int cb_nl_failed(int err)
 	return cb_err("%s", strerror(-err));
 }
 
-int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
-		  const void *arg, mnl_cb_t cb, void *data)
+int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
+	      mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
@@ -198,15 +200,21 @@ int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
 	int err;
 
 	if (cb_nl_open(&nl))
-		return -1;
+		return -CB_ENOMODULE;
 	nlh = cb_nl_msg(&nl, buf, nl.family, flags, cmd, CB_GENL_VERSION);
 	if (build)
 		build(nlh, arg);
 	err = cb_nl_talk(&nl, nlh, cb, data);
-	if (err)
-		cb_nl_failed(err);
 	cb_nl_close(&nl);
-	return err ? -1 : 0;
+	return err;
+}
+
+int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
+		  const void *arg, mnl_cb_t cb, void *data)
+{
+	int err = cb_nl_ask(cmd, flags, build, arg, cb, data);
+
+	return err ? cb_nl_report(err) : 0;
 }
 
 void cb_nl_put_key(struct nlmsghdr *nlh, const struct cb_key *key)

@@ -39,17 +39,8 @@ static const struct cb_pkey {
 	{ "mode", CB_MODE, CB_A_P_MODE, 0 },
 };
 
-#define CB_NR_PKEYS (sizeof(cb_pkeys) / sizeof(cb_pkeys[0]))
-
-struct cb_rule_arg {
-	bool is_default, have_dst, have_port, have_proto;
-	uint8_t addr[16], prefixlen, proto;
-	uint16_t port;
-	/* the values given, as attributes */
-	bool given[CB_NR_PKEYS];
-	int attr[CB_NR_PKEYS];
-	uint64_t val[CB_NR_PKEYS];
-};
+_Static_assert(sizeof(cb_pkeys) / sizeof(cb_pkeys[0]) == CB_NR_PKEYS,
+	       "one entry per policy key");
 
 static void cb_policy_usage(void)
 {
@@ -376,8 +367,7 @@ static int cb_policy_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* The values given, over @p. */
-static void cb_apply(const struct cb_rule_arg *r, struct cb_policy *p)
+void cb_rule_apply(const struct cb_rule_arg *r, struct cb_policy *p)
 {
 	unsigned int i;
 
@@ -406,54 +396,80 @@ static void cb_apply(const struct cb_rule_arg *r, struct cb_policy *p)
 	}
 }
 
-/*
- * The module checks everything; checking here first with the same code
- * (cb_policy_invalid) names the key at fault in the user's words.
- */
-static int cb_policy_change(int argc, char **argv, uint8_t cmd, bool keys)
+void cb_rule_give_all(struct cb_rule_arg *r, const struct cb_policy *p)
 {
-	struct cb_policy p;
-	struct cb_rule_arg r, dst;
-	const char *bad;
+	const uint64_t vals[CB_NR_PKEYS] = {
+		p->window_ns ? p->window_ns : p->window_calls, p->min_calls,
+		p->failure_rate, p->slow_ns, p->slow_rate, p->open_ns,
+		p->jitter, p->backoff, p->backoff_max_ns, p->probes,
+		p->probe_success, p->probe_wait_ns, p->max_age_ns, p->mode,
+	};
+	unsigned int i;
 
-	if (cb_parse_rule_args(argc, argv, keys, &r))
-		return -1;
-	if (cmd != CB_CMD_POLICY_DEL) {
-		cb_policy_default(&p);
-		if (cmd == CB_CMD_POLICY_SET) {
-			dst = r;
-			memset(dst.given, 0, sizeof(dst.given));
-			if (cb_nl_request(CB_CMD_POLICY_GET, 0, cb_put_rule, &dst,
-					  cb_policy_cb, &p))
-				return -1;
-		}
-		cb_apply(&r, &p);
-		bad = cb_policy_invalid(&p);
-		if (bad)
-			return cb_err("bad value for %s", bad);
+	for (i = 0; i < CB_NR_PKEYS; i++) {
+		r->given[i] = true;
+		r->attr[i] = cb_pkeys[i].attr;
+		r->val[i] = vals[i];
 	}
-	return cb_nl_request(cmd, 0, cb_put_rule, &r, NULL, NULL) ?: cb_ok("done");
+	if (p->window_ns)
+		r->attr[0] = CB_A_P_WINDOW_NS;
+}
+
+bool cb_same_rule(const struct cb_rule_arg *a, const struct cb_rule_arg *b)
+{
+	return a->proto == b->proto && a->prefixlen == b->prefixlen &&
+	       a->port == b->port && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+int cb_rule_fetch(const struct cb_rule_arg *r, struct cb_policy *p)
+{
+	struct cb_rule_arg where = *r;
+
+	memset(where.given, 0, sizeof(where.given));
+	cb_policy_default(p);
+	return cb_nl_ask(CB_CMD_POLICY_GET, 0, cb_put_rule, &where,
+			 cb_policy_cb, p);
+}
+
+int cb_policy_req(const char *cmd, int argc, char **argv, struct cb_req *req)
+{
+	memset(req, 0, sizeof(*req));
+	if (cb_matches(cmd, "add"))
+		req->cmd = CB_CMD_POLICY_NEW;
+	else if (cb_matches(cmd, "change"))
+		req->cmd = CB_CMD_POLICY_SET;
+	else if (cb_matches(cmd, "delete"))
+		req->cmd = CB_CMD_POLICY_DEL;
+	else
+		return 1;
+	return cb_parse_rule_args(argc, argv, req->cmd != CB_CMD_POLICY_DEL,
+				  &req->rule);
+}
+
+int cb_req_send_policy(const struct cb_req *req)
+{
+	return cb_nl_request(req->cmd, 0, cb_put_rule, &req->rule, NULL, NULL);
 }
 
 int cb_cmd_policy(int argc, char **argv)
 {
 	const char *cmd = argc ? argv[0] : "show";
+	struct cb_req req;
+	int ret;
 
 	if (argc) {
 		argc--;
 		argv++;
 	}
-	if (cb_matches(cmd, "add"))
-		return cb_policy_change(argc, argv, CB_CMD_POLICY_NEW, true);
-	if (cb_matches(cmd, "change"))
-		return cb_policy_change(argc, argv, CB_CMD_POLICY_SET, true);
-	if (cb_matches(cmd, "delete"))
-		return cb_policy_change(argc, argv, CB_CMD_POLICY_DEL, false);
 	if (cb_matches(cmd, "show") || cb_matches(cmd, "list"))
 		return cb_policy_show(argc, argv);
 	if (cb_matches(cmd, "help")) {
 		cb_policy_usage();
 		return 0;
 	}
-	return cb_err("unknown command \"policy %s\" (try: cbctl policy help)", cmd);
+	ret = cb_policy_req(cmd, argc, argv, &req);
+	if (ret == 1)
+		return cb_err("unknown command \"policy %s\" (try: cbctl policy help)",
+			      cmd);
+	return ret ?: cb_reqs_run(&req, 1) ?: cb_ok("done");
 }

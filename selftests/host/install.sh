@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The installed layout under a DESTDIR, on this host (TAP).
+top=$(cd "$(dirname "$0")/../.." && pwd)
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+n=0
+check() {	# check DESCRIPTION COMMAND...
+	desc=$1
+	shift
+	n=$((n + 1))
+	if "$@" >/dev/null 2>&1; then echo "ok $n $desc"; else echo "not ok $n $desc"; fi
+}
+
+echo "TAP version 13"
+echo "1..13"
+make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >/dev/null 2>&1
+check "make install DESTDIR PREFIX=/usr" test -x "$d/usr/sbin/cbctl"
+check "man page cbctl(8)" grep -q '^\.TH CBCTL 8' "$d/usr/share/man/man8/cbctl.8"
+check "bash completion" grep -q 'complete -F _cbctl cbctl' "$d/usr/share/bash-completion/completions/cbctl"
+check "systemd unit loads the programs" grep -qx 'ExecStart=/usr/sbin/cbctl load' "$d/usr/lib/systemd/system/cbreaker.service"
+check "systemd unit applies the config" grep -qx 'ExecStart=/usr/sbin/cbctl -b /etc/cbreaker/cbreaker.conf' "$d/usr/lib/systemd/system/cbreaker.service"
+check "systemd unit unloads on stop" grep -qx 'ExecStop=/usr/sbin/cbctl unload' "$d/usr/lib/systemd/system/cbreaker.service"
+check "modules-load.d entry" grep -qx cbreaker "$d/usr/lib/modules-load.d/cbreaker.conf"
+check "example configuration" test -f "$d/etc/cbreaker/cbreaker.conf"
+echo "policy add default" >"$d/etc/cbreaker/cbreaker.conf"
+make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >/dev/null 2>&1
+check "the operator's configuration is kept" grep -qx "policy add default" "$d/etc/cbreaker/cbreaker.conf"
+make -s -C "$top" install DESTDIR="$d/local" >/dev/null 2>&1
+check "PREFIX defaults to /usr/local" test -x "$d/local/usr/local/sbin/cbctl"
+check "the unit follows PREFIX" grep -q 'ExecStart=/usr/local/sbin/cbctl load' "$d/local/usr/local/lib/systemd/system/cbreaker.service"
+make -s -C "$top" dkms-source DESTDIR="$d" >/dev/null 2>&1
+check "dkms sources" test -f "$d/usr/src/cbreaker-0.1.0/dkms.conf" -a -f "$d/usr/src/cbreaker-0.1.0/kmod/cb_engine.c"
+check "dkms sources hold no build output" sh -c "! find '$d/usr/src' -name '*.o' | grep -q ."
