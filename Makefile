@@ -37,7 +37,7 @@ UNITTESTS := $(patsubst selftests/unit/%.c,$(O)/unit/%,$(wildcard selftests/unit
 KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
 
 .PHONY: all deps module check checkpatch unit vm-image print-kver demo clean \
-	install module-install dkms-source
+	install module-install dkms-source bench
 .DELETE_ON_ERROR:
 
 all: module $(O)/cbctl $(SELFTESTS) $(UNITTESTS)
@@ -97,11 +97,33 @@ $(O)/unit/%: selftests/unit/%.c $(wildcard selftests/unit/*.h) $(ENGINE) $(UAPI)
 unit: $(UNITTESTS)
 	@for t in $(UNITTESTS); do ./$$t; done
 
+# --- benchmarks -------------------------------------------------------------
+
+$(O)/bench/engine_bench: bench/engine_bench.c $(ENGINE) $(UAPI)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< kmod/cb_engine.c
+
+$(O)/bench/connect_bench: bench/connect_bench.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf
+
+# Engine natively here, the rest in the guest (4G: a million breakers);
+# all figures go to bench/results.json.
+bench: deps
+	@$(MAKE) --no-print-directory all $(O)/bench/engine_bench
+	$(O)/bench/engine_bench >$(O)/bench/engine.json
+	CB_VM_MEM=4G selftests/vm/run --exec \
+		'/bench/connect_bench >/src/$(O)/bench/guest.json'
+	{ echo '{'; cat $(O)/bench/engine.json; \
+	  printf '"host_cpu": "%s",\n' "$$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"; \
+	  cat $(O)/bench/guest.json; echo '}'; } >bench/results.json
+	@echo "bench: wrote bench/results.json"
+
 VM_IMAGE := $(O)/vm/initramfs.cpio.gz
 
 vm-image: $(VM_IMAGE)
 
-$(VM_IMAGE): cbreaker.ko $(O)/cbctl $(SELFTESTS) selftests/run_guest \
+$(VM_IMAGE): cbreaker.ko $(O)/cbctl $(SELFTESTS) $(O)/bench/connect_bench selftests/run_guest \
 	     selftests/vm/init selftests/vm/build-initramfs
 	@mkdir -p $(@D)
 	selftests/vm/build-initramfs $(KVER) $@

@@ -110,9 +110,9 @@ static void cw_age(struct cb_count_window *w, __u64 now)
 {
 	__u64 tick;
 
-	if (!w->tick_ns)
+	if (!w->tick_ms)
 		return;
-	tick = now / w->tick_ns;
+	tick = now / ((__u64)w->tick_ms * NSEC_PER_MS);
 	while (w->runs && tick - w->run_tick[w->run_first] >= CB_AGE_TICKS) {
 		cw_drop(w, w->run_len[w->run_first]);
 		w->run_first = (w->run_first + 1) % (CB_AGE_TICKS + 1);
@@ -140,9 +140,9 @@ static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
 	w->fails += !!fail;
 	w->slows += !!slow;
 
-	if (!w->tick_ns)
+	if (!w->tick_ms)
 		return;
-	tick = now / w->tick_ns;
+	tick = now / ((__u64)w->tick_ms * NSEC_PER_MS);
 	newest = (w->run_first + w->runs + CB_AGE_TICKS) % (CB_AGE_TICKS + 1);
 	/* After ageing at most CB_AGE_TICKS older ticks are held, so a new
 	 * tick always finds room; a clock that went back joins the newest.
@@ -233,6 +233,12 @@ static int tw_amend(struct cb_time_window *w, __u64 now)
 
 /* --- window, whichever kind -------------------------------------------- */
 
+/* Age ticks are whole milliseconds: max-age / CB_AGE_TICKS, rounded down. */
+static __u32 cb_age_tick_ms(const struct cb_policy *p)
+{
+	return p->max_age_ns / CB_AGE_TICKS / NSEC_PER_MS;
+}
+
 static void cb_window_clear(struct cb_breaker *b, const struct cb_policy *p,
 			    __u64 now)
 {
@@ -246,7 +252,7 @@ static void cb_window_clear(struct cb_breaker *b, const struct cb_policy *p,
 		b->time_window = 0;
 		b->cw = (struct cb_count_window){
 			.size = p->window_calls,
-			.tick_ns = p->max_age_ns / CB_AGE_TICKS,
+			.tick_ms = cb_age_tick_ms(p),
 		};
 	}
 }
@@ -262,9 +268,10 @@ static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
 		       b->tw.width_ns == p->window_ns / CB_TIME_BUCKETS;
 	else
 		same = !b->time_window && b->cw.size == p->window_calls &&
-		       b->cw.tick_ns == p->max_age_ns / CB_AGE_TICKS;
+		       b->cw.tick_ms == cb_age_tick_ms(p);
 	if (!same)
 		cb_window_clear(b, p, now);
+	b->dry_run = p->mode == CB_MODE_DRY_RUN;
 }
 
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
@@ -384,8 +391,19 @@ void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
 static int cb_admitted(struct cb_breaker *b, __u64 now)
 {
 	b->calls++;
-	b->last_call = now;
+	b->last_call = now >> 20;
 	return b->epoch & 0x7fffffff;
+}
+
+int cb_engine_refuse_fast(struct cb_breaker *b, __u64 now)
+{
+	if (b->forced == CB_FORCE_OPEN ||
+	    (!b->forced && b->state == CB_STATE_OPEN && now < b->open_until &&
+	     !b->dry_run)) {
+		b->rejected++;
+		return 1;
+	}
+	return 0;
 }
 
 int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
@@ -541,5 +559,6 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
 {
 	return b->state == CB_STATE_CLOSED && !b->forced &&
-	       now - b->last_call >= idle_ns && now - b->changed_at >= idle_ns;
+	       (__u32)((now >> 20) - b->last_call) >= (idle_ns >> 20) &&
+	       now - b->changed_at >= idle_ns;
 }

@@ -45,6 +45,12 @@ void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 /* Admit or refuse a call: >= 0 (its epoch), CB_ADMIT_REFUSE or _UNTRACKED. */
 int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch);
+/*
+ * What cb_engine_admit() would answer "refuse" to without its policy:
+ * forced open, or open with time left and not dry-run. Counts the refusal.
+ * The hot path of an open breaker, with no policy lookup.
+ */
+int cb_engine_refuse_fast(struct cb_breaker *b, __u64 now);
 /* The outcome of a call admitted at @epoch. */
 void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,

@@ -427,24 +427,31 @@ int cb_breaker_admit(const struct cb_key *key)
 	struct bpf_map *map;
 	raw_spinlock_t *lock;
 	unsigned long flags;
-	bool tracked;
+	bool tracked, refused;
 	u64 now, rnd;
 	int ret;
 
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map)
 		return CB_ADMIT_UNTRACKED;
-	tracked = cb_policy_find(key, &pol);
 	now = ktime_get_ns();
-	rnd = get_random_u64();
 	lock = cb_lock_for(key);
 
+	/* An open breaker refuses without looking its policy up. */
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
+	refused = b && cb_engine_refuse_fast(b, now);
 	raw_spin_unlock_irqrestore(lock, flags);
+	if (refused) {
+		cb_stat_add(CB_STAT_REFUSED, 1);
+		return CB_ADMIT_REFUSE;
+	}
+
+	tracked = cb_policy_find(key, &pol);
 	if (!b && (!tracked || !cb_breaker_create(map, key, &pol, now)))
 		return CB_ADMIT_UNTRACKED;
 
+	rnd = get_random_u64();
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (!b) {		/* evicted in between */

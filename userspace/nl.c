@@ -144,6 +144,12 @@ static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 	return ret < 0 ? -errno : 0;
 }
 
+static void cb_nl_close(struct cb_nl *nl)
+{
+	mnl_socket_close(nl->sk);
+	nl->sk = NULL;
+}
+
 static int cb_nl_open(struct cb_nl *nl)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -157,7 +163,7 @@ static int cb_nl_open(struct cb_nl *nl)
 		return cb_err("netlink socket: %s", strerror(errno));
 	if (mnl_socket_bind(nl->sk, 0, MNL_SOCKET_AUTOPID) < 0) {
 		err = errno;
-		mnl_socket_close(nl->sk);
+		cb_nl_close(nl);
 		return cb_err("netlink bind: %s", strerror(err));
 	}
 	nl->portid = mnl_socket_get_portid(nl->sk);
@@ -168,16 +174,12 @@ static int cb_nl_open(struct cb_nl *nl)
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, CB_GENL_NAME);
 	err = cb_nl_talk(nl, nlh, cb_nl_family_cb, nl);
 	if (err || !nl->family) {
-		mnl_socket_close(nl->sk);
+		cb_nl_close(nl);
 		return cb_err("the cbreaker module is not loaded (modprobe cbreaker)");
 	}
 	return 0;
 }
 
-static void cb_nl_close(struct cb_nl *nl)
-{
-	mnl_socket_close(nl->sk);
-}
 
 /* A failed request, in the kernel's words when it gave some. */
 int cb_nl_report(int err)
@@ -191,22 +193,22 @@ int cb_nl_report(int err)
 	return cb_err("%s", strerror(-err));
 }
 
+/* Requests share one socket for the life of the process (batches). */
+static struct cb_nl cb_req_nl;
+
 int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
 	      mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
-	struct cb_nl nl;
-	int err;
 
-	if (cb_nl_open(&nl))
+	if (!cb_req_nl.sk && cb_nl_open(&cb_req_nl))
 		return -CB_ENOMODULE;
-	nlh = cb_nl_msg(&nl, buf, nl.family, flags, cmd, CB_GENL_VERSION);
+	nlh = cb_nl_msg(&cb_req_nl, buf, cb_req_nl.family, flags, cmd,
+			CB_GENL_VERSION);
 	if (build)
 		build(nlh, arg);
-	err = cb_nl_talk(&nl, nlh, cb, data);
-	cb_nl_close(&nl);
-	return err;
+	return cb_nl_talk(&cb_req_nl, nlh, cb, data);
 }
 
 int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
@@ -353,8 +355,8 @@ int cb_nl_monitor(mnl_cb_t fn, void (*lost)(void), void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct cb_nl nl;
+	int ret, one = 1;
 	ssize_t n;
-	int ret;
 
 	if (cb_nl_open(&nl))
 		return -1;
@@ -362,6 +364,8 @@ int cb_nl_monitor(mnl_cb_t fn, void (*lost)(void), void *data)
 		cb_nl_close(&nl);
 		return cb_err("the module has no events group");
 	}
+	/* so that what overflows our socket counts as dropped in the module */
+	mnl_socket_setsockopt(nl.sk, NETLINK_BROADCAST_ERROR, &one, sizeof(one));
 	if (mnl_socket_setsockopt(nl.sk, NETLINK_ADD_MEMBERSHIP,
 				  &nl.events_group, sizeof(nl.events_group))) {
 		ret = cb_err("joining the events group: %s", strerror(errno));

@@ -279,7 +279,7 @@ TEST_F(engine, max_age_lets_a_low_traffic_destination_trip)
 {
 	int i;
 
-	self->p.max_age_ns = 8 * SEC;		/* ticks of 1 s */
+	self->p.max_age_ns = 8 * SEC;		/* ticks of 2 s */
 	cb_engine_init(&self->b, &self->p, self->now);
 	for (i = 0; i < 9; i++)
 		call(self, CB_OUT_SUCCESS, MS);

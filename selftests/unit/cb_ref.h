@@ -4,7 +4,8 @@
  * of the engine against it. The model keeps every result with its time in a
  * plain array and computes the windows from their definitions:
  *   count window: the newest window_calls results, less those whose age
- *                 tick (now / (max-age/8)) is 8 or more behind now's;
+ *                 tick (now / (max-age/4, whole ms)) is 4 or more behind
+ *                 now's;
  *   time window:  the results whose bucket (t / (window/8)) is one of the
  *                 8 newest.
  * No rings, bitmaps, runs or buckets: where the engine's bookkeeping is
@@ -25,7 +26,8 @@ struct ref {
 	unsigned int trips;
 	__u32 epoch;
 	__u64 calls, successes, failures, slow, rejected;
-	__u64 opened_at, open_until, changed_at, last_call, probe_deadline;
+	__u64 opened_at, open_until, changed_at, probe_deadline;
+	__u32 last_call;
 	unsigned int placed, ok, failed;
 	struct ref_result r[REF_RESULTS];	/* since the window was cleared */
 	unsigned int n;
@@ -35,7 +37,7 @@ static int ref_in_window(const struct ref *m, const struct cb_policy *p,
 			 unsigned int i, __u64 now)
 {
 	__u64 w = p->window_ns / CB_TIME_BUCKETS;
-	__u64 tick = p->max_age_ns / CB_AGE_TICKS;
+	__u64 tick = p->max_age_ns / CB_AGE_TICKS / MS * MS;
 
 	if (p->window_ns)
 		return now / w - m->r[i].t / w < CB_TIME_BUCKETS;
@@ -128,7 +130,7 @@ static int ref_admit(struct ref *m, const struct cb_policy *p, __u64 now,
 		    !m->placed++)
 			m->probe_deadline = now + p->probe_wait_ns;
 		m->calls++;
-		m->last_call = now;
+		m->last_call = now >> 20;
 		return m->epoch & 0x7fffffff;
 	}
 	m->rejected++;
@@ -314,7 +316,9 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 
 			rnd = ref_rand();
 			if (r < 35) {
-				a = cb_engine_admit(&b, &p, now, rnd, NULL);
+				/* as the module does: the fast refusal first */
+				a = cb_engine_refuse_fast(&b, now) ? CB_ADMIT_REFUSE :
+				    cb_engine_admit(&b, &p, now, rnd, NULL);
 				am = ref_admit(&m, &p, now, rnd);
 				ASSERT_EQ(am, a);
 				if (a >= 0 && npend < 64)

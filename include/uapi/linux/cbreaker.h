@@ -123,7 +123,7 @@ struct cb_port_rule_key {
 /* Limits of policy values */
 #define CB_WINDOW_CALLS_MAX	128	/* count window: exact, one bit per call */
 #define CB_TIME_BUCKETS		8	/* time window: buckets of window/8 */
-#define CB_AGE_TICKS		8	/* max-age resolution: max-age/8 */
+#define CB_AGE_TICKS		4	/* max-age resolution: max-age/4, in whole ms */
 
 /* A policy: the value of both rule tries. Times in ns, rates in percent. */
 struct cb_policy {
@@ -150,7 +150,7 @@ struct cb_policy {
 struct cb_count_window {
 	__u64	fail[CB_WINDOW_CALLS_MAX / 64];
 	__u64	slow[CB_WINDOW_CALLS_MAX / 64];
-	__u64	tick_ns;	/* max-age / CB_AGE_TICKS; 0: no ageing */
+	__u32	tick_ms;	/* max-age / CB_AGE_TICKS; 0: no ageing */
 	/* runs of consecutive results with the same age tick, oldest first */
 	__u32	run_tick[CB_AGE_TICKS + 1];
 	__u8	run_len[CB_AGE_TICKS + 1];
@@ -177,8 +177,11 @@ struct cb_breaker {
 	__u8	forced;		/* enum cb_force */
 	__u8	trips;		/* consecutive trips, for backoff */
 	__u8	time_window;	/* which member of the window union */
+	__u8	dry_run;	/* its policy's mode when last seen */
+	__u8	pad[3];
 	__u32	epoch;		/* counts state changes; stale results are known by it */
-	__u16	probes_placed, probes_ok, probes_failed, pad;
+	__u32	last_call;	/* last admission, in 2^20 ns (~1 ms), for idle eviction */
+	__u16	probes_placed, probes_ok, probes_failed, pad2;
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
@@ -187,7 +190,6 @@ struct cb_breaker {
 	__u64	opened_at;
 	__u64	open_until;	/* 0 while forced open: until reset */
 	__u64	changed_at;	/* last state change */
-	__u64	last_call;	/* last admission, for idle eviction */
 	__u64	probe_deadline;	/* half-open: when unfinished probes count as failed */
 	union {
 		struct cb_count_window cw;

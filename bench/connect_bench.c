@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbreaker's cost and win, measured side by side in one run, in the guest.
+ * Figures are ratios or counts: scenarios are interleaved round by round and
+ * reported as median and spread. Prints a table on stderr and JSON members
+ * on stdout (bench/results.json).
+ *
+ * Under QEMU/TCG absolute times are inflated many times over; the ratios
+ * still compare.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#define CG	"/sys/fs/cgroup/cbbench"
+#define ROOT	"/sys/fs/cgroup"
+#define PIN	"/sys/fs/bpf/cbreaker"
+#define ROUNDS	7
+#define CONNECTS 1000
+
+static FILE *json;
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd)) {
+		fprintf(stderr, "bench: failed: %s\n", cmd);
+		exit(1);
+	}
+}
+
+static void join(const char *cg)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		die(path);
+	close(fd);
+}
+
+static struct sockaddr_in sa(const char *ip, int port)
+{
+	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &s.sin_addr);
+	return s;
+}
+
+static int listener(const char *ip, int *port)
+{
+	struct sockaddr_in s = sa(ip, 0);
+	socklen_t len = sizeof(s);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (void *)&s, len) || listen(fd, 1024) ||
+	    getsockname(fd, (void *)&s, &len))
+		die("listener");
+	*port = ntohs(s.sin_port);
+	return fd;
+}
+
+/* ns per connect()+accept()+close() to a loopback listener. */
+static double connects(const char *ip, int port, int lfd, int n)
+{
+	struct sockaddr_in s = sa(ip, port);
+	unsigned long long t0 = now_ns();
+	int i, fd, c;
+
+	for (i = 0; i < n; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (void *)&s, sizeof(s)))
+			die("connect");
+		c = accept(lfd, NULL, NULL);
+		close(fd);
+		close(c);
+	}
+	return (double)(now_ns() - t0) / n;
+}
+
+/* ns until connect() fails, and how it failed. */
+static double failing(const char *ip, int port, int n, int want)
+{
+	struct sockaddr_in s = sa(ip, port);
+	unsigned long long t0 = now_ns();
+	int i, fd;
+
+	for (i = 0; i < n; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (!connect(fd, (void *)&s, sizeof(s)) || errno != want) {
+			fprintf(stderr, "bench: %s:%d: expected %s, got %s\n", ip, port,
+				strerror(want), strerror(errno));
+			exit(1);
+		}
+		close(fd);
+	}
+	return (double)(now_ns() - t0) / n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct stat_ {
+	double med, lo, hi;
+	double v[ROUNDS];
+};
+
+static void summarize(struct stat_ *s, int n)
+{
+	double t[ROUNDS];
+
+	memcpy(t, s->v, sizeof(double) * n);
+	qsort(t, n, sizeof(double), cmp_double);
+	s->med = t[n / 2];
+	s->lo = t[0];
+	s->hi = t[n - 1];
+}
+
+static void put(const char *name, double v)
+{
+	fprintf(json, "\"%s\": %.3f,\n", name, v);
+}
+
+static void put_raw(const char *name, const struct stat_ *s, int n)
+{
+	int i;
+
+	fprintf(json, "\"%s_samples\": [", name);
+	for (i = 0; i < n; i++)
+		fprintf(json, "%s%.1f", i ? ", " : "", s->v[i]);
+	fprintf(json, "],\n");
+}
+
+/* kernel accounting of a map: fdinfo memlock (map_mem_usage) */
+static unsigned long long map_memlock(const char *pin)
+{
+	char path[64], line[256];
+	unsigned long long v = 0;
+	int fd = bpf_obj_get(pin);
+	FILE *f;
+
+	if (fd < 0)
+		die(pin);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "memlock: %llu", &v);
+	if (f)
+		fclose(f);
+	close(fd);
+	return v;
+}
+
+static unsigned long long meminfo(const char *key)
+{
+	unsigned long long v = 0;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "r");
+	size_t n = strlen(key);
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = strtoull(line + n + 1, NULL, 10) * 1024;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static unsigned int breakers(void)
+{
+	char out[4096] = "";
+	FILE *p = popen("cbctl -j status", "r");
+	char *s;
+
+	if (!p || !fread(out, 1, sizeof(out) - 1, p))
+		die("cbctl status");
+	pclose(p);
+	s = strstr(out, "\"breakers\":");
+	return s ? strtoul(s + 11, NULL, 10) : 0;
+}
+
+/* Breakers made by grow() since the table was last loaded. */
+static unsigned int made;
+
+/* More breakers: UDP datagrams to distinct 127.16.0.0/12 addresses. */
+static void grow(unsigned int upto)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in s = sa("127.16.0.0", 9);
+
+	for (; made < upto; made++) {
+		s.sin_addr.s_addr = htonl(0x7f100000 + 1 + made);
+		sendto(fd, "x", 1, MSG_DONTWAIT, (void *)&s, sizeof(s));
+	}
+	close(fd);
+}
+
+/* More rules: a batch of /32 rules in 10.0.0.0/8 (they match nothing here). */
+static void rules(unsigned int upto)
+{
+	static unsigned int made;
+	FILE *f;
+
+	if (made >= upto)
+		return;
+	f = fopen("/tmp/rules.batch", "w");
+	for (; made < upto; made++)
+		fprintf(f, "policy add dst 10.%u.%u.%u window 10 min-calls 5\n",
+			(made >> 16) & 255, (made >> 8) & 255, made & 255);
+	fclose(f);
+	sh("cbctl -b /tmp/rules.batch");
+}
+
+static long long count_lines(const char *path, const char *what)
+{
+	char cmd[256], out[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "grep -c '%s' %s", what, path);
+	p = popen(cmd, "r");
+	if (!p)
+		return 0;
+	if (!fgets(out, sizeof(out), p))
+		out[0] = '\0';
+	pclose(p);
+	return strtoll(out, NULL, 10);
+}
+
+static unsigned long long dropped(void)
+{
+	char out[8192] = "", *s;
+	FILE *p = popen("cbctl -j status", "r");
+
+	if (!p || !fread(out, 1, sizeof(out) - 1, p))
+		die("cbctl status");
+	pclose(p);
+	s = strstr(out, "\"events_dropped\":");
+	return s ? strtoull(s + 17, NULL, 10) : 0;
+}
+
+/*
+ * @n trip/reset pairs in one batch: 2n state changes as fast as the module
+ * takes them. A monitor that reads keeps up; one that is stopped loses
+ * events, and the module's drop counter and the monitor both say so.
+ */
+static void events(int n)
+{
+	unsigned long long t0, d0, d1;
+	double secs, delivered_s;
+	FILE *f = fopen("/tmp/events.batch", "w");
+	long long got;
+	int i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "breaker trip dst 127.0.0.9 port 9\nbreaker reset dst 127.0.0.9 port 9\n");
+	fclose(f);
+	sh("cbctl -j monitor >/tmp/mon.json 2>&1 & echo $! >/tmp/mon.pid; sleep 0.5");
+	d0 = dropped();
+	t0 = now_ns();
+	sh("cbctl -b /tmp/events.batch >/dev/null");
+	secs = (now_ns() - t0) / 1e9;
+	/* until the monitor has them all, or they stop coming */
+	for (i = 0, got = -1; i < 300 && got < 2 * n; i++) {
+		long long was = got;
+
+		got = count_lines("/tmp/mon.json", "\"seq\"");
+		if (got == was && i > 20)
+			break;
+		usleep(100000);
+	}
+	delivered_s = (now_ns() - t0) / 1e9;
+	d1 = dropped();
+	sh("kill $(cat /tmp/mon.pid)");
+	fprintf(stderr, "\nevents: %d made in %.2f s (%.0f/s); monitor got %lld in %.2f s (%.0f/s), dropped %llu\n",
+		2 * n, secs, 2 * n / secs, got, delivered_s, got / delivered_s, d1 - d0);
+	put("events_made_per_s", 2 * n / secs);
+	put("events_per_s", got / delivered_s);
+	put("events_delivered", got);
+	put("events_dropped_reading", d1 - d0);
+
+	/* a monitor that does not read */
+	sh("cbctl -j monitor >/tmp/mon2.json 2>&1 & echo $! >/tmp/mon.pid; sleep 0.5; "
+	   "kill -STOP $(cat /tmp/mon.pid)");
+	d0 = dropped();
+	sh("cbctl -b /tmp/events.batch >/dev/null");
+	sleep(1);
+	d1 = dropped();
+	sh("kill -CONT $(cat /tmp/mon.pid); sleep 1; kill $(cat /tmp/mon.pid)");
+	fprintf(stderr, "events, monitor stopped: dropped %llu, monitor reported loss: %s\n",
+		d1 - d0, count_lines("/tmp/mon2.json", "lost") ? "yes" : "no");
+	put("events_dropped_stopped_monitor", d1 - d0);
+	put("monitor_reported_loss", count_lines("/tmp/mon2.json", "lost") > 0);
+}
+
+/* run_time_ns / run_cnt and sizes of a pinned program, by its id */
+static void prog_stats(const char *what, int fd)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	char name[64];
+
+	if (bpf_prog_get_info_by_fd(fd, &info, &len))
+		die("prog info");
+	fprintf(stderr, "  %-14s %8.0f ns/run (%llu runs), %u xlated insns, %u jited bytes\n",
+		what, info.run_cnt ? (double)info.run_time_ns / info.run_cnt : 0,
+		(unsigned long long)info.run_cnt, info.xlated_prog_len / 8,
+		info.jited_prog_len);
+	snprintf(name, sizeof(name), "bpf_%s_ns_per_run", what);
+	put(name, info.run_cnt ? (double)info.run_time_ns / info.run_cnt : 0);
+	snprintf(name, sizeof(name), "bpf_%s_xlated_insns", what);
+	put(name, info.xlated_prog_len / 8);
+	snprintf(name, sizeof(name), "bpf_%s_jited_bytes", what);
+	put(name, info.jited_prog_len);
+}
+
+static int link_prog_fd(const char *pin)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(pin);
+
+	if (fd < 0 || bpf_link_get_info_by_fd(fd, &info, &len))
+		die(pin);
+	close(fd);
+	return bpf_prog_get_fd_by_id(info.prog_id);
+}
+
+static unsigned long long prog_runtime(int fd)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	bpf_prog_get_info_by_fd(fd, &info, &len);
+	return info.run_time_ns;
+}
+
+int main(void)
+{
+	struct stat_ none = { 0 }, nopol = { 0 }, closed = { 0 }, loaded = { 0 };
+	struct stat_ none2 = { 0 }, open_ = { 0 }, rst = { 0 };
+	static const unsigned int sizes[] = { 1, 1000, 100000, 1000000 };
+	double cost[4], mem[4], rcost[4], slab_per, blackhole = 0;
+	unsigned long long mem0, slab0, rt0, rt1;
+	int l1, p1, l2, p2, r, i, tp, c4;
+	char name[64];
+
+	json = stdout;
+	setvbuf(stderr, NULL, _IONBF, 0);
+	sh("modprobe cbreaker && mkdir -p " CG " && { cbctl unload 2>/dev/null; true; }");
+	sh("cbctl load cgroup " CG " table 1100000 >/dev/null");
+	sh("sysctl -qw kernel.bpf_stats_enabled=1");
+	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
+	sh("cbctl policy add dst 127.0.0.3 window 100 min-calls 100 >/dev/null");
+	sh("cbctl policy add dst 127.16.0.0/12 proto udp window 100 min-calls 100 >/dev/null");
+	l1 = listener("127.0.0.1", &p1);	/* no policy covers it */
+	l2 = listener("127.0.0.2", &p2);	/* tracked: a closed breaker */
+
+	/* 1. healthy path, interleaved */
+	for (r = 0; r < ROUNDS; r++) {
+		join(ROOT);
+		none.v[r] = connects("127.0.0.1", p1, l1, CONNECTS);
+		join(CG);
+		nopol.v[r] = connects("127.0.0.1", p1, l1, CONNECTS);
+		closed.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
+	}
+	summarize(&none, ROUNDS);
+	summarize(&nopol, ROUNDS);
+	summarize(&closed, ROUNDS);
+
+	/* per-program cost from the kernel's own accounting */
+	fprintf(stderr, "BPF programs (kernel.bpf_stats_enabled):\n");
+	c4 = bpf_obj_get(PIN "/prog_connect4");
+	tp = link_prog_fd(PIN "/trace_cb_tcp_state");
+	prog_stats("connect4", c4);
+	prog_stats("tcp_state", tp);
+	rt0 = prog_runtime(tp);
+	connects("127.0.0.2", p2, l2, CONNECTS);
+	rt1 = prog_runtime(tp);
+	put("sensing_overhead_ns", (double)(rt1 - rt0) / CONNECTS);
+
+	/* with 10k rules and 100k breakers present */
+	rules(10000);
+	grow(100000);
+	for (r = 0; r < ROUNDS; r++) {
+		join(ROOT);
+		none2.v[r] = connects("127.0.0.1", p1, l1, CONNECTS);
+		join(CG);
+		loaded.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
+	}
+	summarize(&none2, ROUNDS);
+	summarize(&loaded, ROUNDS);
+
+	fprintf(stderr, "\nhealthy path, ns per connect()+accept()+close() (median, spread of %d rounds):\n", ROUNDS);
+	fprintf(stderr, "  no cbreaker                  %9.0f  (%.0f..%.0f)\n", none.med, none.lo, none.hi);
+	fprintf(stderr, "  attached, no policy matches  %9.0f  (%+.2f%%)\n", nopol.med,
+		100 * (nopol.med - none.med) / none.med);
+	fprintf(stderr, "  policy, closed breaker       %9.0f  (%+.2f%%)\n", closed.med,
+		100 * (closed.med - none.med) / none.med);
+	fprintf(stderr, "  + 10k rules, 100k breakers   %9.0f  (%+.2f%% of %.0f)\n", loaded.med,
+		100 * (loaded.med - none2.med) / none2.med, none2.med);
+	put("healthy_overhead_ns", closed.med - none.med);
+	put("healthy_overhead_pct", 100 * (closed.med - none.med) / none.med);
+	put("untracked_overhead_pct", 100 * (nopol.med - none.med) / none.med);
+	put("loaded_overhead_pct", 100 * (loaded.med - none2.med) / none2.med);
+	put("connect_ns_no_cbreaker", none.med);
+	put_raw("connect_ns_no_cbreaker", &none, ROUNDS);
+	put_raw("connect_ns_closed_breaker", &closed, ROUNDS);
+
+	/* 2. fail fast: open breaker vs kernel RST vs blackholed SYN */
+	sh("cbctl breaker trip dst 127.0.0.3 port 80 >/dev/null");
+	for (r = 0; r < ROUNDS; r++) {
+		join(CG);
+		open_.v[r] = failing("127.0.0.3", 80, CONNECTS, ECONNREFUSED);
+		join(ROOT);
+		rst.v[r] = failing("127.0.0.1", 1, CONNECTS, ECONNREFUSED);
+	}
+	summarize(&open_, ROUNDS);
+	summarize(&rst, ROUNDS);
+	sh("ip netns add cbbh && ip link add cbbh0 type veth peer name eth0 netns cbbh && "
+	   "ip addr add 10.88.0.1/24 dev cbbh0 && ip link set cbbh0 up && "
+	   "ip -n cbbh addr add 10.88.0.2/24 dev eth0 && ip -n cbbh link set eth0 up && "
+	   "tc qdisc add dev cbbh0 root netem loss 100%% && "
+	   "sysctl -qw net.ipv4.tcp_syn_retries=1");
+	join(ROOT);
+	for (i = 0; i < 3; i++)
+		blackhole += failing("10.88.0.2", 80, 1, ETIMEDOUT) / 3;
+	sh("sysctl -qw net.ipv4.tcp_syn_retries=6 && ip netns del cbbh");
+	fprintf(stderr, "\nfailing fast, ns until connect() fails:\n");
+	fprintf(stderr, "  open breaker        %12.0f\n", open_.med);
+	fprintf(stderr, "  kernel RST          %12.0f  (open is %.1fx faster)\n", rst.med,
+		rst.med / open_.med);
+	fprintf(stderr, "  blackholed SYN      %12.0f  (tcp_syn_retries=1: %.0fx; scaled to the default 6, 127 s: %.0fx)\n",
+		blackhole, blackhole / open_.med, 127e9 / open_.med);
+	put("open_refusal_ns", open_.med);
+	put("rst_ns", rst.med);
+	put("open_vs_rst_speedup", rst.med / open_.med);
+	put("blackhole_ns_syn_retries_1", blackhole);
+	put("open_vs_blackhole_speedup", blackhole / open_.med);
+	put("open_vs_blackhole_default_retries_speedup", 127e9 / open_.med);
+
+	/* 3. scale: 1 to 1M breakers, cost per connect and kernel memory */
+	fprintf(stderr, "\nscale (breakers: ns per tracked connect, kernel bytes per breaker):\n");
+	sh("cbctl unload >/dev/null && cbctl load cgroup " CG " table 1100000 >/dev/null");
+	made = 0;
+	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
+	sh("cbctl policy add dst 127.16.0.0/12 proto udp window 100 min-calls 100 >/dev/null");
+	join(CG);
+	connects("127.0.0.2", p2, l2, 10);	/* one breaker */
+	mem0 = map_memlock(PIN "/breakers");
+	slab0 = meminfo("Slab") + meminfo("Percpu");
+	for (i = 0; i < 4; i++) {
+		struct stat_ s = { 0 };
+
+		grow(sizes[i] - 1);
+		for (r = 0; r < 3; r++)
+			s.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
+		summarize(&s, 3);
+		cost[i] = s.med;
+		mem[i] = breakers() > 1 ?
+			(double)(map_memlock(PIN "/breakers") - mem0) / (breakers() - 1) : 0;
+		fprintf(stderr, "  %8u breakers: %9.0f ns  %6.0f B (map accounting)\n",
+			breakers(), cost[i], mem[i]);
+		snprintf(name, sizeof(name), "connect_ns_%u_breakers", sizes[i]);
+		put(name, cost[i]);
+	}
+	slab_per = (double)(meminfo("Slab") + meminfo("Percpu") - slab0) / (breakers() - 1);
+	fprintf(stderr, "  slab+percpu growth per breaker: %.0f B\n", slab_per);
+	put("cost_ratio_1M_vs_1", cost[3] / cost[0]);
+	put("kernel_bytes_per_breaker", mem[3]);
+	put("slab_bytes_per_breaker", slab_per);
+	close(c4);
+	close(tp);
+
+	/* policy lookup: 1 to 100k rules in the tries */
+	fprintf(stderr, "\nrules (ns per tracked connect):\n");
+	join(ROOT);
+	sh("cbctl unload >/dev/null && cbctl load cgroup " CG " >/dev/null");
+	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
+	join(CG);
+	for (i = 0; i < 4; i++) {
+		static const unsigned int nrules[] = { 0, 1000, 10000, 100000 };
+		struct stat_ s = { 0 };
+
+		rules(nrules[i]);
+		for (r = 0; r < 3; r++)
+			s.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
+		summarize(&s, 3);
+		rcost[i] = s.med;
+		fprintf(stderr, "  %6u rules: %9.0f ns\n", nrules[i] + 1, s.med);
+		snprintf(name, sizeof(name), "connect_ns_%u_rules", nrules[i] + 1);
+		put(name, s.med);
+	}
+	put("cost_ratio_100k_rules_vs_1", rcost[3] / rcost[0]);
+
+	/* events: how many a monitor keeps up with, and drops when it cannot */
+	events(2000);
+	join(ROOT);
+	sh("cbctl unload >/dev/null");
+	fprintf(json, "\"guest_kernel\": \"");
+	fflush(json);
+	sh("uname -r | tr -d '\\n'");
+	fprintf(json, "\"\n");
+	return 0;
+}
