@@ -37,7 +37,7 @@ UNITTESTS := $(patsubst selftests/unit/%.c,$(O)/unit/%,$(wildcard selftests/unit
 KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
 
 .PHONY: all deps module check checkpatch unit vm-image print-kver demo clean \
-	install module-install dkms-source bench
+	install module-install dkms-source bench stress
 .DELETE_ON_ERROR:
 
 all: module $(O)/cbctl $(SELFTESTS) $(UNITTESTS)
@@ -107,6 +107,24 @@ $(O)/bench/connect_bench: bench/connect_bench.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 
+$(O)/stress/%: stress/%.c $(UAPI)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf -lmnl -lpthread
+
+STRESS := $(patsubst stress/%.c,$(O)/stress/%,$(wildcard stress/*.c))
+
+# The stress suites in the guest, with SLUB debugging and KFENCE on every
+# allocation it samples; one closing "N passed, N failed".
+STRESS_CMDLINE := slub_debug=FZPU kfence.sample_interval=1
+stress: deps
+	@$(MAKE) --no-print-directory all vm-image
+	@CB_VM_MEM=4G CB_VM_TIMEOUT=3600 CB_VM_CMDLINE="$(STRESS_CMDLINE)" \
+		selftests/vm/run --exec 'FUZZ=$(FUZZ) /stress/run' 2>&1 | \
+		tee $(O)/stress.log; \
+	selftests/tap-summary $(O)/stress.log
+
+FUZZ ?= 1000000
+
 # Engine natively here, the rest in the guest (4G: a million breakers);
 # all figures go to bench/results.json.
 bench: deps
@@ -123,7 +141,8 @@ VM_IMAGE := $(O)/vm/initramfs.cpio.gz
 
 vm-image: $(VM_IMAGE)
 
-$(VM_IMAGE): cbreaker.ko $(O)/cbctl $(SELFTESTS) $(O)/bench/connect_bench selftests/run_guest \
+$(VM_IMAGE): cbreaker.ko $(O)/cbctl $(SELFTESTS) $(O)/bench/connect_bench $(STRESS) \
+	     stress/run selftests/run_guest \
 	     selftests/vm/init selftests/vm/build-initramfs
 	@mkdir -p $(@D)
 	selftests/vm/build-initramfs $(KVER) $@

@@ -197,7 +197,10 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	    cb_put_u64(skb, CB_A_NOW, ktime_get_ns()) ||
 	    nla_put_u32(skb, CB_A_WINDOW_CALLS, v->win.calls) ||
 	    nla_put_u32(skb, CB_A_WINDOW_FAILURES, v->win.fails) ||
-	    nla_put_u32(skb, CB_A_WINDOW_SLOW, v->win.slows))
+	    nla_put_u32(skb, CB_A_WINDOW_SLOW, v->win.slows) ||
+	    nla_put_u16(skb, CB_A_PROBES_PLACED, b->probes_placed) ||
+	    nla_put_u16(skb, CB_A_PROBES_OK, b->probes_ok) ||
+	    nla_put_u16(skb, CB_A_PROBES_FAILED, b->probes_failed))
 		return -EMSGSIZE;
 	return 0;
 }

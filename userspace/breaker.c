@@ -85,6 +85,9 @@ static int cb_breaker_cb(const struct nlmsghdr *nlh, struct cb_breaker_info *bi)
 	bi->win_calls = cb_nl_u32(tb[CB_A_WINDOW_CALLS]);
 	bi->win_failures = cb_nl_u32(tb[CB_A_WINDOW_FAILURES]);
 	bi->win_slow = cb_nl_u32(tb[CB_A_WINDOW_SLOW]);
+	bi->probes_placed = cb_nl_u16(tb[CB_A_PROBES_PLACED]);
+	bi->probes_ok = cb_nl_u16(tb[CB_A_PROBES_OK]);
+	bi->probes_failed = cb_nl_u16(tb[CB_A_PROBES_FAILED]);
 	return MNL_CB_OK;
 }
 
@@ -127,6 +130,9 @@ static void cb_breaker_json(const struct cb_breaker_info *b)
 	jw_u64("failure_rate", cb_rate(b->win_failures, b->win_calls));
 	jw_u64("slow_rate", cb_rate(b->win_slow, b->win_calls));
 	jw_u64("trips", b->trips);
+	jw_u64("probes_placed", b->probes_placed);
+	jw_u64("probes_ok", b->probes_ok);
+	jw_u64("probes_failed", b->probes_failed);
 	if (b->state != CB_STATE_CLOSED && b->opened_at)
 		jw_u64("opened_at", b->opened_at);
 	else
@@ -160,6 +166,9 @@ static void cb_breaker_text(const struct cb_breaker_info *b)
 	       b->successes, b->failures, b->slow, b->rejected, b->trips);
 	if (b->state != CB_STATE_CLOSED && b->opened_at)
 		cb_print_rel("  opened", b->opened_at, b->now);
+	if (b->state == CB_STATE_HALF_OPEN)
+		printf("  probes %u placed, %u ok, %u failed\n", b->probes_placed,
+		       b->probes_ok, b->probes_failed);
 	if (b->state == CB_STATE_OPEN && b->open_until)
 		cb_print_rel("  half-open", b->open_until, b->now);
 	else if (b->state == CB_STATE_OPEN)

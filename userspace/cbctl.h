@@ -126,6 +126,7 @@ struct cb_breaker_info {
 	uint64_t calls, successes, failures, slow, rejected;
 	uint64_t opened_at, open_until, now;
 	uint32_t win_calls, win_failures, win_slow;
+	uint16_t probes_placed, probes_ok, probes_failed;
 };
 
 int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),

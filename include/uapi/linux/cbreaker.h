@@ -295,6 +295,9 @@ enum cb_attr {
 	CB_A_SEQ,		/* u64, event sequence number; gaps are losses */
 	CB_A_TIME,		/* u64 ns */
 	CB_A_STATS,		/* nested: u64 attributes of type enum cb_stat + 1 */
+	CB_A_PROBES_PLACED,	/* u16, half-open probes let through */
+	CB_A_PROBES_OK,		/* u16 */
+	CB_A_PROBES_FAILED,	/* u16 */
 	__CB_A_MAX,
 };
 
