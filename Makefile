@@ -6,11 +6,14 @@
 # make demo     a real curl refused by an open breaker, in the guest
 # make install  cbctl, man page, bash completion, systemd unit (DESTDIR, PREFIX)
 # make module-install   cbreaker.ko into /lib/modules (or dkms: dkms.conf)
+# make stress   the stress suites in the guest (SLUB debug, KFENCE)
+# make check-rt the selftests on Debian's PREEMPT_RT 6.12 flavour
+# make bench    benchmarks; figures in bench/results.json
 #
 # Kbuild (next to this file) describes the module; this file drives the rest.
 
 # The newest 6.12 kernel installed (by make deps); lazily, deps may install it.
-KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\.' | sort -V | tail -n 1)
+KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\.' | grep -v -- '-rt-' | sort -V | tail -n 1)
 KDIR ?= /lib/modules/$(KVER)/build
 KSRC_TAR ?= $(firstword $(wildcard /usr/src/linux-source-6.12.tar.xz))
 
@@ -36,7 +39,8 @@ SELFTESTS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/*.c)
 UNITTESTS := $(patsubst selftests/unit/%.c,$(O)/unit/%,$(wildcard selftests/unit/*.c))
 KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
 
-.PHONY: all deps module check checkpatch unit vm-image print-kver demo clean \
+.PHONY: all deps module check checkpatch unit vm-image print-kver print-vm-image \
+	demo clean check-rt deps-rt \
 	install module-install dkms-source bench stress
 .DELETE_ON_ERROR:
 
@@ -47,11 +51,20 @@ deps:
 
 # --- kernel module --------------------------------------------------------
 
-module: cbreaker.ko
+# Built in a directory of its own per kernel (6.12 has no kbuild MO=): the
+# generic and the PREEMPT_RT flavour side by side, and no objects in kmod/.
+KMOD_DIR = $(O)/kmod-$(KVER)
+MODULE = $(KMOD_DIR)/cbreaker.ko
 
-cbreaker.ko: $(KMOD_SRC)
+module: $(MODULE)
+
+$(MODULE): $(KMOD_SRC)
 	@test -n "$(KVER)" || { echo "no 6.12 kernel headers: run make deps" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	@mkdir -p $(KMOD_DIR)/kmod $(KMOD_DIR)/include/uapi/linux
+	cp -p Kbuild $(KMOD_DIR)/
+	cp -p $(wildcard kmod/*.c kmod/*.h) $(KMOD_DIR)/kmod/
+	cp -p $(UAPI) $(KMOD_DIR)/include/uapi/linux/
+	$(MAKE) -C $(KDIR) M=$(abspath $(KMOD_DIR)) modules
 	@# Without BTF the module loads but kfunc registration fails: stop here.
 	@readelf -S $@ | grep -q '\.BTF ' || \
 		{ echo "cbreaker.ko has no BTF section (need pahole and $(KDIR)/vmlinux)" >&2; \
@@ -125,6 +138,18 @@ stress: deps
 
 FUZZ ?= 1000000
 
+# The selftests on the PREEMPT_RT flavour of Debian's 6.12: it exposes
+# locking that is only right without preemption.
+deps-rt: deps
+	@scripts/deps.sh rt
+
+check-rt: deps-rt
+	@$(MAKE) --no-print-directory KVER=$(RT_KVER) all vm-image
+	@CB_VM_KVER=$(RT_KVER) selftests/vm/run 2>&1 | tee $(O)/check-rt.log; \
+	selftests/tap-summary $(O)/check-rt.log
+
+RT_KVER = $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\..*-rt-' | sort -V | tail -n 1)
+
 # Engine natively here, the rest in the guest (4G: a million breakers);
 # all figures go to bench/results.json.
 bench: deps
@@ -137,18 +162,21 @@ bench: deps
 	  cat $(O)/bench/guest.json; echo '}'; } >bench/results.json
 	@echo "bench: wrote bench/results.json"
 
-VM_IMAGE := $(O)/vm/initramfs.cpio.gz
+VM_IMAGE = $(O)/vm-$(KVER)/initramfs.cpio.gz
 
 vm-image: $(VM_IMAGE)
 
-$(VM_IMAGE): cbreaker.ko $(O)/cbctl $(SELFTESTS) $(O)/bench/connect_bench $(STRESS) \
+$(VM_IMAGE): $(MODULE) $(O)/cbctl $(SELFTESTS) $(O)/bench/connect_bench $(STRESS) \
 	     stress/run selftests/run_guest \
 	     selftests/vm/init selftests/vm/build-initramfs
 	@mkdir -p $(@D)
-	selftests/vm/build-initramfs $(KVER) $@
+	selftests/vm/build-initramfs $(KVER) $@ $(MODULE)
 
 print-kver:
 	@echo $(KVER)
+
+print-vm-image:
+	@echo $(VM_IMAGE)
 
 # Unit tests here, selftests in the guest, one closing "N passed, N failed".
 check: deps
@@ -200,8 +228,8 @@ install: $(O)/cbctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf || \
 		install -D -m 0644 dist/cbreaker.conf $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf
 
-module-install: cbreaker.ko
-	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+module-install: $(MODULE)
+	$(MAKE) -C $(KDIR) M=$(abspath $(KMOD_DIR)) INSTALL_MOD_PATH=$(DESTDIR) \
 		INSTALL_MOD_DIR=extra modules_install
 
 # The module's sources where dkms wants them: dkms add cbreaker/$(VERSION)
@@ -215,5 +243,4 @@ $(O):
 	mkdir -p $@
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	rm -rf $(O)

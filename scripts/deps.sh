@@ -8,6 +8,7 @@
 set -eu
 
 KVER_SERIES=${KVER_SERIES:-6.12}
+FLAVOUR=${1:-}	# "rt": the PREEMPT_RT kernel and headers too
 LIST=/etc/apt/sources.list.d/cbreaker-backports.sources
 
 PKGS="build-essential make gcc clang llvm lld dwarves pkg-config
@@ -19,14 +20,18 @@ die() { echo "deps: $*" >&2; exit 1; }
 
 
 
+if [ "$FLAVOUR" = rt ]; then
+	PKGS="linux-image-rt-amd64 linux-headers-rt-amd64"
+fi
+
 have_all() {
 	for p in $PKGS; do
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
 			grep -q '^install ok installed$' || return 1
 	done
-	# the generic kernel metapackages must point at the backports series
-	ls -d /usr/src/linux-headers-"$KVER_SERIES".*-amd64 >/dev/null 2>&1 || return 1
-	ls /boot/vmlinuz-"$KVER_SERIES".*-amd64 >/dev/null 2>&1 || return 1
+	# the kernel metapackages must point at the backports series
+	ls -d /usr/src/linux-headers-"$KVER_SERIES".*-${FLAVOUR:+$FLAVOUR-}amd64 >/dev/null 2>&1 || return 1
+	ls /boot/vmlinuz-"$KVER_SERIES".*-${FLAVOUR:+$FLAVOUR-}amd64 >/dev/null 2>&1 || return 1
 	# libbpf >= 1.0 for skeleton light/mmap and bpf_program__attach_cgroup
 	pkg-config --atleast-version=1.0 libbpf 2>/dev/null || return 1
 }
