@@ -391,14 +391,20 @@ static int cb_nl_maps_release(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/* The rule a request names, once there are tries to hold rules. */
+static int cb_nl_rule(struct genl_info *info, struct cb_rule *r)
+{
+	if (!cb_maps_attached())
+		return cb_not_loaded(info);
+	return cb_parse_rule(info, r);
+}
+
 static int cb_nl_policy_put(struct genl_info *info, bool create)
 {
 	struct cb_rule r;
 	int err;
 
-	if (!cb_maps_attached())
-		return cb_not_loaded(info);
-	err = cb_parse_rule(info, &r);
+	err = cb_nl_rule(info, &r);
 	if (err)
 		return err;
 	if (create) {
@@ -435,9 +441,7 @@ static int cb_nl_policy_del(struct sk_buff *skb, struct genl_info *info)
 	struct cb_rule r;
 	int err;
 
-	if (!cb_maps_attached())
-		return cb_not_loaded(info);
-	err = cb_parse_rule(info, &r);
+	err = cb_nl_rule(info, &r);
 	if (err)
 		return err;
 	err = cb_rule_del(&r);
@@ -456,9 +460,7 @@ static int cb_nl_policy_get(struct sk_buff *skb, struct genl_info *info)
 	struct cb_rule r;
 	int err;
 
-	if (!cb_maps_attached())
-		return cb_not_loaded(info);
-	err = cb_parse_rule(info, &r);
+	err = cb_nl_rule(info, &r);
 	if (err)
 		return err;
 	if (cb_rule_get(&r)) {

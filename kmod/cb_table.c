@@ -73,6 +73,23 @@ static struct bpf_map *cb_map(enum cb_map_id id)
 	return rcu_dereference_check(cb_maps[id], lockdep_is_held(&cb_maps_lock));
 }
 
+/*
+ * For callers outside BPF programs: the breaker map, under RCU with
+ * migration disabled (as map operations want), until cb_leave().
+ */
+static struct bpf_map *cb_enter(void)
+{
+	migrate_disable();
+	rcu_read_lock();
+	return cb_map(CB_MAP_BREAKERS);
+}
+
+static void cb_leave(void)
+{
+	rcu_read_unlock();
+	migrate_enable();
+}
+
 static void *cb_lookup(struct bpf_map *map, const void *key)
 {
 	return map->ops->map_lookup_elem(map, (void *)key);
@@ -573,16 +590,10 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 
 int cb_breaker_action(const struct cb_key *key, enum cb_action action)
 {
-	struct bpf_map *map;
-	int err = -ENODEV;
+	struct bpf_map *map = cb_enter();
+	int err = map ? cb_action_rcu(map, key, action) : -ENODEV;
 
-	migrate_disable();
-	rcu_read_lock();
-	map = cb_map(CB_MAP_BREAKERS);
-	if (map)
-		err = cb_action_rcu(map, key, action);
-	rcu_read_unlock();
-	migrate_enable();
+	cb_leave();
 	return err;
 }
 
@@ -600,9 +611,7 @@ static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 
 	budget = 2 * cb_breakers_capacity();
 	for (;;) {
-		migrate_disable();
-		rcu_read_lock();
-		map = cb_map(CB_MAP_BREAKERS);
+		map = cb_enter();
 		for (i = 0; map && i < CB_WALK_BATCH && budget; i++, budget--) {
 			if (map->ops->map_get_next_key(map, started ? &prev : NULL,
 						       &key)) {
@@ -613,8 +622,7 @@ static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 			prev = key;
 			started = true;
 		}
-		rcu_read_unlock();
-		migrate_enable();
+		cb_leave();
 		if (!map || !budget)
 			return;
 		cond_resched();
@@ -721,16 +729,10 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 
 int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v)
 {
-	struct bpf_map *map;
-	int err = -ENODEV;
+	struct bpf_map *map = cb_enter();
+	int err = map ? cb_view_rcu(map, key, v) : -ENODEV;
 
-	migrate_disable();
-	rcu_read_lock();
-	map = cb_map(CB_MAP_BREAKERS);
-	if (map)
-		err = cb_view_rcu(map, key, v);
-	rcu_read_unlock();
-	migrate_enable();
+	cb_leave();
 	return err;
 }
 
@@ -742,13 +744,10 @@ int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v)
  */
 int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 {
+	struct bpf_map *map = cb_enter();
 	struct cb_key key, skipped;
-	struct bpf_map *map;
 	int err = -ENODEV;
 
-	migrate_disable();
-	rcu_read_lock();
-	map = cb_map(CB_MAP_BREAKERS);
 	while (map) {
 		err = map->ops->map_get_next_key(map, (void *)prev, &key);
 		if (err)
@@ -759,8 +758,7 @@ int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 		skipped = key;	/* deleted under us: go past it */
 		prev = &skipped;
 	}
-	rcu_read_unlock();
-	migrate_enable();
+	cb_leave();
 	return err;
 }
 

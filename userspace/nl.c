@@ -27,7 +27,6 @@ static int cb_nl_group_cb(const struct nlattr *a, void *data)
 	const struct nlattr *tb[CTRL_ATTR_MCAST_GRP_MAX + 1] = { 0 };
 	const struct nlattr *g;
 
-	(void)a;
 	mnl_attr_for_each_nested(g, a) {
 		if (mnl_attr_get_type(g) <= CTRL_ATTR_MCAST_GRP_MAX)
 			tb[mnl_attr_get_type(g)] = g;
