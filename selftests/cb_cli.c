@@ -279,8 +279,9 @@ TEST_F(cli, every_command_in_text_and_json)
 		"policy change dst 10.20.0.0/16 window 20 mode enforce",
 		"policy delete dst 10.20.0.0/16",
 		"breaker trip dst 10.30.0.1 port 99", "breaker hold dst 10.30.0.1 port 99",
-		"breaker reset dst 10.30.0.1 port 99", "help", "policy help", "breaker help", "load help", "metrics help",
-		"monitor help",
+		"breaker reset dst 10.30.0.1 port 99", "help", "policy help",
+		"breaker help", "load help", "metrics help", "monitor help",
+		"status help", "unload help",
 	};
 	struct cb_run r;
 	unsigned int i;

@@ -103,12 +103,30 @@ static int cb_no_args(const char *obj, int argc, char **argv)
 	return 0;
 }
 
+/* "OBJECT help" for the objects without commands of their own. */
+static const struct {
+	const char *obj, *text;
+} cb_helps[] = {
+	{ "unload", "Usage: cbctl unload\n"
+		    "Detaches and unpins everything; the module lets go of the maps.\n" },
+	{ "status", "Usage: cbctl status\n"
+		    "Module, programs, attached cgroups, table, policies and counters.\n" },
+};
+
 static int cb_dispatch(int argc, char **argv)
 {
 	const char *obj = argv[0];
+	unsigned int i;
 
 	argc--;
 	argv++;
+	for (i = 0; i < sizeof(cb_helps) / sizeof(cb_helps[0]); i++) {
+		if (argc == 1 && cb_matches(obj, cb_helps[i].obj) &&
+		    cb_matches(argv[0], "help")) {
+			fputs(cb_helps[i].text, stdout);
+			return 0;
+		}
+	}
 	if (cb_matches(obj, "load"))
 		return cb_cmd_load(argc, argv) ?: cb_ok("loaded");
 	if (cb_matches(obj, "unload"))
