@@ -444,7 +444,7 @@ int cb_breaker_admit(const struct cb_key *key)
 	struct bpf_map *map;
 	raw_spinlock_t *lock;
 	unsigned long flags;
-	bool tracked, refused;
+	bool tracked;
 	u64 now, rnd;
 	int ret;
 
@@ -452,28 +452,28 @@ int cb_breaker_admit(const struct cb_key *key)
 	if (!map)
 		return CB_ADMIT_UNTRACKED;
 	now = ktime_get_ns();
+	rnd = get_random_u64();	/* never under our raw locks: it may sleep on RT */
 	lock = cb_lock_for(key);
 
-	/* An open breaker refuses without looking its policy up. */
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	refused = b && cb_engine_refuse_fast(b, now);
-	raw_spin_unlock_irqrestore(lock, flags);
-	if (refused) {
+	/* An open breaker refuses without looking its policy up. */
+	if (b && cb_engine_refuse_fast(b, now)) {
+		raw_spin_unlock_irqrestore(lock, flags);
 		cb_stat_add(CB_STAT_REFUSED, 1);
 		return CB_ADMIT_REFUSE;
 	}
-
-	tracked = cb_policy_find(key, &pol);
-	if (!b && (!tracked || !cb_breaker_create(map, key, &pol, now)))
-		return CB_ADMIT_UNTRACKED;
-
-	rnd = get_random_u64();
-	raw_spin_lock_irqsave(lock, flags);
-	b = cb_lookup(map, key);
-	if (!b) {		/* evicted in between */
+	tracked = cb_policy_find(key, &pol);	/* lockless RCU lookups */
+	if (!b) {
 		raw_spin_unlock_irqrestore(lock, flags);
-		return CB_ADMIT_UNTRACKED;
+		if (!tracked || !cb_breaker_create(map, key, &pol, now))
+			return CB_ADMIT_UNTRACKED;
+		raw_spin_lock_irqsave(lock, flags);
+		b = cb_lookup(map, key);
+		if (!b) {	/* evicted in between */
+			raw_spin_unlock_irqrestore(lock, flags);
+			return CB_ADMIT_UNTRACKED;
+		}
 	}
 	ret = cb_engine_admit(b, tracked ? &pol : NULL, now, rnd, &ch);
 	/* UDP has no handshake: a datagram let through is a success until
@@ -516,7 +516,7 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	struct bpf_map *map;
 	raw_spinlock_t *lock;
 	unsigned long flags;
-	u64 now, slow_before = 0, slow_after = 0;
+	u64 now, rnd, slow_before = 0, slow_after = 0;
 	bool tracked;
 
 	map = cb_map(CB_MAP_BREAKERS);
@@ -524,18 +524,17 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		return;
 	tracked = cb_policy_find(key, &pol);
 	now = ktime_get_ns();
+	rnd = get_random_u64();
 	lock = cb_lock_for(key);
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (b) {
 		slow_before = b->slow;
 		if (key->proto == IPPROTO_UDP)
-			cb_engine_amend(b, tracked ? &pol : NULL, now,
-					get_random_u64(), &ch);
+			cb_engine_amend(b, tracked ? &pol : NULL, now, rnd, &ch);
 		else
 			cb_engine_record(b, tracked ? &pol : NULL, out,
-					 latency_ns, epoch, now,
-					 get_random_u64(), &ch);
+					 latency_ns, epoch, now, rnd, &ch);
 		slow_after = b->slow;
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
@@ -647,7 +646,7 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	struct cb_breaker *b;
 	raw_spinlock_t *lock = cb_lock_for(key);
 	unsigned long flags;
-	u64 now = ktime_get_ns();
+	u64 now = ktime_get_ns(), rnd = get_random_u64();
 	bool tracked = cb_policy_find(key, &pol);
 
 	if (!tracked)
@@ -655,7 +654,7 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (b && b->state != CB_STATE_CLOSED)
-		cb_engine_tick(b, &pol, now, get_random_u64(), &ch);
+		cb_engine_tick(b, &pol, now, rnd, &ch);
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
 }
@@ -709,7 +708,7 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 	struct cb_policy pol;
 	struct cb_breaker *b;
 	unsigned long flags;
-	u64 now = ktime_get_ns();
+	u64 now = ktime_get_ns(), rnd = get_random_u64();
 
 	v->key = *key;
 	v->tracked = cb_policy_find(key, &pol);
@@ -718,7 +717,7 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 	b = cb_lookup(map, key);
 	if (b) {
 		if (v->tracked)
-			cb_engine_tick(b, &pol, now, get_random_u64(), &ch);
+			cb_engine_tick(b, &pol, now, rnd, &ch);
 		cb_engine_window(b, v->tracked ? &pol : NULL, now, &v->win);
 		v->b = *b;
 	}
