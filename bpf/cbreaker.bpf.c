@@ -7,9 +7,9 @@
  * (cb_admit), which admits or refuses. Refusal is ECONNREFUSED at once, with
  * no packet sent. An admitted TCP connect is remembered on its socket.
  *
- * Sensing: the TCP state change that ends a remembered handshake (done,
- * reset, timed out, unreachable) and ICMP destination-unreachable errors
- * for UDP are reported to the module (cb_record).
+ * Sensing: the end of a remembered handshake (done, reset, timed out,
+ * unreachable) and ICMP destination-unreachable errors for UDP are
+ * reported to the module (cb_record).
  *
  * Everything else admits: cbreaker fails open.
  */
@@ -191,39 +191,49 @@ int cb_sendmsg6(struct bpf_sock_addr *ctx)
 }
 
 /*
- * The end of a handshake we admitted: ESTABLISHED, or CLOSE with the error
- * that ended it. A socket closed by its owner mid-handshake (no error)
- * reports nothing: it neither succeeded nor failed.
+ * The end of a handshake we admitted: done, or failed with an error. Two
+ * functions each called once per handshake ending that way, rather than the
+ * inet_sock_set_state tracepoint, which every TCP socket on the host hits
+ * about ten times per connection. A socket closed by its owner
+ * mid-handshake reaches neither: it neither succeeded nor failed.
  */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(cb_tcp_state, struct sock *sk, int oldstate, int newstate)
+static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 {
-	__u32 out, err;
-	struct cb_conn *c;
-	__u64 now;
+	struct cb_conn *c = bpf_sk_storage_get(&cb_conns, sk, 0, 0);
 
-	if (oldstate != TCP_SYN_SENT || sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	c = bpf_sk_storage_get(&cb_conns, sk, 0, 0);
 	if (!c)
-		return 0;
-	now = bpf_ktime_get_ns();
-	if (newstate == TCP_ESTABLISHED) {
-		out = CB_OUT_SUCCESS;
-	} else {
-		err = sk->sk_err;
-		if (err == ECONNREFUSED)
-			out = CB_OUT_REFUSED;
-		else if (err == ETIMEDOUT)
-			out = CB_OUT_TIMEOUT;
-		else if (err == EHOSTUNREACH || err == ENETUNREACH)
-			out = CB_OUT_UNREACH;
-		else
-			out = __CB_OUT_MAX;
-	}
+		return;
 	if (out != __CB_OUT_MAX)
-		cb_record(&c->key, sizeof(c->key), out, now - c->start, c->epoch);
+		cb_record(&c->key, sizeof(c->key), out,
+			  bpf_ktime_get_ns() - c->start, c->epoch);
 	bpf_sk_storage_delete(&cb_conns, sk);
+}
+
+/* SYN-ACK accepted: the socket is about to become ESTABLISHED. */
+SEC("fentry/tcp_finish_connect")
+int BPF_PROG(cb_tcp_done, struct sock *sk, struct sk_buff *skb)
+{
+	cb_tcp_outcome(sk, CB_OUT_SUCCESS);
+	return 0;
+}
+
+/* RST, SYN retries exhausted, or an ICMP error while in SYN_SENT. */
+SEC("fentry/tcp_done_with_error")
+int BPF_PROG(cb_tcp_failed, struct sock *sk, int err)
+{
+	__u32 out;
+
+	if (sk->__sk_common.skc_state != TCP_SYN_SENT)
+		return 0;
+	if (err == ECONNREFUSED)
+		out = CB_OUT_REFUSED;
+	else if (err == ETIMEDOUT)
+		out = CB_OUT_TIMEOUT;
+	else if (err == EHOSTUNREACH || err == ENETUNREACH)
+		out = CB_OUT_UNREACH;
+	else
+		out = __CB_OUT_MAX;
+	cb_tcp_outcome(sk, out);
 	return 0;
 }
 

@@ -395,15 +395,17 @@ static int cb_admitted(struct cb_breaker *b, __u64 now)
 	return b->epoch & 0x7fffffff;
 }
 
-int cb_engine_refuse_fast(struct cb_breaker *b, __u64 now)
+int cb_engine_admit_fast(struct cb_breaker *b, __u64 now)
 {
 	if (b->forced == CB_FORCE_OPEN ||
 	    (!b->forced && b->state == CB_STATE_OPEN && now < b->open_until &&
 	     !b->dry_run)) {
 		b->rejected++;
-		return 1;
+		return CB_ADMIT_REFUSE;
 	}
-	return 0;
+	if (b->forced == CB_FORCE_CLOSED || b->state == CB_STATE_CLOSED)
+		return cb_admitted(b, now);
+	return CB_ADMIT_POLICY;
 }
 
 int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
@@ -554,6 +556,17 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 	b->trips = 0;
 	if (p)
 		cb_window_clear(b, p, now);
+}
+
+__u64 cb_engine_due(const struct cb_breaker *b)
+{
+	if (b->forced)
+		return 0;
+	if (b->state == CB_STATE_OPEN)
+		return b->open_until;
+	if (b->state == CB_STATE_HALF_OPEN)
+		return b->probe_deadline;	/* 0 until the first probe */
+	return 0;
 }
 
 int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)

@@ -25,6 +25,7 @@ struct cb_change {
 struct cb_changes {
 	unsigned int n;
 	struct cb_change c[CB_MAX_CHANGES];
+	__u64 due;	/* cb_engine_due() after the call, if the caller wants it */
 };
 
 /* What the window holds now. */
@@ -46,11 +47,13 @@ void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch);
 /*
- * What cb_engine_admit() would answer "refuse" to without its policy:
- * forced open, or open with time left and not dry-run. Counts the refusal.
- * The hot path of an open breaker, with no policy lookup.
+ * The hot paths, which need no policy: a closed or forced-closed breaker
+ * admits (its window is fitted to a changed policy when the result comes),
+ * an open one with time left refuses (unless dry-run). Same answer and same
+ * counts as cb_engine_admit(), or CB_ADMIT_POLICY: ask cb_engine_admit().
  */
-int cb_engine_refuse_fast(struct cb_breaker *b, __u64 now);
+#define CB_ADMIT_POLICY		(-3)
+int cb_engine_admit_fast(struct cb_breaker *b, __u64 now);
 /* The outcome of a call admitted at @epoch. */
 void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,
@@ -64,6 +67,8 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, struct cb_changes *ch);
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
 		      __u64 now, struct cb_window_sum *sum);
+/* When time alone will next change the breaker (ns), or 0: never. */
+__u64 cb_engine_due(const struct cb_breaker *b);
 /* Closed, unforced and without a call for @idle_ns: may be evicted. */
 int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns);
 

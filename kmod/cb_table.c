@@ -18,7 +18,7 @@
 #include <linux/jhash.h>
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
-#include <linux/random.h>
+#include <linux/prandom.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
@@ -39,7 +39,9 @@ static DEFINE_RAW_SPINLOCK(cb_maps_lock);
 static struct bpf_map __rcu *cb_maps[__CB_MAP_MAX];
 static atomic_t cb_nr_breakers;
 static atomic_t cb_nr_rules;
-static atomic_t cb_nr_unclosed;		/* breakers open or half-open */
+/* The earliest time a breaker changes by itself (ns); U64_MAX: none. */
+static atomic64_t cb_due = ATOMIC64_INIT(U64_MAX);
+static u64 cb_last_sweep;
 
 static raw_spinlock_t cb_locks[CB_LOCKS];
 
@@ -61,6 +63,22 @@ static const struct {
 				sizeof(struct cb_port_rule_key),
 				sizeof(struct cb_policy), BPF_F_NO_PREALLOC },
 };
+
+/*
+ * Randomness for jitter, which must spread reopenings, not be unguessable:
+ * a per-CPU prandom state costs a few instructions where get_random_u64()
+ * costs a lock (a sleeping one on PREEMPT_RT) and now and then a ChaCha
+ * block. Callers have migration disabled; a preemption between two draws
+ * on one CPU at worst repeats a number.
+ */
+static DEFINE_PER_CPU(struct rnd_state, cb_rnd_state);
+
+static u64 cb_rnd(void)
+{
+	struct rnd_state *s = this_cpu_ptr(&cb_rnd_state);
+
+	return (u64)prandom_u32_state(s) << 32 | prandom_u32_state(s);
+}
 
 static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
 {
@@ -118,7 +136,6 @@ int cb_maps_attach(struct bpf_map *map, u32 id)
 		rcu_assign_pointer(cb_maps[id], map);
 		if (id == CB_MAP_BREAKERS) {
 			atomic_set(&cb_nr_breakers, 0);
-			atomic_set(&cb_nr_unclosed, 0);
 			cb_evict_started = false;
 		} else if (id == CB_MAP_RULES) {
 			atomic_set(&cb_nr_rules, 0);
@@ -145,7 +162,6 @@ void cb_maps_release(void)
 			bpf_map_put(old[i]);
 	atomic_set(&cb_nr_breakers, 0);
 	atomic_set(&cb_nr_rules, 0);
-	atomic_set(&cb_nr_unclosed, 0);
 }
 
 bool cb_maps_attached(void)
@@ -345,24 +361,35 @@ int cb_rule_next(struct cb_rule_cursor *cur, struct cb_rule *r)
 
 /* --- breakers ----------------------------------------------------------- */
 
-/* Keep the count of breakers not closed, which the sweeper needs. */
+/*
+ * A breaker changes by itself at @due (0: never): have the sweeper run by
+ * then, though not sooner than CB_SWEEP_MS after its last run. Only a due
+ * earlier than any noted since that run moves the work.
+ */
+static void cb_due_note(u64 due)
+{
+	s64 old = atomic64_read(&cb_due);
+	u64 now, at;
+
+	if (!due)
+		return;
+	do {
+		if ((u64)old <= due)
+			return;
+	} while (!atomic64_try_cmpxchg(&cb_due, &old, due));
+	now = ktime_get_ns();
+	at = max(due, READ_ONCE(cb_last_sweep) + CB_SWEEP_MS * NSEC_PER_MSEC);
+	mod_delayed_work(system_wq, &cb_sweep_work,
+			 at > now ? nsecs_to_jiffies(at - now) + 1 : 0);
+}
+
+/* After an engine call, outside the lock: its events, and when to sweep. */
 static void cb_changed(const struct cb_key *key, const struct cb_changes *ch,
 		       u64 now)
 {
-	unsigned int i;
-
-	for (i = 0; i < ch->n; i++) {
-		if (ch->c[i].from == CB_STATE_CLOSED)
-			atomic_inc(&cb_nr_unclosed);
-		else if (ch->c[i].to == CB_STATE_CLOSED)
-			atomic_dec(&cb_nr_unclosed);
-	}
-	if (ch->n) {
+	if (ch->n)
 		cb_events_emit(key, ch, now);
-		if (atomic_read(&cb_nr_unclosed) > 0)
-			queue_delayed_work(system_wq, &cb_sweep_work,
-					   msecs_to_jiffies(CB_SWEEP_MS));
-	}
+	cb_due_note(ch->due);
 }
 
 /*
@@ -432,38 +459,23 @@ static bool cb_breaker_create(struct bpf_map *map, const struct cb_key *key,
 	return false;
 }
 
-/*
- * Called by the connect/sendmsg hooks (under RCU, migration disabled).
- * Anything missing admits: cbreaker fails open.
- */
-int cb_breaker_admit(const struct cb_key *key)
+/* A call the fast path could not decide: with its policy, maybe a new breaker. */
+static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
+			 u64 now)
 {
+	raw_spinlock_t *lock = cb_lock_for(key);
 	struct cb_changes ch = { 0 };
 	struct cb_policy pol;
 	struct cb_breaker *b;
-	struct bpf_map *map;
-	raw_spinlock_t *lock;
 	unsigned long flags;
 	bool tracked;
-	u64 now, rnd;
+	u64 rnd;
 	int ret;
 
-	map = cb_map(CB_MAP_BREAKERS);
-	if (!map)
-		return CB_ADMIT_UNTRACKED;
-	now = ktime_get_ns();
-	rnd = get_random_u64();	/* never under our raw locks: it may sleep on RT */
-	lock = cb_lock_for(key);
-
+	tracked = cb_policy_find(key, &pol);	/* lockless RCU lookups */
+	rnd = cb_rnd();
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	/* An open breaker refuses without looking its policy up. */
-	if (b && cb_engine_refuse_fast(b, now)) {
-		raw_spin_unlock_irqrestore(lock, flags);
-		cb_stat_add(CB_STAT_REFUSED, 1);
-		return CB_ADMIT_REFUSE;
-	}
-	tracked = cb_policy_find(key, &pol);	/* lockless RCU lookups */
 	if (!b) {
 		raw_spin_unlock_irqrestore(lock, flags);
 		if (!tracked || !cb_breaker_create(map, key, &pol, now))
@@ -476,26 +488,54 @@ int cb_breaker_admit(const struct cb_key *key)
 		}
 	}
 	ret = cb_engine_admit(b, tracked ? &pol : NULL, now, rnd, &ch);
+	ch.due = cb_engine_due(b);
+	raw_spin_unlock_irqrestore(lock, flags);
+
+	if (ret == CB_ADMIT_REFUSE)
+		cb_stat_add(CB_STAT_REFUSED, 1);
+	else if (ret < 0 && tracked && pol.mode == CB_MODE_DRY_RUN)
+		cb_stat_add(CB_STAT_DRY_RUN, 1);
+	cb_changed(key, &ch, now);
+	return ret;
+}
+
+/*
+ * Called by the connect/sendmsg hooks (under RCU, migration disabled).
+ * Anything missing admits: cbreaker fails open. The common cases, a closed
+ * breaker admitting and an open one refusing, take one lock section and no
+ * policy lookup.
+ */
+int cb_breaker_admit(const struct cb_key *key)
+{
+	raw_spinlock_t *lock = cb_lock_for(key);
+	struct cb_breaker *b;
+	struct bpf_map *map;
+	unsigned long flags;
+	u64 now;
+	int ret;
+
+	map = cb_map(CB_MAP_BREAKERS);
+	if (!map)
+		return CB_ADMIT_UNTRACKED;
+	now = ktime_get_ns();
+	raw_spin_lock_irqsave(lock, flags);
+	b = cb_lookup(map, key);
+	ret = b ? cb_engine_admit_fast(b, now) : CB_ADMIT_POLICY;
+	raw_spin_unlock_irqrestore(lock, flags);
+	if (ret == CB_ADMIT_POLICY)
+		ret = cb_admit_slow(map, key, now);
+	else if (ret == CB_ADMIT_REFUSE)
+		cb_stat_add(CB_STAT_REFUSED, 1);
+	if (ret < 0)
+		return ret;
+	cb_stat_add(CB_STAT_ADMITTED, 1);
+	if (key->proto != IPPROTO_UDP)
+		return ret;
 	/* UDP has no handshake: a datagram let through is a success until
 	 * an ICMP error says otherwise (cb_engine_amend).
 	 */
-	if (ret >= 0 && key->proto == IPPROTO_UDP)
-		cb_engine_record(b, tracked ? &pol : NULL, CB_OUT_SUCCESS, 0,
-				 ret, now, rnd, &ch);
-	raw_spin_unlock_irqrestore(lock, flags);
-
-	if (ret >= 0)
-		cb_stat_add(CB_STAT_ADMITTED, 1);
-	else if (ret == CB_ADMIT_REFUSE)
-		cb_stat_add(CB_STAT_REFUSED, 1);
-	else if (tracked && pol.mode == CB_MODE_DRY_RUN)
-		cb_stat_add(CB_STAT_DRY_RUN, 1);
-	if (ret >= 0 && key->proto == IPPROTO_UDP) {
-		cb_stat_add(CB_STAT_SUCCESS, 1);
-		ret = CB_ADMIT_UNTRACKED;	/* nothing more to report */
-	}
-	cb_changed(key, &ch, now);
-	return ret;
+	cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret);
+	return CB_ADMIT_UNTRACKED;	/* nothing more to report */
 }
 
 static const enum cb_stat cb_outcome_stat[__CB_OUT_MAX] = {
@@ -506,7 +546,11 @@ static const enum cb_stat cb_outcome_stat[__CB_OUT_MAX] = {
 	[CB_OUT_PORT_UNREACH]	= CB_STAT_FAIL_PORT_UNREACH,
 };
 
-/* An outcome sensed by the tracing programs (any context, under RCU). */
+/*
+ * An outcome: sensed by the tracing programs (any context, under RCU), or
+ * a UDP datagram let through. A UDP failure (an ICMP error) turns the
+ * success its datagram was counted as into a failure.
+ */
 void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		       u64 latency_ns, u32 epoch)
 {
@@ -524,18 +568,19 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		return;
 	tracked = cb_policy_find(key, &pol);
 	now = ktime_get_ns();
-	rnd = get_random_u64();
+	rnd = cb_rnd();
 	lock = cb_lock_for(key);
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (b) {
 		slow_before = b->slow;
-		if (key->proto == IPPROTO_UDP)
+		if (key->proto == IPPROTO_UDP && out != CB_OUT_SUCCESS)
 			cb_engine_amend(b, tracked ? &pol : NULL, now, rnd, &ch);
 		else
 			cb_engine_record(b, tracked ? &pol : NULL, out,
 					 latency_ns, epoch, now, rnd, &ch);
 		slow_after = b->slow;
+		ch.due = cb_engine_due(b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	if (!b)
@@ -581,6 +626,7 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 			cb_engine_force(b, tracked ? &pol : NULL,
 					action == CB_ACTION_TRIP ? CB_FORCE_OPEN :
 					CB_FORCE_CLOSED, now, &ch);
+		ch.due = cb_engine_due(b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
@@ -646,15 +692,17 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	struct cb_breaker *b;
 	raw_spinlock_t *lock = cb_lock_for(key);
 	unsigned long flags;
-	u64 now = ktime_get_ns(), rnd = get_random_u64();
+	u64 now = ktime_get_ns(), rnd = cb_rnd();
 	bool tracked = cb_policy_find(key, &pol);
 
 	if (!tracked)
 		return;
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	if (b && b->state != CB_STATE_CLOSED)
+	if (b) {
 		cb_engine_tick(b, &pol, now, rnd, &ch);
+		ch.due = cb_engine_due(b);
+	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
 }
@@ -662,16 +710,15 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 /*
  * Open breakers become half-open, and half-open ones give up on their
  * probes, when time says so; calls and reads apply that too, the sweeper
- * makes sure the event comes when it happens even without them.
+ * makes sure the event comes when it happens even without them. It runs
+ * when the earliest such time comes (cb_due_note), and every breaker it
+ * ticks notes its next one.
  */
 static void cb_sweep(struct work_struct *work)
 {
-	if (atomic_read(&cb_nr_unclosed) <= 0)
-		return;
+	WRITE_ONCE(cb_last_sweep, ktime_get_ns());
+	atomic64_set(&cb_due, U64_MAX);
 	cb_walk(cb_tick_one);
-	if (atomic_read(&cb_nr_unclosed) > 0)
-		queue_delayed_work(system_wq, &cb_sweep_work,
-				   msecs_to_jiffies(CB_SWEEP_MS));
 }
 
 /* A breaker no rule governs any more and nobody forces is forgotten. */
@@ -686,11 +733,8 @@ static void cb_forget_one(struct bpf_map *map, const struct cb_key *key)
 		return;
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	if (b && !b->forced && !map->ops->map_delete_elem(map, (void *)key)) {
+	if (b && !b->forced && !map->ops->map_delete_elem(map, (void *)key))
 		atomic_dec(&cb_nr_breakers);
-		if (b->state != CB_STATE_CLOSED)
-			atomic_dec(&cb_nr_unclosed);
-	}
 	raw_spin_unlock_irqrestore(lock, flags);
 }
 
@@ -708,7 +752,7 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 	struct cb_policy pol;
 	struct cb_breaker *b;
 	unsigned long flags;
-	u64 now = ktime_get_ns(), rnd = get_random_u64();
+	u64 now = ktime_get_ns(), rnd = cb_rnd();
 
 	v->key = *key;
 	v->tracked = cb_policy_find(key, &pol);
@@ -720,6 +764,8 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 			cb_engine_tick(b, &pol, now, rnd, &ch);
 		cb_engine_window(b, v->tracked ? &pol : NULL, now, &v->win);
 		v->b = *b;
+		if (v->tracked)
+			ch.due = cb_engine_due(b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
@@ -767,6 +813,7 @@ void cb_table_init(void)
 
 	for (i = 0; i < CB_LOCKS; i++)
 		raw_spin_lock_init(&cb_locks[i]);
+	prandom_seed_full_state(&cb_rnd_state);
 }
 
 void cb_table_exit(void)

@@ -3,7 +3,7 @@
  * The breaker driven by real connection outcomes, in the guest: a test host
  * in a network namespace behind a veth pair (10.77.0.2, fd77::2) serving
  * HTTP with busybox httpd; resets from closed ports, SYNs dropped by netem,
- * netem delay, ICMP port unreachable; real clients (sockets, curl).
+ * netem delay, ICMP host and port unreachable; real clients (sockets, curl).
  */
 #include "cb_test.h"
 #include "kselftest_harness.h"
@@ -19,10 +19,15 @@ FIXTURE(sense) {
 FIXTURE_VARIANT(sense) {
 	const char *ip;
 	const char *url;	/* host part of a URL */
+	const char *far;	/* behind the test host, which has no route there */
 };
 
-FIXTURE_VARIANT_ADD(sense, v4) { .ip = "10.77.0.2", .url = "10.77.0.2" };
-FIXTURE_VARIANT_ADD(sense, v6) { .ip = "fd77::2", .url = "[fd77::2]" };
+FIXTURE_VARIANT_ADD(sense, v4) {
+	.ip = "10.77.0.2", .url = "10.77.0.2", .far = "10.77.5.5",
+};
+FIXTURE_VARIANT_ADD(sense, v6) {
+	.ip = "fd77::2", .url = "[fd77::2]", .far = "fd77:5::5",
+};
 
 static const char *cb_net_up =
 	"ip netns add cbsrv && "
@@ -145,6 +150,34 @@ TEST_F(sense, syn_timeouts_trip)
 	EXPECT_LE(2, cb_json_num(out, "fail_timeout"));	/* since the module loaded */
 }
 
+/* The test host routes for a network it cannot reach: SYNs get ICMP errors. */
+TEST_F(sense, icmp_unreachable_answers_to_syns_trip)
+{
+	char out[4096];
+	int i, err;
+
+	ASSERT_EQ(0, cb_sh(NS "sysctl -qw net.ipv4.ip_forward=1 && "
+			   NS "sysctl -qw net.ipv6.conf.all.forwarding=1 && "
+			   NS "ip route add unreachable 10.77.5.0/24 && "
+			   NS "ip -6 route add unreachable fd77:5::/64 && "
+			   "ip route add 10.77.5.0/24 via 10.77.0.2 && "
+			   "ip -6 route add fd77:5::/64 via fd77::2"));
+	POLICY("dst %s window 4 min-calls 2 open 60s", variant->far);
+	for (i = 0; i < 2; i++) {
+		err = cb_connect(variant->far, 80, SOCK_STREAM);
+		/* host unreachable (IPv4), no route (IPv6) */
+		ASSERT_TRUE(err == -EHOSTUNREACH || err == -ENETUNREACH);
+	}
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j breaker show dst %s port 80",
+			       variant->far));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(2, cb_json_num(out, "failures"));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->far, 80, SOCK_STREAM));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
+	EXPECT_LE(2, cb_json_num(out, "fail_unreachable"));
+}
+
 TEST_F(sense, slow_handshakes_trip_on_the_slow_rate)
 {
 	char out[4096];
@@ -202,6 +235,25 @@ TEST_F(sense, recovers_by_itself_when_the_backend_returns)
 	EXPECT_LT(a, b);
 	EXPECT_LT(b, c);
 	EXPECT_EQ(NULL, strstr(out, "lost"));
+}
+
+/* Nobody calls or looks: the sweeper alone moves the breaker, and says so. */
+TEST_F(sense, time_alone_half_opens_with_an_event)
+{
+	char out[8192];
+	int i;
+
+	POLICY("dst %s port 81 window 4 min-calls 2 open 1s jitter 0", variant->ip);
+	ASSERT_EQ(0, cb_sh("cbctl -j monitor >/tmp/mon 2>&1 & echo $! >/tmp/mon.pid"));
+	usleep(300000);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	sleep(3);
+	cb_sh("kill $(cat /tmp/mon.pid)");
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cat /tmp/mon"));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"from\":\"closed\",\"to\":\"open\""));
+	EXPECT_NE(NULL, strstr(out, "\"from\":\"open\",\"to\":\"half-open\",\"reason\":\"open-elapsed\""));
 }
 
 TEST_F(sense, a_time_window_ages_out_old_successes)

@@ -57,8 +57,8 @@ static struct bpf_program *cb_hook_prog(struct cb_bpf *skel, unsigned int i)
 static struct bpf_program *cb_trace_prog(struct cb_bpf *skel, unsigned int i)
 {
 	struct bpf_program *progs[] = {
-		skel->progs.cb_tcp_state, skel->progs.cb_udp4_err,
-		skel->progs.cb_udp6_err, NULL,
+		skel->progs.cb_tcp_done, skel->progs.cb_tcp_failed,
+		skel->progs.cb_udp4_err, skel->progs.cb_udp6_err, NULL,
 	};
 
 	return progs[i];
