@@ -131,7 +131,7 @@ STRESS := $(patsubst stress/%.c,$(O)/stress/%,$(wildcard stress/*.c))
 STRESS_CMDLINE := slub_debug=FZPU kfence.sample_interval=1
 stress: deps
 	@$(MAKE) --no-print-directory all vm-image
-	@CB_VM_MEM=4G CB_VM_TIMEOUT=3600 CB_VM_CMDLINE="$(STRESS_CMDLINE)" \
+	@CB_VM_MEM=4G CB_VM_TIMEOUT=7200 CB_VM_CMDLINE="$(STRESS_CMDLINE)" \
 		selftests/vm/run --exec 'FUZZ=$(FUZZ) /stress/run' 2>&1 | \
 		tee $(O)/stress.log; \
 	selftests/tap-summary $(O)/stress.log
