@@ -116,6 +116,17 @@ $(O)/bench/engine_bench: bench/engine_bench.c $(ENGINE) $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< kmod/cb_engine.c
 
+# The BPF side alone, natively on the host (bench/host.bpf.c).
+$(O)/host.bpf.o: bench/host.bpf.c bpf/cbreaker.bpf.c $(UAPI) $(O)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/host.skel.h: $(O)/host.bpf.o
+	$(BPFTOOL) gen skeleton $< name host_bpf > $@
+
+$(O)/bench/host_bench: bench/host_bench.c $(O)/host.skel.h $(UAPI)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf
+
 $(O)/bench/connect_bench: bench/connect_bench.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
@@ -150,15 +161,19 @@ check-rt: deps-rt
 
 RT_KVER = $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\..*-rt-' | sort -V | tail -n 1)
 
-# Engine natively here, the rest in the guest (4G: a million breakers);
-# all figures go to bench/results.json.
+# The engine and the BPF side alone natively here, the rest in the guest
+# (4G: a million breakers); all figures go to bench/results.json.
 bench: deps
-	@$(MAKE) --no-print-directory all $(O)/bench/engine_bench
+	@$(MAKE) --no-print-directory all $(O)/bench/engine_bench $(O)/bench/host_bench
 	$(O)/bench/engine_bench >$(O)/bench/engine.json
+	$(O)/bench/host_bench >$(O)/bench/host.json || \
+		{ echo "bench: the host part failed; results without it" >&2; \
+		  : >$(O)/bench/host.json; }
 	CB_VM_MEM=4G selftests/vm/run --exec \
 		'/bench/connect_bench >/src/$(O)/bench/guest.json'
-	{ echo '{'; cat $(O)/bench/engine.json; \
+	{ echo '{'; cat $(O)/bench/engine.json $(O)/bench/host.json; \
 	  printf '"host_cpu": "%s",\n' "$$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"; \
+	  printf '"host_kernel": "%s",\n' "$$(uname -r)"; \
 	  cat $(O)/bench/guest.json; echo '}'; } >bench/results.json
 	@echo "bench: wrote bench/results.json"
 

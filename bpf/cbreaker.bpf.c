@@ -33,11 +33,16 @@
 #define ICMPV6_DEST_UNREACH	1
 #define ICMPV6_PORT_UNREACH	4
 
-/* Module kfuncs (cbreaker.ko) */
+/*
+ * Module kfuncs (cbreaker.ko). bench/host.bpf.c builds these programs with
+ * stand-ins, to time the BPF side alone on a host that cannot load modules.
+ */
+#ifndef CB_BPF_NO_MODULE
 extern int cb_admit(void *key, __u32 key__sz) __ksym;
 extern void cb_record(void *key, __u32 key__sz, __u32 outcome,
 		      __u64 latency_ns, __u32 epoch) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

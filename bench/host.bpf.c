@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bpf/cbreaker.bpf.c without the module, for bench/host_bench: the hooks,
+ * maps and sensors as they are, with stand-ins for the kfuncs (every call
+ * admitted, every outcome dropped), so that the BPF side's own cost can be
+ * timed natively on a host booted with "nomodule".
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#define CB_BPF_NO_MODULE
+
+static volatile __u32 cb_seen;	/* keeps the stand-ins' arguments alive */
+
+static __always_inline int cb_admit(void *key, __u32 key__sz)
+{
+	cb_seen += key__sz;
+	return 0;
+}
+
+static __always_inline void cb_record(void *key, __u32 key__sz, __u32 outcome,
+				      __u64 latency_ns, __u32 epoch)
+{
+	cb_seen += outcome + (__u32)latency_ns + epoch;
+}
+
+static __always_inline int cb_map_attach(void *map, __u32 id)
+{
+	return 0;
+}
+
+#include "../bpf/cbreaker.bpf.c"

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF side's cost on real hardware: our hooks and sensors (bench/
+ * host.bpf.c: bpf/cbreaker.bpf.c with stand-ins for the module's kfuncs)
+ * on the host itself, which runs BPF natively but cannot load modules.
+ * Rounds interleave connect()+accept()+close() over loopback without
+ * cbreaker, with it for a destination no policy covers, and with it for
+ * one that has a breaker. Prints a table on stderr and JSON members on
+ * stdout (merged into bench/results.json by make bench).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/cbreaker.h>
+
+#include "host.skel.h"
+
+#define ROUNDS		31
+#define CONNECTS	2000
+
+struct stat_ {
+	double v[ROUNDS];
+	double med, lo, hi;
+};
+
+static char cg_on[300], cg_off[300];
+
+static void die(const char *what)
+{
+	fprintf(stderr, "host_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static unsigned long long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+static void join(const char *cg)
+{
+	char path[320];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+		die(path);
+}
+
+/* The first cgroup v2 mount. */
+static void cgroup_root(char *buf, size_t len)
+{
+	FILE *m = setmntent("/proc/mounts", "r");
+	struct mntent *e;
+
+	while (m && (e = getmntent(m)))
+		if (!strcmp(e->mnt_type, "cgroup2")) {
+			snprintf(buf, len, "%s", e->mnt_dir);
+			endmntent(m);
+			return;
+		}
+	errno = ENOENT;
+	die("no cgroup v2 mount");
+}
+
+static int listener(const char *ip, struct sockaddr_in *sa)
+{
+	socklen_t len = sizeof(*sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	inet_pton(AF_INET, ip, &sa->sin_addr);
+	if (fd < 0 || bind(fd, (void *)sa, sizeof(*sa)) || listen(fd, 512) ||
+	    getsockname(fd, (void *)sa, &len))
+		die("listener");
+	return fd;
+}
+
+/* ns per connect()+accept()+close(); the server closes first, so the
+ * client's ports are not held in TIME_WAIT.
+ */
+static double connects(const struct sockaddr_in *sa, int lfd)
+{
+	unsigned long long t0 = now_ns();
+	int i, fd, c;
+
+	for (i = 0; i < CONNECTS; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (void *)sa, sizeof(*sa)))
+			die("connect");
+		c = accept(lfd, NULL, NULL);
+		close(c);
+		close(fd);
+	}
+	return (double)(now_ns() - t0) / CONNECTS;
+}
+
+static unsigned long long runtime(struct bpf_program *p)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	bpf_prog_get_info_by_fd(bpf_program__fd(p), &info, &len);
+	return info.run_time_ns;
+}
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+	return 0;
+}
+
+/* The BPF object, with or without the outcome sensors (fentry). */
+static struct host_bpf *load(bool sensors)
+{
+	/* some hosts refuse tracing programs: no need to print that */
+	libbpf_print_fn_t print = sensors ? libbpf_set_print(quiet) : NULL;
+	struct host_bpf *skel = host_bpf__open();
+
+	if (skel) {
+		bpf_program__set_autoload(skel->progs.cb_tcp_done, sensors);
+		bpf_program__set_autoload(skel->progs.cb_tcp_failed, false);
+		bpf_program__set_autoload(skel->progs.cb_udp4_err, false);
+		bpf_program__set_autoload(skel->progs.cb_udp6_err, false);
+		if (host_bpf__load(skel)) {
+			host_bpf__destroy(skel);
+			skel = NULL;
+		}
+	}
+	if (sensors)
+		libbpf_set_print(print);
+	return skel;
+}
+
+static unsigned long long runtimes(struct host_bpf *skel, bool sensors)
+{
+	return runtime(skel->progs.cb_connect4) +
+	       (sensors ? runtime(skel->progs.cb_tcp_done) : 0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void summarize(struct stat_ *s)
+{
+	double v[ROUNDS];
+
+	memcpy(v, s->v, sizeof(v));
+	qsort(v, ROUNDS, sizeof(v[0]), cmp_double);
+	s->med = v[ROUNDS / 2];
+	s->lo = v[ROUNDS / 4];
+	s->hi = v[3 * ROUNDS / 4];
+}
+
+static void put(const char *name, double v)
+{
+	printf("\"%s\": %.3f,\n", name, v);
+}
+
+int main(void)
+{
+	struct stat_ none = { 0 }, untracked = { 0 }, tracked = { 0 };
+	double bpf_untracked = 0, bpf_tracked = 0, rt;
+	struct sockaddr_in s1, s2;
+	struct bpf_link *c4 = NULL, *done = NULL;
+	struct cb_breaker b = { 0 };
+	struct cb_key key = { 0 };
+	struct host_bpf *skel;
+	char root[200], parent[256];
+	int l1, l2, r, cg, stats;
+	bool sensors;
+
+	cgroup_root(root, sizeof(root));
+	snprintf(parent, sizeof(parent), "%s/cbhostbench", root);
+	snprintf(cg_on, sizeof(cg_on), "%s/on", parent);
+	snprintf(cg_off, sizeof(cg_off), "%s/off", parent);
+	if ((mkdir(parent, 0755) && errno != EEXIST) ||
+	    (mkdir(cg_on, 0755) && errno != EEXIST) ||
+	    (mkdir(cg_off, 0755) && errno != EEXIST))
+		die("mkdir cgroup");
+
+	skel = load(true);
+	sensors = skel != NULL;
+	if (!skel)	/* some hosts refuse tracing programs (EPERM) */
+		skel = load(false);
+	if (!skel)
+		die("loading the BPF object");
+	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats < 0)
+		die("bpf_enable_stats");
+	cg = open(cg_on, O_RDONLY | O_DIRECTORY);
+	if (cg < 0)
+		die(cg_on);
+
+	/* 127.0.0.2 has a breaker: its connects take the tracked path */
+	key.addr[10] = key.addr[11] = 0xff;
+	inet_pton(AF_INET, "127.0.0.2", &key.addr[12]);
+	l1 = listener("127.0.0.1", &s1);
+	l2 = listener("127.0.0.2", &s2);
+	key.port = s2.sin_port;
+	key.proto = IPPROTO_TCP;
+	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
+				 sizeof(b), BPF_ANY))
+		die("breaker");
+
+	for (r = 0; r < ROUNDS; r++) {
+		/* without cbreaker: nothing attached anywhere */
+		join(cg_off);
+		none.v[r] = connects(&s1, l1);
+
+		c4 = bpf_program__attach_cgroup(skel->progs.cb_connect4, cg);
+		done = sensors ? bpf_program__attach(skel->progs.cb_tcp_done) : NULL;
+		if (!c4 || (sensors && !done))
+			die("attaching");
+		join(cg_on);
+		rt = runtimes(skel, sensors);
+		untracked.v[r] = connects(&s1, l1);
+		bpf_untracked += (runtimes(skel, sensors) - rt) / CONNECTS / ROUNDS;
+		rt = runtimes(skel, sensors);
+		tracked.v[r] = connects(&s2, l2);
+		bpf_tracked += (runtimes(skel, sensors) - rt) / CONNECTS / ROUNDS;
+		join(cg_off);
+		bpf_link__destroy(c4);
+		bpf_link__destroy(done);
+	}
+	summarize(&none);
+	summarize(&untracked);
+	summarize(&tracked);
+
+	fprintf(stderr, "host, BPF side alone (kfuncs stood in for), ns per connect()+accept()+close()\n"
+		"(median and quartiles of %d interleaved rounds of %d):\n", ROUNDS, CONNECTS);
+	if (!sensors)
+		fprintf(stderr, "  (this host refuses tracing programs: connect4 only; the socket's\n"
+			"   mark is freed at close instead of at the handshake's end)\n");
+	fprintf(stderr, "  no cbreaker            %7.0f  (%.0f..%.0f)\n", none.med, none.lo, none.hi);
+	fprintf(stderr, "  no policy matches      %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns\n",
+		untracked.med, untracked.med - none.med,
+		100 * (untracked.med - none.med) / none.med, bpf_untracked);
+	fprintf(stderr, "  a breaker, tracked     %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns\n",
+		tracked.med, tracked.med - none.med,
+		100 * (tracked.med - none.med) / none.med, bpf_tracked);
+	put("host_sensors_included", sensors);
+	put("host_connect_ns", none.med);
+	put("host_untracked_overhead_ns", untracked.med - none.med);
+	put("host_untracked_overhead_pct", 100 * (untracked.med - none.med) / none.med);
+	put("host_untracked_bpf_ns", bpf_untracked);
+	put("host_tracked_bpf_side_overhead_ns", tracked.med - none.med);
+	put("host_tracked_bpf_side_overhead_pct", 100 * (tracked.med - none.med) / none.med);
+	put("host_tracked_bpf_ns", bpf_tracked);
+
+	join(root);
+	rmdir(cg_on);
+	rmdir(cg_off);
+	rmdir(parent);
+	close(stats);
+	host_bpf__destroy(skel);
+	return 0;
+}
