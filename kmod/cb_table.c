@@ -364,12 +364,13 @@ int cb_rule_next(struct cb_rule_cursor *cur, struct cb_rule *r)
 /*
  * A breaker changes by itself at @due (0: never): have the sweeper run by
  * then, though not sooner than CB_SWEEP_MS after its last run. Only a due
- * earlier than any noted since that run moves the work.
+ * earlier than any noted since that run moves the work; if another CPU
+ * notes an earlier one while we move it, we move it again.
  */
 static void cb_due_note(u64 due)
 {
 	s64 old = atomic64_read(&cb_due);
-	u64 now, at;
+	u64 first, now, at;
 
 	if (!due)
 		return;
@@ -377,10 +378,16 @@ static void cb_due_note(u64 due)
 		if ((u64)old <= due)
 			return;
 	} while (!atomic64_try_cmpxchg(&cb_due, &old, due));
-	now = ktime_get_ns();
-	at = max(due, READ_ONCE(cb_last_sweep) + CB_SWEEP_MS * NSEC_PER_MSEC);
-	mod_delayed_work(system_wq, &cb_sweep_work,
-			 at > now ? nsecs_to_jiffies(at - now) + 1 : 0);
+	do {
+		first = atomic64_read(&cb_due);
+		if (first == U64_MAX)
+			return;	/* a sweep began: it notes what it finds */
+		now = ktime_get_ns();
+		at = max(first, READ_ONCE(cb_last_sweep) +
+				CB_SWEEP_MS * NSEC_PER_MSEC);
+		mod_delayed_work(system_wq, &cb_sweep_work,
+				 at > now ? nsecs_to_jiffies(at - now) + 1 : 0);
+	} while ((u64)atomic64_read(&cb_due) < first);
 }
 
 /* After an engine call, outside the lock: its events, and when to sweep. */

@@ -201,6 +201,24 @@ TEST_F(engine, a_probe_that_never_finishes_cannot_hang_half_open)
 	ASSERT_EQ(CB_REASON_PROBE_TIMEOUT, self->ch.c[self->ch.n - 1].reason);
 }
 
+/* What the sweeper is told: when time alone would change the breaker. */
+TEST_F(engine, due_is_when_time_alone_changes_the_breaker)
+{
+	__u64 opened;
+
+	ASSERT_EQ(0, cb_engine_due(&self->b));		/* closed: never */
+	trip(self);
+	opened = self->now;
+	ASSERT_EQ(opened + 10 * SEC, cb_engine_due(&self->b));
+	self->now += 10 * SEC;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	ASSERT_EQ(0, cb_engine_due(&self->b));		/* no probe yet: calls decide */
+	ASSERT_LE(0, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	ASSERT_EQ(self->now + self->p.probe_wait_ns, cb_engine_due(&self->b));
+	cb_engine_force(&self->b, &self->p, CB_FORCE_OPEN, self->now, NULL);
+	ASSERT_EQ(0, cb_engine_due(&self->b));		/* forced: until reset */
+}
+
 TEST_F(engine, probe_wait_closes_when_the_finished_probes_suffice)
 {
 	trip(self);
