@@ -373,12 +373,29 @@ static unsigned long long prog_runtime(int fd)
 	return info.run_time_ns;
 }
 
+/*
+ * connects(), and our programs' run time per connect meanwhile (the kernel's
+ * accounting; the programs are looked up anew, as cbctl load replaces them).
+ */
+static double connects_bpf(const char *ip, int port, int lfd, int n, double *bpf)
+{
+	int c4 = bpf_obj_get(PIN "/prog_connect4");
+	int tp = link_prog_fd(PIN "/trace_cb_tcp_done");
+	unsigned long long rt = prog_runtime(c4) + prog_runtime(tp);
+	double wall = connects(ip, port, lfd, n);
+
+	*bpf = (double)(prog_runtime(c4) + prog_runtime(tp) - rt) / n;
+	close(c4);
+	close(tp);
+	return wall;
+}
+
 int main(void)
 {
 	struct stat_ none = { 0 }, nopol = { 0 }, closed = { 0 }, loaded = { 0 };
 	struct stat_ none2 = { 0 }, open_ = { 0 }, rst = { 0 };
 	static const unsigned int sizes[] = { 1, 1000, 100000, 1000000 };
-	double cost[4], mem[4], rcost[4], slab_per, blackhole = 0;
+	double cost[4], bcost[4], mem[4], rcost[4], rbcost[4], slab_per, blackhole = 0;
 	double untracked_ns = 0, admit_ns = 0, sense_ns = 0, loaded_ns = 0;
 	unsigned long long mem0, slab0, rt0, rt1;
 	int l1, p1, l2, p2, r, i, tp, c4;
@@ -504,7 +521,10 @@ int main(void)
 	put("open_vs_blackhole_default_retries_speedup", 127e9 / open_.med);
 
 	/* 3. scale: 1 to 1M breakers, cost per connect and kernel memory */
-	fprintf(stderr, "\nscale (breakers: ns per tracked connect, kernel bytes per breaker):\n");
+	fprintf(stderr, "\nscale (breakers: ns per tracked connect, wall and our programs; "
+		"kernel bytes per breaker):\n");
+	close(c4);
+	close(tp);
 	sh("cbctl unload >/dev/null && cbctl load cgroup " CG " table 1100000 >/dev/null");
 	made = 0;
 	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
@@ -514,48 +534,57 @@ int main(void)
 	mem0 = map_memlock(PIN "/breakers");
 	slab0 = meminfo("Slab") + meminfo("Percpu");
 	for (i = 0; i < 4; i++) {
-		struct stat_ s = { 0 };
+		struct stat_ s = { 0 }, b = { 0 };
 
 		grow(sizes[i] - 1);
 		for (r = 0; r < 3; r++)
-			s.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
+			s.v[r] = connects_bpf("127.0.0.2", p2, l2, CONNECTS, &b.v[r]);
 		summarize(&s, 3);
+		summarize(&b, 3);
 		cost[i] = s.med;
+		bcost[i] = b.med;
 		mem[i] = breakers() > 1 ?
 			(double)(map_memlock(PIN "/breakers") - mem0) / (breakers() - 1) : 0;
-		fprintf(stderr, "  %8u breakers: %9.0f ns  %6.0f B (map accounting)\n",
-			breakers(), cost[i], mem[i]);
+		fprintf(stderr, "  %8u breakers: %9.0f ns  programs %6.0f ns  %4.0f B (map accounting)\n",
+			breakers(), cost[i], bcost[i], mem[i]);
 		snprintf(name, sizeof(name), "connect_ns_%u_breakers", sizes[i]);
 		put(name, cost[i]);
+		snprintf(name, sizeof(name), "bpf_ns_%u_breakers", sizes[i]);
+		put(name, bcost[i]);
 	}
 	slab_per = (double)(meminfo("Slab") + meminfo("Percpu") - slab0) / (breakers() - 1);
 	fprintf(stderr, "  slab+percpu growth per breaker: %.0f B\n", slab_per);
-	put("cost_ratio_1M_vs_1", cost[3] / cost[0]);
+	put("cost_ratio_1M_vs_1", bcost[3] / bcost[0]);
+	put("wall_cost_ratio_1M_vs_1", cost[3] / cost[0]);
 	put("kernel_bytes_per_breaker", mem[3]);
 	put("slab_bytes_per_breaker", slab_per);
-	close(c4);
-	close(tp);
 
 	/* policy lookup: 1 to 100k rules in the tries */
-	fprintf(stderr, "\nrules (ns per tracked connect):\n");
+	fprintf(stderr, "\nrules (ns per tracked connect, wall and our programs):\n");
 	join(ROOT);
 	sh("cbctl unload >/dev/null && cbctl load cgroup " CG " >/dev/null");
 	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
 	join(CG);
 	for (i = 0; i < 4; i++) {
 		static const unsigned int nrules[] = { 0, 1000, 10000, 100000 };
-		struct stat_ s = { 0 };
+		struct stat_ s = { 0 }, b = { 0 };
 
 		rules(nrules[i]);
 		for (r = 0; r < 3; r++)
-			s.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
+			s.v[r] = connects_bpf("127.0.0.2", p2, l2, CONNECTS, &b.v[r]);
 		summarize(&s, 3);
+		summarize(&b, 3);
 		rcost[i] = s.med;
-		fprintf(stderr, "  %6u rules: %9.0f ns\n", nrules[i] + 1, s.med);
+		rbcost[i] = b.med;
+		fprintf(stderr, "  %6u rules: %9.0f ns  programs %6.0f ns\n", nrules[i] + 1,
+			s.med, b.med);
 		snprintf(name, sizeof(name), "connect_ns_%u_rules", nrules[i] + 1);
 		put(name, s.med);
+		snprintf(name, sizeof(name), "bpf_ns_%u_rules", nrules[i] + 1);
+		put(name, b.med);
 	}
-	put("cost_ratio_100k_rules_vs_1", rcost[3] / rcost[0]);
+	put("cost_ratio_100k_rules_vs_1", rbcost[3] / rbcost[0]);
+	put("wall_cost_ratio_100k_rules_vs_1", rcost[3] / rcost[0]);
 
 	/* events: how many a monitor keeps up with, and drops when it cannot */
 	events(2000);
