@@ -4,8 +4,9 @@
  * host.bpf.c: bpf/cbreaker.bpf.c with stand-ins for the module's kfuncs)
  * on the host itself, which runs BPF natively but cannot load modules.
  * Rounds interleave connect()+accept()+close() over loopback without
- * cbreaker, with it for a destination no policy covers, and with it for
- * one that has a breaker. Prints a table on stderr and JSON members on
+ * cbreaker, with it for a destination no policy covers, with it for one
+ * that has a breaker, and the same with a million breakers in the map (a
+ * second instance of the object). Prints a table on stderr and JSON members on
  * stdout (merged into bench/results.json by make bench).
  */
 #define _GNU_SOURCE
@@ -30,6 +31,8 @@
 
 #define ROUNDS		31
 #define CONNECTS	2000
+#define BIG		1000000	/* breakers */
+#define FILL_BATCH	10000
 
 struct stat_ {
 	double v[ROUNDS];
@@ -128,13 +131,14 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 }
 
 /* The BPF object, with or without the outcome sensors (fentry). */
-static struct host_bpf *load(bool sensors)
+static struct host_bpf *load(bool sensors, unsigned int table)
 {
 	/* some hosts refuse tracing programs: no need to print that */
 	libbpf_print_fn_t print = sensors ? libbpf_set_print(quiet) : NULL;
 	struct host_bpf *skel = host_bpf__open();
 
 	if (skel) {
+		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
 		bpf_program__set_autoload(skel->progs.cb_tcp_done, sensors);
 		bpf_program__set_autoload(skel->progs.cb_tcp_failed, false);
 		bpf_program__set_autoload(skel->progs.cb_udp4_err, false);
@@ -153,6 +157,35 @@ static unsigned long long runtimes(struct host_bpf *skel, bool sensors)
 {
 	return runtime(skel->progs.cb_connect4) +
 	       (sensors ? runtime(skel->progs.cb_tcp_done) : 0);
+}
+
+/* @key's breaker and BIG - 1 others (10.x.y.z:80), in batches. */
+static void fill(struct host_bpf *skel, const struct cb_key *key)
+{
+	static struct cb_key keys[FILL_BATCH];
+	static struct cb_breaker vals[FILL_BATCH];
+	int fd = bpf_map__fd(skel->maps.cb_breakers);
+	unsigned int i, n, done = 0;
+	__u32 count;
+
+	while (done < BIG) {
+		for (n = 0; n < FILL_BATCH && done < BIG; n++, done++) {
+			memset(&keys[n], 0, sizeof(keys[n]));
+			if (!done) {
+				keys[n] = *key;
+				continue;
+			}
+			keys[n].addr[10] = keys[n].addr[11] = 0xff;
+			keys[n].addr[12] = 10;
+			for (i = 0; i < 3; i++)
+				keys[n].addr[13 + i] = done >> (16 - 8 * i);
+			keys[n].port = htons(80);
+			keys[n].proto = IPPROTO_TCP;
+		}
+		count = n;
+		if (bpf_map_update_batch(fd, keys, vals, &count, NULL) || count != n)
+			die("filling the breaker map");
+	}
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -180,13 +213,13 @@ static void put(const char *name, double v)
 
 int main(void)
 {
-	struct stat_ none = { 0 }, untracked = { 0 }, tracked = { 0 };
-	double bpf_untracked = 0, bpf_tracked = 0, rt;
+	struct stat_ none = { 0 }, untracked = { 0 }, tracked = { 0 }, million = { 0 };
+	double bpf_untracked = 0, bpf_tracked = 0, bpf_million = 0, rt;
 	struct sockaddr_in s1, s2;
 	struct bpf_link *c4 = NULL, *done = NULL;
 	struct cb_breaker b = { 0 };
 	struct cb_key key = { 0 };
-	struct host_bpf *skel;
+	struct host_bpf *skel, *big;
 	char root[200], parent[256];
 	int l1, l2, r, cg, stats;
 	bool sensors;
@@ -200,11 +233,12 @@ int main(void)
 	    (mkdir(cg_off, 0755) && errno != EEXIST))
 		die("mkdir cgroup");
 
-	skel = load(true);
+	skel = load(true, CB_BREAKERS_DEFAULT);
 	sensors = skel != NULL;
 	if (!skel)	/* some hosts refuse tracing programs (EPERM) */
-		skel = load(false);
-	if (!skel)
+		skel = load(false, CB_BREAKERS_DEFAULT);
+	big = load(sensors, BIG + 1);
+	if (!skel || !big)
 		die("loading the BPF object");
 	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (stats < 0)
@@ -223,6 +257,7 @@ int main(void)
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
 		die("breaker");
+	fill(big, &key);
 
 	for (r = 0; r < ROUNDS; r++) {
 		/* without cbreaker: nothing attached anywhere */
@@ -243,7 +278,21 @@ int main(void)
 		join(cg_off);
 		bpf_link__destroy(c4);
 		bpf_link__destroy(done);
+
+		/* the same tracked destination among a million breakers */
+		c4 = bpf_program__attach_cgroup(big->progs.cb_connect4, cg);
+		done = sensors ? bpf_program__attach(big->progs.cb_tcp_done) : NULL;
+		if (!c4 || (sensors && !done))
+			die("attaching");
+		join(cg_on);
+		rt = runtimes(big, sensors);
+		million.v[r] = connects(&s2, l2);
+		bpf_million += (runtimes(big, sensors) - rt) / CONNECTS / ROUNDS;
+		join(cg_off);
+		bpf_link__destroy(c4);
+		bpf_link__destroy(done);
 	}
+	summarize(&million);
 	summarize(&none);
 	summarize(&untracked);
 	summarize(&tracked);
@@ -260,7 +309,14 @@ int main(void)
 	fprintf(stderr, "  a breaker, tracked     %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns\n",
 		tracked.med, tracked.med - none.med,
 		100 * (tracked.med - none.med) / none.med, bpf_tracked);
+	fprintf(stderr, "  tracked, 1M breakers   %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns: %.2fx of 1 breaker\n",
+		million.med, million.med - none.med,
+		100 * (million.med - none.med) / none.med, bpf_million,
+		bpf_million / bpf_tracked);
 	put("host_sensors_included", sensors);
+	put("host_bpf_ns_1M_breakers", bpf_million);
+	put("host_cost_ratio_1M_vs_1", bpf_million / bpf_tracked);
+	put("host_wall_cost_ratio_1M_vs_1", million.med / tracked.med);
 	put("host_connect_ns", none.med);
 	put("host_untracked_overhead_ns", untracked.med - none.med);
 	put("host_untracked_overhead_pct", 100 * (untracked.med - none.med) / none.med);
@@ -275,5 +331,6 @@ int main(void)
 	rmdir(parent);
 	close(stats);
 	host_bpf__destroy(skel);
+	host_bpf__destroy(big);
 	return 0;
 }
