@@ -127,11 +127,11 @@ $(O)/bench/host_bench: bench/host_bench.c $(O)/host.skel.h $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 
-$(O)/bench/connect_bench: bench/connect_bench.c
+$(O)/bench/connect_bench: bench/connect_bench.c bench/cb_memlock.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 
-$(O)/stress/%: stress/%.c $(UAPI)
+$(O)/stress/%: stress/%.c bench/cb_memlock.h $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf -lmnl -lpthread
 

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "cb_memlock.h"
+
 #define CG	"/sys/fs/cgroup/cbbench"
 #define ROOT	"/sys/fs/cgroup"
 #define PIN	"/sys/fs/bpf/cbreaker"
@@ -170,23 +172,13 @@ static void put_raw(const char *name, const struct stat_ *s, int n)
 	fprintf(json, "],\n");
 }
 
-/* kernel accounting of a map: fdinfo memlock (map_mem_usage) */
+/* kernel accounting of a map (cb_memlock.h); a failure ends the run */
 static unsigned long long map_memlock(const char *pin)
 {
-	char path[64], line[256];
-	unsigned long long v = 0;
-	int fd = bpf_obj_get(pin);
-	FILE *f;
+	unsigned long long v = cb_map_memlock(pin);
 
-	if (fd < 0)
+	if (!v)
 		die(pin);
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		sscanf(line, "memlock: %llu", &v);
-	if (f)
-		fclose(f);
-	close(fd);
 	return v;
 }
 

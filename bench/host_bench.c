@@ -159,6 +159,33 @@ static unsigned long long runtimes(struct host_bpf *skel, bool sensors)
 	       (sensors ? runtime(skel->progs.cb_tcp_done) : 0);
 }
 
+/*
+ * connects() from inside @cg with @skel's hooks attached (connect4 to @cg,
+ * and the sensor); our programs' run time per connect is added to *bpf,
+ * averaged over the rounds.
+ */
+static double hooked(struct host_bpf *skel, bool sensors, int cg,
+		     const struct sockaddr_in *sa, int lfd, double *bpf)
+{
+	struct bpf_link *c4, *done = NULL;
+	unsigned long long rt;
+	double wall;
+
+	c4 = bpf_program__attach_cgroup(skel->progs.cb_connect4, cg);
+	if (sensors)
+		done = bpf_program__attach(skel->progs.cb_tcp_done);
+	if (!c4 || (sensors && !done))
+		die("attaching");
+	join(cg_on);
+	rt = runtimes(skel, sensors);
+	wall = connects(sa, lfd);
+	*bpf += (double)(runtimes(skel, sensors) - rt) / CONNECTS / ROUNDS;
+	join(cg_off);
+	bpf_link__destroy(c4);
+	bpf_link__destroy(done);
+	return wall;
+}
+
 /* @key's breaker and BIG - 1 others (10.x.y.z:80), in batches. */
 static void fill(struct host_bpf *skel, const struct cb_key *key)
 {
@@ -214,9 +241,8 @@ static void put(const char *name, double v)
 int main(void)
 {
 	struct stat_ none = { 0 }, untracked = { 0 }, tracked = { 0 }, million = { 0 };
-	double bpf_untracked = 0, bpf_tracked = 0, bpf_million = 0, rt;
+	double bpf_untracked = 0, bpf_tracked = 0, bpf_million = 0;
 	struct sockaddr_in s1, s2;
-	struct bpf_link *c4 = NULL, *done = NULL;
 	struct cb_breaker b = { 0 };
 	struct cb_key key = { 0 };
 	struct host_bpf *skel, *big;
@@ -263,34 +289,10 @@ int main(void)
 		/* without cbreaker: nothing attached anywhere */
 		join(cg_off);
 		none.v[r] = connects(&s1, l1);
-
-		c4 = bpf_program__attach_cgroup(skel->progs.cb_connect4, cg);
-		done = sensors ? bpf_program__attach(skel->progs.cb_tcp_done) : NULL;
-		if (!c4 || (sensors && !done))
-			die("attaching");
-		join(cg_on);
-		rt = runtimes(skel, sensors);
-		untracked.v[r] = connects(&s1, l1);
-		bpf_untracked += (runtimes(skel, sensors) - rt) / CONNECTS / ROUNDS;
-		rt = runtimes(skel, sensors);
-		tracked.v[r] = connects(&s2, l2);
-		bpf_tracked += (runtimes(skel, sensors) - rt) / CONNECTS / ROUNDS;
-		join(cg_off);
-		bpf_link__destroy(c4);
-		bpf_link__destroy(done);
-
+		untracked.v[r] = hooked(skel, sensors, cg, &s1, l1, &bpf_untracked);
+		tracked.v[r] = hooked(skel, sensors, cg, &s2, l2, &bpf_tracked);
 		/* the same tracked destination among a million breakers */
-		c4 = bpf_program__attach_cgroup(big->progs.cb_connect4, cg);
-		done = sensors ? bpf_program__attach(big->progs.cb_tcp_done) : NULL;
-		if (!c4 || (sensors && !done))
-			die("attaching");
-		join(cg_on);
-		rt = runtimes(big, sensors);
-		million.v[r] = connects(&s2, l2);
-		bpf_million += (runtimes(big, sensors) - rt) / CONNECTS / ROUNDS;
-		join(cg_off);
-		bpf_link__destroy(c4);
-		bpf_link__destroy(done);
+		million.v[r] = hooked(big, sensors, cg, &s2, l2, &bpf_million);
 	}
 	summarize(&million);
 	summarize(&none);

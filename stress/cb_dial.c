@@ -14,30 +14,15 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-static unsigned long long memlock(void)
-{
-	int fd = bpf_obj_get("/sys/fs/bpf/cbreaker/breakers");
-	unsigned long long v = 0;
-	char path[64], line[256];
-	FILE *f;
+#include "../bench/cb_memlock.h"
 
-	if (fd < 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		sscanf(line, "memlock: %llu", &v);
-	if (f)
-		fclose(f);
-	close(fd);
-	return v;
-}
+#define BREAKERS "/sys/fs/bpf/cbreaker/breakers"
 
 int main(int argc, char **argv)
 {
 	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000, i;
 	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(9) };
-	unsigned long long before = memlock();
+	unsigned long long before = cb_map_memlock(BREAKERS);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 	if (fd < 0)
@@ -47,6 +32,6 @@ int main(int argc, char **argv)
 		sendto(fd, "x", 1, MSG_DONTWAIT, (struct sockaddr *)&s, sizeof(s));
 	}
 	close(fd);
-	printf("%llu %llu\n", before, memlock());
+	printf("%llu %llu\n", before, cb_map_memlock(BREAKERS));
 	return 0;
 }
