@@ -43,8 +43,14 @@ static const char *cb_net_up =
 	"mkdir -p /tmp/www && echo hello >/tmp/www/index.html && "
 	NS "httpd -p 80 -h /tmp/www";
 
+/*
+ * The veth goes first: a namespace outlives "netns del" while its processes
+ * exit and is torn down later by a workqueue, so its cb0 could still exist
+ * when the next test adds it. "link del" removes both ends before it returns.
+ */
 static const char *cb_net_down =
-	"for p in $(ip netns pids cbsrv); do kill $p; done; "
+	"ip link del cb0 2>/dev/null; "
+	"for p in $(ip netns pids cbsrv 2>/dev/null); do kill $p; done; "
 	"ip netns del cbsrv 2>/dev/null; "
 	"sysctl -qw net.ipv4.tcp_syn_retries=6";
 
