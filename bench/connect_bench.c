@@ -493,6 +493,11 @@ int main(void)
 	sh("ip netns add cbbh && ip link add cbbh0 type veth peer name eth0 netns cbbh && "
 	   "ip addr add 10.88.0.1/24 dev cbbh0 && ip link set cbbh0 up && "
 	   "ip -n cbbh addr add 10.88.0.2/24 dev eth0 && ip -n cbbh link set eth0 up && "
+	   /* the SYNs go out and vanish; without a neighbour entry no
+	    * ARP answer would come back and the connect would fail
+	    * with EHOSTUNREACH instead */
+	   "ip neigh replace 10.88.0.2 dev cbbh0 nud permanent lladdr "
+	   "$(ip -n cbbh -br link show eth0 | awk '{print $3}') && "
 	   "tc qdisc add dev cbbh0 root netem loss 100%% && "
 	   "sysctl -qw net.ipv4.tcp_syn_retries=1");
 	join(ROOT);
