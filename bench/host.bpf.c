@@ -3,7 +3,8 @@
  * bpf/cbreaker.bpf.c without the module, for bench/host_bench: the hooks,
  * maps and sensors as they are, with stand-ins for the kfuncs (every call
  * admitted, every outcome dropped), so that the BPF side's own cost can be
- * timed natively on a host booted with "nomodule".
+ * timed natively on a host booted with "nomodule"; and a stand-in for the
+ * sensors where the host refuses those.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -30,3 +31,15 @@ static __always_inline int cb_map_attach(void *map, __u32 id)
 }
 
 #include "../bpf/cbreaker.bpf.c"
+
+/*
+ * Where the host refuses the sensors (fentry), this stands in for them on
+ * tracked connects: the sensor's work, at close rather than at the
+ * handshake's end, so that it is timed and the LRU does not fill up.
+ */
+SEC("cgroup/sock_release")
+int cb_release(struct bpf_sock *sk)
+{
+	cb_conn_done(bpf_get_socket_cookie(sk), CB_OUT_SUCCESS);
+	return 1;
+}

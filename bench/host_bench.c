@@ -143,6 +143,7 @@ static struct host_bpf *load(bool sensors, unsigned int table)
 		bpf_program__set_autoload(skel->progs.cb_tcp_failed, false);
 		bpf_program__set_autoload(skel->progs.cb_udp4_err, false);
 		bpf_program__set_autoload(skel->progs.cb_udp6_err, false);
+		bpf_program__set_autoload(skel->progs.cb_release, !sensors);
 		if (host_bpf__load(skel)) {
 			host_bpf__destroy(skel);
 			skel = NULL;
@@ -156,15 +157,15 @@ static struct host_bpf *load(bool sensors, unsigned int table)
 static unsigned long long runtimes(struct host_bpf *skel, bool sensors)
 {
 	return runtime(skel->progs.cb_connect4) +
-	       (sensors ? runtime(skel->progs.cb_tcp_done) : 0);
+	       runtime(sensors ? skel->progs.cb_tcp_done : skel->progs.cb_release);
 }
 
 /*
  * connects() from inside @cg with @skel's hooks attached (connect4 to @cg,
- * and the sensor); our programs' run time per connect is added to *bpf,
- * averaged over the rounds.
+ * and the sensor, or its stand-in if @tracked); our programs' run time per
+ * connect is added to *bpf, averaged over the rounds.
  */
-static double hooked(struct host_bpf *skel, bool sensors, int cg,
+static double hooked(struct host_bpf *skel, bool sensors, bool tracked, int cg,
 		     const struct sockaddr_in *sa, int lfd, double *bpf)
 {
 	struct bpf_link *c4, *done = NULL;
@@ -174,7 +175,9 @@ static double hooked(struct host_bpf *skel, bool sensors, int cg,
 	c4 = bpf_program__attach_cgroup(skel->progs.cb_connect4, cg);
 	if (sensors)
 		done = bpf_program__attach(skel->progs.cb_tcp_done);
-	if (!c4 || (sensors && !done))
+	else if (tracked)
+		done = bpf_program__attach_cgroup(skel->progs.cb_release, cg);
+	if (!c4 || ((sensors || tracked) && !done))
 		die("attaching");
 	join(cg_on);
 	rt = runtimes(skel, sensors);
@@ -289,10 +292,10 @@ int main(void)
 		/* without cbreaker: nothing attached anywhere */
 		join(cg_off);
 		none.v[r] = connects(&s1, l1);
-		untracked.v[r] = hooked(skel, sensors, cg, &s1, l1, &bpf_untracked);
-		tracked.v[r] = hooked(skel, sensors, cg, &s2, l2, &bpf_tracked);
+		untracked.v[r] = hooked(skel, sensors, false, cg, &s1, l1, &bpf_untracked);
+		tracked.v[r] = hooked(skel, sensors, true, cg, &s2, l2, &bpf_tracked);
 		/* the same tracked destination among a million breakers */
-		million.v[r] = hooked(big, sensors, cg, &s2, l2, &bpf_million);
+		million.v[r] = hooked(big, sensors, true, cg, &s2, l2, &bpf_million);
 	}
 	summarize(&million);
 	summarize(&none);
@@ -302,8 +305,8 @@ int main(void)
 	fprintf(stderr, "host, BPF side alone (kfuncs stood in for), ns per connect()+accept()+close()\n"
 		"(median and quartiles of %d interleaved rounds of %d):\n", ROUNDS, CONNECTS);
 	if (!sensors)
-		fprintf(stderr, "  (this host refuses tracing programs: connect4 only; the socket's\n"
-			"   mark is freed at close instead of at the handshake's end)\n");
+		fprintf(stderr, "  (this host refuses tracing programs: connect4, and on tracked\n"
+			"   connects a sock_release program doing the sensor's work)\n");
 	fprintf(stderr, "  no cbreaker            %7.0f  (%.0f..%.0f)\n", none.med, none.lo, none.hi);
 	fprintf(stderr, "  no policy matches      %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns\n",
 		untracked.med, untracked.med - none.med,

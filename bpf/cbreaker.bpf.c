@@ -5,7 +5,7 @@
  * cgroup connect4/6 (TCP, connected UDP) and sendmsg4/6 (unconnected UDP):
  * a destination with a breaker or a matching rule is handed to the module
  * (cb_admit), which admits or refuses. Refusal is ECONNREFUSED at once, with
- * no packet sent. An admitted TCP connect is remembered on its socket.
+ * no packet sent. An admitted TCP connect is remembered by socket cookie.
  *
  * Sensing: the end of a remembered handshake (done, reset, timed out,
  * unreachable) and ICMP destination-unreachable errors for UDP are
@@ -68,17 +68,26 @@ struct {
 	__type(value, struct cb_policy);
 } cb_port_rules SEC(".maps");
 
-/* A TCP connect admitted and not finished yet: on its socket. */
+/* A TCP connect admitted and not finished yet. */
 struct cb_conn {
 	struct cb_key key;
 	__u32 epoch;
 	__u64 start;
 };
 
+/*
+ * Handshakes in flight, by socket cookie. Preallocated LRU rather than
+ * socket storage, whose allocation and RCU-deferred free cost twice as much
+ * per connect. A socket closed mid-handshake leaves its entry behind (a
+ * cookie is never reused) until the LRU needs the room; so does, on an
+ * overflowing host, the oldest handshake: its outcome is not counted.
+ */
+#define CB_CONNS_MAX	16384
+
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CB_CONNS_MAX);
+	__type(key, __u64);
 	__type(value, struct cb_conn);
 } cb_conns SEC(".maps");
 
@@ -107,8 +116,8 @@ static __always_inline bool cb_tracked(struct cb_key *key)
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
-	struct bpf_sock *sk = ctx->sk;
-	struct cb_conn *c;
+	struct cb_conn c;
+	__u64 cookie;
 	int ret;
 
 	if (!cb_tracked(key))
@@ -119,14 +128,13 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		bpf_set_retval(-ECONNREFUSED);
 		return SOCK_DENY;
 	}
-	if (ret < 0 || key->proto != IPPROTO_TCP || !sk)
+	if (ret < 0 || key->proto != IPPROTO_TCP)
 		return SOCK_ALLOW;
-	c = bpf_sk_storage_get(&cb_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (c) {
-		c->key = *key;
-		c->epoch = ret;
-		c->start = bpf_ktime_get_ns();
-	}
+	c.key = *key;
+	c.epoch = ret;
+	c.start = bpf_ktime_get_ns();
+	cookie = bpf_get_socket_cookie(ctx);
+	bpf_map_update_elem(&cb_conns, &cookie, &c, BPF_ANY);
 	return SOCK_ALLOW;
 }
 
@@ -202,16 +210,25 @@ int cb_sendmsg6(struct bpf_sock_addr *ctx)
  * about ten times per connection. A socket closed by its owner
  * mid-handshake reaches neither: it neither succeeded nor failed.
  */
-static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
+static __always_inline void cb_conn_done(__u64 cookie, __u32 out)
 {
-	struct cb_conn *c = bpf_sk_storage_get(&cb_conns, sk, 0, 0);
+	struct cb_conn *c = bpf_map_lookup_elem(&cb_conns, &cookie);
 
 	if (!c)
 		return;
 	if (out != __CB_OUT_MAX)
 		cb_record(&c->key, sizeof(c->key), out,
 			  bpf_ktime_get_ns() - c->start, c->epoch);
-	bpf_sk_storage_delete(&cb_conns, sk);
+	bpf_map_delete_elem(&cb_conns, &cookie);
+}
+
+static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
+{
+	/* read, not made: a socket without a cookie is none of ours */
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+
+	if (cookie)
+		cb_conn_done(cookie, out);
 }
 
 /* SYN-ACK accepted: the socket is about to become ESTABLISHED. */

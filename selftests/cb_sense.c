@@ -110,6 +110,30 @@ TEST_F(sense, resets_trip_then_refusal_sends_nothing)
 	ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
 }
 
+/* One socket, two handshakes: each outcome counts once, for its own port. */
+TEST_F(sense, a_socket_that_connects_again_counts_each_handshake)
+{
+	struct sockaddr_storage ss;
+	char out[4096];
+	socklen_t len;
+	int fd;
+
+	POLICY("dst %s window 10 min-calls 5", variant->ip);
+	len = cb_addr(variant->ip, 81, &ss);
+	ASSERT_LE(0, fd = socket(ss.ss_family, SOCK_STREAM, 0));
+	ASSERT_NE(0, connect(fd, (void *)&ss, len));
+	ASSERT_EQ(ECONNREFUSED, errno);
+	len = cb_addr(variant->ip, 80, &ss);
+	ASSERT_EQ(0, connect(fd, (void *)&ss, len));
+	close(fd);
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_EQ(1, cb_json_num(out, "failures"));
+	EXPECT_EQ(0, cb_json_num(out, "successes"));
+	ASSERT_EQ(0, show(self, 80, "tcp", out, sizeof(out)));
+	EXPECT_EQ(1, cb_json_num(out, "successes"));
+	EXPECT_EQ(0, cb_json_num(out, "failures"));
+}
+
 /* Wait for non-blocking connects to end; returns how many timed out. */
 static int wait_timeouts(int *fds, int n, int ms)
 {
