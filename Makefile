@@ -123,11 +123,11 @@ $(O)/host.bpf.o: bench/host.bpf.c bpf/cbreaker.bpf.c $(UAPI) $(O)/vmlinux.h
 $(O)/host.skel.h: $(O)/host.bpf.o
 	$(BPFTOOL) gen skeleton $< name host_bpf > $@
 
-$(O)/bench/host_bench: bench/host_bench.c $(O)/host.skel.h $(UAPI)
+$(O)/bench/host_bench: bench/host_bench.c bench/cb_bench.h $(O)/host.skel.h $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 
-$(O)/bench/connect_bench: bench/connect_bench.c bench/cb_memlock.h
+$(O)/bench/connect_bench: bench/connect_bench.c bench/cb_bench.h bench/cb_memlock.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 

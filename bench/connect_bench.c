@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "cb_bench.h"
 #include "cb_memlock.h"
 
 #define CG	"/sys/fs/cgroup/cbbench"
@@ -31,20 +32,6 @@
 #define CONNECTS 400
 
 static FILE *json;
-
-static unsigned long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -62,55 +49,12 @@ static void sh(const char *fmt, ...)
 	}
 }
 
-static void join(const char *cg)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	fd = open(path, O_WRONLY);
-	if (fd < 0 || write(fd, "0", 1) != 1)
-		die(path);
-	close(fd);
-}
-
 static struct sockaddr_in sa(const char *ip, int port)
 {
 	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(port) };
 
 	inet_pton(AF_INET, ip, &s.sin_addr);
 	return s;
-}
-
-static int listener(const char *ip, int *port)
-{
-	struct sockaddr_in s = sa(ip, 0);
-	socklen_t len = sizeof(s);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0 || bind(fd, (void *)&s, len) || listen(fd, 1024) ||
-	    getsockname(fd, (void *)&s, &len))
-		die("listener");
-	*port = ntohs(s.sin_port);
-	return fd;
-}
-
-/* ns per connect()+accept()+close() to a loopback listener. */
-static double connects(const char *ip, int port, int lfd, int n)
-{
-	struct sockaddr_in s = sa(ip, port);
-	unsigned long long t0 = now_ns();
-	int i, fd, c;
-
-	for (i = 0; i < n; i++) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd < 0 || connect(fd, (void *)&s, sizeof(s)))
-			die("connect");
-		c = accept(lfd, NULL, NULL);
-		close(fd);
-		close(c);
-	}
-	return (double)(now_ns() - t0) / n;
 }
 
 /* ns in connect() until it fails (socket() and close() not counted). */
@@ -122,23 +66,16 @@ static double failing(const char *ip, int port, int n, int want)
 
 	for (i = 0; i < n; i++) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
-		t0 = now_ns();
+		t0 = cb_now_ns();
 		if (!connect(fd, (void *)&s, sizeof(s)) || errno != want) {
 			fprintf(stderr, "bench: %s:%d: expected %s, got %s\n", ip, port,
 				strerror(want), strerror(errno));
 			exit(1);
 		}
-		sum += now_ns() - t0;
+		sum += cb_now_ns() - t0;
 		close(fd);
 	}
 	return (double)sum / n;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 struct stat_ {
@@ -151,7 +88,7 @@ static void summarize(struct stat_ *s, int n)
 	double t[ROUNDS];
 
 	memcpy(t, s->v, sizeof(double) * n);
-	qsort(t, n, sizeof(double), cmp_double);
+	qsort(t, n, sizeof(double), cb_cmp_double);
 	s->med = t[n / 2];
 	s->lo = t[0];
 	s->hi = t[n - 1];
@@ -178,7 +115,7 @@ static unsigned long long map_memlock(const char *pin)
 	unsigned long long v = cb_map_memlock(pin);
 
 	if (!v)
-		die(pin);
+		cb_die(pin);
 	return v;
 }
 
@@ -204,7 +141,7 @@ static unsigned int breakers(void)
 	char *s;
 
 	if (!p || !fread(out, 1, sizeof(out) - 1, p))
-		die("cbctl status");
+		cb_die("cbctl status");
 	pclose(p);
 	s = strstr(out, "\"breakers\":");
 	return s ? strtoul(s + 11, NULL, 10) : 0;
@@ -263,7 +200,7 @@ static unsigned long long dropped(void)
 	FILE *p = popen("cbctl -j status", "r");
 
 	if (!p || !fread(out, 1, sizeof(out) - 1, p))
-		die("cbctl status");
+		cb_die("cbctl status");
 	pclose(p);
 	s = strstr(out, "\"events_dropped\":");
 	return s ? strtoull(s + 17, NULL, 10) : 0;
@@ -287,9 +224,9 @@ static void events(int n)
 	fclose(f);
 	sh("cbctl -j monitor >/tmp/mon.json 2>&1 & echo $! >/tmp/mon.pid; sleep 0.5");
 	d0 = dropped();
-	t0 = now_ns();
+	t0 = cb_now_ns();
 	sh("cbctl -b /tmp/events.batch >/dev/null");
-	secs = (now_ns() - t0) / 1e9;
+	secs = (cb_now_ns() - t0) / 1e9;
 	/* until the monitor has them all, or they stop coming */
 	for (i = 0, got = -1; i < 300 && got < 2 * n; i++) {
 		long long was = got;
@@ -299,7 +236,7 @@ static void events(int n)
 			break;
 		usleep(100000);
 	}
-	delivered_s = (now_ns() - t0) / 1e9;
+	delivered_s = (cb_now_ns() - t0) / 1e9;
 	d1 = dropped();
 	sh("kill $(cat /tmp/mon.pid)");
 	fprintf(stderr, "\nevents: %d made in %.2f s (%.0f/s); monitor got %lld in %.2f s (%.0f/s), dropped %llu\n",
@@ -331,7 +268,7 @@ static void prog_stats(const char *what, int fd)
 	char name[64];
 
 	if (bpf_prog_get_info_by_fd(fd, &info, &len))
-		die("prog info");
+		cb_die("prog info");
 	fprintf(stderr, "  %-14s %8.0f ns/run (%llu runs), %u xlated insns, %u jited bytes\n",
 		what, info.run_cnt ? (double)info.run_time_ns / info.run_cnt : 0,
 		(unsigned long long)info.run_cnt, info.xlated_prog_len / 8,
@@ -351,32 +288,23 @@ static int link_prog_fd(const char *pin)
 	int fd = bpf_obj_get(pin);
 
 	if (fd < 0 || bpf_link_get_info_by_fd(fd, &info, &len))
-		die(pin);
+		cb_die(pin);
 	close(fd);
 	return bpf_prog_get_fd_by_id(info.prog_id);
 }
 
-static unsigned long long prog_runtime(int fd)
-{
-	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	bpf_prog_get_info_by_fd(fd, &info, &len);
-	return info.run_time_ns;
-}
-
 /*
- * connects(), and our programs' run time per connect meanwhile (the kernel's
+ * cb_connects(), and our programs' run time per connect meanwhile (the kernel's
  * accounting; the programs are looked up anew, as cbctl load replaces them).
  */
-static double connects_bpf(const char *ip, int port, int lfd, int n, double *bpf)
+static double connects_bpf(const struct sockaddr_in *sa, int lfd, int n, double *bpf)
 {
 	int c4 = bpf_obj_get(PIN "/prog_connect4");
 	int tp = link_prog_fd(PIN "/trace_cb_tcp_done");
-	unsigned long long rt = prog_runtime(c4) + prog_runtime(tp);
-	double wall = connects(ip, port, lfd, n);
+	unsigned long long rt = cb_prog_runtime(c4) + cb_prog_runtime(tp);
+	double wall = cb_connects(sa, lfd, n);
 
-	*bpf = (double)(prog_runtime(c4) + prog_runtime(tp) - rt) / n;
+	*bpf = (double)(cb_prog_runtime(c4) + cb_prog_runtime(tp) - rt) / n;
 	close(c4);
 	close(tp);
 	return wall;
@@ -388,9 +316,10 @@ int main(void)
 	struct stat_ none2 = { 0 }, open_ = { 0 }, rst = { 0 };
 	static const unsigned int sizes[] = { 1, 1000, 100000, 1000000 };
 	double cost[4], bcost[4], mem[4], rcost[4], rbcost[4], slab_per, blackhole = 0;
-	double untracked_ns = 0, admit_ns = 0, sense_ns = 0, loaded_ns = 0;
+	double untracked_ns = 0, admit_ns = 0, sense_ns = 0, loaded_ns = 0, ns;
 	unsigned long long mem0, slab0, rt0, rt1;
-	int l1, p1, l2, p2, r, i, tp, c4;
+	struct sockaddr_in s1, s2;
+	int l1, l2, r, i, tp, c4;
 	char name[64];
 
 	json = stdout;
@@ -401,8 +330,8 @@ int main(void)
 	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
 	sh("cbctl policy add dst 127.0.0.3 window 100 min-calls 100 >/dev/null");
 	sh("cbctl policy add dst 127.16.0.0/12 proto udp window 100 min-calls 100 >/dev/null");
-	l1 = listener("127.0.0.1", &p1);	/* no policy covers it */
-	l2 = listener("127.0.0.2", &p2);	/* tracked: a closed breaker */
+	l1 = cb_listener("127.0.0.1", &s1);	/* no policy covers it */
+	l2 = cb_listener("127.0.0.2", &s2);	/* tracked: a closed breaker */
 
 	/*
 	 * 1. healthy path, interleaved. Wall time under TCG varies by tens of
@@ -412,20 +341,18 @@ int main(void)
 	c4 = bpf_obj_get(PIN "/prog_connect4");
 	tp = link_prog_fd(PIN "/trace_cb_tcp_done");
 	if (c4 < 0 || tp < 0)
-		die("programs");
+		cb_die("programs");
 	for (r = 0; r < ROUNDS; r++) {
-		join(ROOT);
-		none.v[r] = connects("127.0.0.1", p1, l1, CONNECTS);
-		join(CG);
-		rt0 = prog_runtime(c4) + prog_runtime(tp);
-		nopol.v[r] = connects("127.0.0.1", p1, l1, CONNECTS);
-		untracked_ns += (double)(prog_runtime(c4) + prog_runtime(tp) - rt0) /
-				CONNECTS / ROUNDS;
-		rt0 = prog_runtime(c4);
-		rt1 = prog_runtime(tp);
-		closed.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
-		admit_ns += (double)(prog_runtime(c4) - rt0) / CONNECTS / ROUNDS;
-		sense_ns += (double)(prog_runtime(tp) - rt1) / CONNECTS / ROUNDS;
+		cb_join(ROOT);
+		none.v[r] = cb_connects(&s1, l1, CONNECTS);
+		cb_join(CG);
+		nopol.v[r] = connects_bpf(&s1, l1, CONNECTS, &ns);
+		untracked_ns += ns / ROUNDS;
+		rt0 = cb_prog_runtime(c4);
+		rt1 = cb_prog_runtime(tp);
+		closed.v[r] = cb_connects(&s2, l2, CONNECTS);
+		admit_ns += (double)(cb_prog_runtime(c4) - rt0) / CONNECTS / ROUNDS;
+		sense_ns += (double)(cb_prog_runtime(tp) - rt1) / CONNECTS / ROUNDS;
 	}
 	summarize(&none, ROUNDS);
 	summarize(&nopol, ROUNDS);
@@ -439,13 +366,11 @@ int main(void)
 	rules(10000);
 	grow(100000);
 	for (r = 0; r < ROUNDS; r++) {
-		join(ROOT);
-		none2.v[r] = connects("127.0.0.1", p1, l1, CONNECTS);
-		join(CG);
-		rt0 = prog_runtime(c4) + prog_runtime(tp);
-		loaded.v[r] = connects("127.0.0.2", p2, l2, CONNECTS);
-		loaded_ns += (double)(prog_runtime(c4) + prog_runtime(tp) - rt0) /
-			     CONNECTS / ROUNDS;
+		cb_join(ROOT);
+		none2.v[r] = cb_connects(&s1, l1, CONNECTS);
+		cb_join(CG);
+		loaded.v[r] = connects_bpf(&s2, l2, CONNECTS, &ns);
+		loaded_ns += ns / ROUNDS;
 	}
 	summarize(&none2, ROUNDS);
 	summarize(&loaded, ROUNDS);
@@ -483,9 +408,9 @@ int main(void)
 	/* 2. fail fast: open breaker vs kernel RST vs blackholed SYN */
 	sh("cbctl breaker trip dst 127.0.0.3 port 80 >/dev/null");
 	for (r = 0; r < ROUNDS; r++) {
-		join(CG);
+		cb_join(CG);
 		open_.v[r] = failing("127.0.0.3", 80, CONNECTS, ECONNREFUSED);
-		join(ROOT);
+		cb_join(ROOT);
 		rst.v[r] = failing("127.0.0.1", 1, CONNECTS, ECONNREFUSED);
 	}
 	summarize(&open_, ROUNDS);
@@ -500,7 +425,7 @@ int main(void)
 	   "$(ip -n cbbh -br link show eth0 | awk '{print $3}') && "
 	   "tc qdisc add dev cbbh0 root netem loss 100%% && "
 	   "sysctl -qw net.ipv4.tcp_syn_retries=1");
-	join(ROOT);
+	cb_join(ROOT);
 	for (i = 0; i < 3; i++)
 		blackhole += failing("10.88.0.2", 80, 1, ETIMEDOUT) / 3;
 	sh("sysctl -qw net.ipv4.tcp_syn_retries=6 && ip netns del cbbh");
@@ -526,8 +451,8 @@ int main(void)
 	made = 0;
 	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
 	sh("cbctl policy add dst 127.16.0.0/12 proto udp window 100 min-calls 100 >/dev/null");
-	join(CG);
-	connects("127.0.0.2", p2, l2, 10);	/* one breaker */
+	cb_join(CG);
+	cb_connects(&s2, l2, 10);	/* one breaker */
 	mem0 = map_memlock(PIN "/breakers");
 	slab0 = meminfo("Slab") + meminfo("Percpu");
 	for (i = 0; i < 4; i++) {
@@ -535,7 +460,7 @@ int main(void)
 
 		grow(sizes[i] - 1);
 		for (r = 0; r < 3; r++)
-			s.v[r] = connects_bpf("127.0.0.2", p2, l2, CONNECTS, &b.v[r]);
+			s.v[r] = connects_bpf(&s2, l2, CONNECTS, &b.v[r]);
 		summarize(&s, 3);
 		summarize(&b, 3);
 		cost[i] = s.med;
@@ -558,17 +483,17 @@ int main(void)
 
 	/* policy lookup: 1 to 100k rules in the tries */
 	fprintf(stderr, "\nrules (ns per tracked connect, wall and our programs):\n");
-	join(ROOT);
+	cb_join(ROOT);
 	sh("cbctl unload >/dev/null && cbctl load cgroup " CG " >/dev/null");
 	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
-	join(CG);
+	cb_join(CG);
 	for (i = 0; i < 4; i++) {
 		static const unsigned int nrules[] = { 0, 1000, 10000, 100000 };
 		struct stat_ s = { 0 }, b = { 0 };
 
 		rules(nrules[i]);
 		for (r = 0; r < 3; r++)
-			s.v[r] = connects_bpf("127.0.0.2", p2, l2, CONNECTS, &b.v[r]);
+			s.v[r] = connects_bpf(&s2, l2, CONNECTS, &b.v[r]);
 		summarize(&s, 3);
 		summarize(&b, 3);
 		rcost[i] = s.med;
@@ -585,7 +510,7 @@ int main(void)
 
 	/* events: how many a monitor keeps up with, and drops when it cannot */
 	events(2000);
-	join(ROOT);
+	cb_join(ROOT);
 	sh("cbctl unload >/dev/null");
 	fprintf(json, "\"guest_kernel\": \"");
 	fflush(json);

@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include <linux/cbreaker.h>
 
+#include "cb_bench.h"
 #include "host.skel.h"
 
 #define ROUNDS		31
@@ -41,31 +42,6 @@ struct stat_ {
 
 static char cg_on[300], cg_off[300];
 
-static void die(const char *what)
-{
-	fprintf(stderr, "host_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static unsigned long long now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000ULL + t.tv_nsec;
-}
-
-static void join(const char *cg)
-{
-	char path[320];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	f = fopen(path, "w");
-	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
-		die(path);
-}
-
 /* The first cgroup v2 mount. */
 static void cgroup_root(char *buf, size_t len)
 {
@@ -79,49 +55,7 @@ static void cgroup_root(char *buf, size_t len)
 			return;
 		}
 	errno = ENOENT;
-	die("no cgroup v2 mount");
-}
-
-static int listener(const char *ip, struct sockaddr_in *sa)
-{
-	socklen_t len = sizeof(*sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	inet_pton(AF_INET, ip, &sa->sin_addr);
-	if (fd < 0 || bind(fd, (void *)sa, sizeof(*sa)) || listen(fd, 512) ||
-	    getsockname(fd, (void *)sa, &len))
-		die("listener");
-	return fd;
-}
-
-/* ns per connect()+accept()+close(); the server closes first, so the
- * client's ports are not held in TIME_WAIT.
- */
-static double connects(const struct sockaddr_in *sa, int lfd)
-{
-	unsigned long long t0 = now_ns();
-	int i, fd, c;
-
-	for (i = 0; i < CONNECTS; i++) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd < 0 || connect(fd, (void *)sa, sizeof(*sa)))
-			die("connect");
-		c = accept(lfd, NULL, NULL);
-		close(c);
-		close(fd);
-	}
-	return (double)(now_ns() - t0) / CONNECTS;
-}
-
-static unsigned long long runtime(struct bpf_program *p)
-{
-	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	bpf_prog_get_info_by_fd(bpf_program__fd(p), &info, &len);
-	return info.run_time_ns;
+	cb_die("no cgroup v2 mount");
 }
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -156,12 +90,15 @@ static struct host_bpf *load(bool sensors, unsigned int table)
 
 static unsigned long long runtimes(struct host_bpf *skel, bool sensors)
 {
-	return runtime(skel->progs.cb_connect4) +
-	       runtime(sensors ? skel->progs.cb_tcp_done : skel->progs.cb_release);
+	struct bpf_program *done = sensors ? skel->progs.cb_tcp_done :
+					     skel->progs.cb_release;
+
+	return cb_prog_runtime(bpf_program__fd(skel->progs.cb_connect4)) +
+	       cb_prog_runtime(bpf_program__fd(done));
 }
 
 /*
- * connects() from inside @cg with @skel's hooks attached (connect4 to @cg,
+ * cb_connects() from inside @cg with @skel's hooks attached (connect4 to @cg,
  * and the sensor, or its stand-in if @tracked); our programs' run time per
  * connect is added to *bpf, averaged over the rounds.
  */
@@ -178,12 +115,12 @@ static double hooked(struct host_bpf *skel, bool sensors, bool tracked, int cg,
 	else if (tracked)
 		done = bpf_program__attach_cgroup(skel->progs.cb_release, cg);
 	if (!c4 || ((sensors || tracked) && !done))
-		die("attaching");
-	join(cg_on);
+		cb_die("attaching");
+	cb_join(cg_on);
 	rt = runtimes(skel, sensors);
-	wall = connects(sa, lfd);
+	wall = cb_connects(sa, lfd, CONNECTS);
 	*bpf += (double)(runtimes(skel, sensors) - rt) / CONNECTS / ROUNDS;
-	join(cg_off);
+	cb_join(cg_off);
 	bpf_link__destroy(c4);
 	bpf_link__destroy(done);
 	return wall;
@@ -214,15 +151,8 @@ static void fill(struct host_bpf *skel, const struct cb_key *key)
 		}
 		count = n;
 		if (bpf_map_update_batch(fd, keys, vals, &count, NULL) || count != n)
-			die("filling the breaker map");
+			cb_die("filling the breaker map");
 	}
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void summarize(struct stat_ *s)
@@ -230,7 +160,7 @@ static void summarize(struct stat_ *s)
 	double v[ROUNDS];
 
 	memcpy(v, s->v, sizeof(v));
-	qsort(v, ROUNDS, sizeof(v[0]), cmp_double);
+	qsort(v, ROUNDS, sizeof(v[0]), cb_cmp_double);
 	s->med = v[ROUNDS / 2];
 	s->lo = v[ROUNDS / 4];
 	s->hi = v[3 * ROUNDS / 4];
@@ -260,7 +190,7 @@ int main(void)
 	if ((mkdir(parent, 0755) && errno != EEXIST) ||
 	    (mkdir(cg_on, 0755) && errno != EEXIST) ||
 	    (mkdir(cg_off, 0755) && errno != EEXIST))
-		die("mkdir cgroup");
+		cb_die("mkdir cgroup");
 
 	skel = load(true, CB_BREAKERS_DEFAULT);
 	sensors = skel != NULL;
@@ -268,30 +198,30 @@ int main(void)
 		skel = load(false, CB_BREAKERS_DEFAULT);
 	big = load(sensors, BIG + 1);
 	if (!skel || !big)
-		die("loading the BPF object");
+		cb_die("loading the BPF object");
 	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (stats < 0)
-		die("bpf_enable_stats");
+		cb_die("bpf_enable_stats");
 	cg = open(cg_on, O_RDONLY | O_DIRECTORY);
 	if (cg < 0)
-		die(cg_on);
+		cb_die(cg_on);
 
 	/* 127.0.0.2 has a breaker: its connects take the tracked path */
 	key.addr[10] = key.addr[11] = 0xff;
 	inet_pton(AF_INET, "127.0.0.2", &key.addr[12]);
-	l1 = listener("127.0.0.1", &s1);
-	l2 = listener("127.0.0.2", &s2);
+	l1 = cb_listener("127.0.0.1", &s1);
+	l2 = cb_listener("127.0.0.2", &s2);
 	key.port = s2.sin_port;
 	key.proto = IPPROTO_TCP;
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
-		die("breaker");
+		cb_die("breaker");
 	fill(big, &key);
 
 	for (r = 0; r < ROUNDS; r++) {
 		/* without cbreaker: nothing attached anywhere */
-		join(cg_off);
-		none.v[r] = connects(&s1, l1);
+		cb_join(cg_off);
+		none.v[r] = cb_connects(&s1, l1, CONNECTS);
 		untracked.v[r] = hooked(skel, sensors, false, cg, &s1, l1, &bpf_untracked);
 		tracked.v[r] = hooked(skel, sensors, true, cg, &s2, l2, &bpf_tracked);
 		/* the same tracked destination among a million breakers */
@@ -330,7 +260,7 @@ int main(void)
 	put("host_tracked_bpf_side_overhead_pct", 100 * (tracked.med - none.med) / none.med);
 	put("host_tracked_bpf_ns", bpf_tracked);
 
-	join(root);
+	cb_join(root);
 	rmdir(cg_on);
 	rmdir(cg_off);
 	rmdir(parent);
