@@ -103,6 +103,18 @@ $(O)/selftests/%: selftests/%.c selftests/cb_test.h $(UAPI) $(KSFT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
 
+# Programs the module must refuse to serve, for cb_trust.
+$(O)/cb_rogue.bpf.o: selftests/bpf/cb_rogue.bpf.c $(UAPI) $(O)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/cb_rogue.skel.h: $(O)/cb_rogue.bpf.o
+	$(BPFTOOL) gen skeleton $< name cb_rogue > $@
+
+$(O)/selftests/cb_trust: selftests/cb_trust.c selftests/cb_test.h $(UAPI) \
+			 $(KSFT_HDRS) $(O)/cb_rogue.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lbpf -lelf -lz
+
 $(O)/unit/%: selftests/unit/%.c $(wildcard selftests/unit/*.h) $(ENGINE) $(UAPI) $(KSFT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< kmod/cb_engine.c

@@ -40,6 +40,16 @@ static __always_inline int cb_map_attach(void *map, __u32 id)
 SEC("cgroup/sock_release")
 int cb_release(struct bpf_sock *sk)
 {
-	cb_conn_done(bpf_get_socket_cookie(sk), CB_OUT_SUCCESS);
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct cb_key key = {};
+	struct cb_conn *c;
+
+	c = bpf_map_lookup_elem(&cb_conns, &cookie);
+	if (!c)
+		return 1;
+	key.scope = c->scope;
+	cb_record(&key, sizeof(key), CB_OUT_SUCCESS,
+		  bpf_ktime_get_ns() - c->start, c->epoch);
+	bpf_map_delete_elem(&cb_conns, &cookie);
 	return 1;
 }

@@ -75,8 +75,12 @@ static struct host_bpf *load(bool sensors, unsigned int table)
 		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
 		bpf_program__set_autoload(skel->progs.cb_tcp_done, sensors);
 		bpf_program__set_autoload(skel->progs.cb_tcp_failed, false);
+		bpf_program__set_autoload(skel->progs.cb_tcp_close, false);
+		bpf_program__set_autoload(skel->progs.cb_tcp_disconnect, false);
 		bpf_program__set_autoload(skel->progs.cb_udp4_err, false);
+		bpf_program__set_autoload(skel->progs.cb_udp4_lookup, false);
 		bpf_program__set_autoload(skel->progs.cb_udp6_err, false);
+		bpf_program__set_autoload(skel->progs.cb_udp6_lookup, false);
 		bpf_program__set_autoload(skel->progs.cb_release, !sensors);
 		if (host_bpf__load(skel)) {
 			host_bpf__destroy(skel);
@@ -148,11 +152,24 @@ static void fill(struct host_bpf *skel, const struct cb_key *key)
 				keys[n].addr[13 + i] = done >> (16 - 8 * i);
 			keys[n].port = htons(80);
 			keys[n].proto = IPPROTO_TCP;
+			keys[n].netns = key->netns;
 		}
 		count = n;
 		if (bpf_map_update_batch(fd, keys, vals, &count, NULL) || count != n)
 			cb_die("filling the breaker map");
 	}
+}
+
+static __u64 netns_cookie(void)
+{
+	__u64 cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cb_die("SO_NETNS_COOKIE");
+	close(fd);
+	return cookie;
 }
 
 static void summarize(struct stat_ *s)
@@ -213,6 +230,7 @@ int main(void)
 	l2 = cb_listener("127.0.0.2", &s2);
 	key.port = s2.sin_port;
 	key.proto = IPPROTO_TCP;
+	key.netns = netns_cookie();	/* the hooks key breakers by namespace */
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
 		cb_die("breaker");

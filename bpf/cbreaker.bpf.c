@@ -5,11 +5,17 @@
  * cgroup connect4/6 (TCP, connected UDP) and sendmsg4/6 (unconnected UDP):
  * a destination with a breaker or a matching rule is handed to the module
  * (cb_admit), which admits or refuses. Refusal is ECONNREFUSED at once, with
- * no packet sent. An admitted TCP connect is remembered by socket cookie.
+ * no packet sent. A breaker is per destination, network namespace and
+ * attached cgroup (cb_scope, set by cbctl for each cgroup it attaches to).
  *
- * Sensing: the end of a remembered handshake (done, reset, timed out,
- * unreachable) and ICMP destination-unreachable errors for UDP are
- * reported to the module (cb_record).
+ * Sensing, only for calls admitted here: an admitted TCP connect is noted
+ * by socket cookie, and the end of its handshake (done, reset, timed out,
+ * unreachable, or abandoned by its owner) is reported to the module
+ * (cb_record) with the destination read from the socket itself. An
+ * admitted UDP datagram is noted by socket and destination; an ICMP error
+ * counts only if the kernel matches it to such a socket, at most once per
+ * datagram. Results of sockets whose owner steered them (TTL, source
+ * address, device) are reported as ignored.
  *
  * Everything else admits: cbreaker fails open.
  */
@@ -21,6 +27,8 @@
 #include <linux/cbreaker.h>
 
 /* vmlinux.h carries no macros */
+#define AF_INET		2
+#define AF_INET6	10
 #define ECONNREFUSED	111
 #define ETIMEDOUT	110
 #define EHOSTUNREACH	113
@@ -32,6 +40,7 @@
 #define ICMP_FRAG_NEEDED	4
 #define ICMPV6_DEST_UNREACH	1
 #define ICMPV6_PORT_UNREACH	4
+#define CB_OUT_NONE	0xff	/* an ending that is no outcome of ours */
 
 /*
  * Module kfuncs (cbreaker.ko). bench/host.bpf.c builds these programs with
@@ -43,6 +52,12 @@ extern void cb_record(void *key, __u32 key__sz, __u32 outcome,
 		      __u64 latency_ns, __u32 epoch) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
 #endif
+
+/*
+ * The attached cgroup these hook programs serve; cbctl sets it at load
+ * (each cgroup gets its own copy of the programs and of this variable).
+ */
+__u32 cb_scope;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -68,19 +83,23 @@ struct {
 	__type(value, struct cb_policy);
 } cb_port_rules SEC(".maps");
 
-/* A TCP connect admitted and not finished yet. */
+/*
+ * A TCP connect admitted and not finished yet. Where it went is read from
+ * the socket when it ends, so a socket that is reconnected elsewhere can
+ * never credit the destination it first dialed.
+ */
 struct cb_conn {
-	struct cb_key key;
-	__u32 epoch;
 	__u64 start;
+	__u32 epoch;
+	__u32 scope;
 };
 
 /*
  * Handshakes in flight, by socket cookie. Preallocated LRU rather than
  * socket storage, whose allocation and RCU-deferred free cost twice as much
- * per connect. A socket closed mid-handshake leaves its entry behind (a
- * cookie is never reused) until the LRU needs the room; so does, on an
- * overflowing host, the oldest handshake: its outcome is not counted.
+ * per connect. A connect() that fails before its SYN leaves its entry
+ * behind (a cookie is never reused) until the LRU needs the room; so does,
+ * on an overflowing host, the oldest handshake: its outcome is not counted.
  */
 #define CB_CONNS_MAX	16384
 
@@ -90,6 +109,47 @@ struct {
 	__type(key, __u64);
 	__type(value, struct cb_conn);
 } cb_conns SEC(".maps");
+
+/* UDP datagrams admitted, per socket and destination. */
+struct cb_dgram_key {
+	__u64 cookie;
+	__u8 addr[16];
+	__be16 port;
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct cb_dgram {
+	__u32 pending;	/* admitted and not yet failed by an ICMP error */
+	__u32 scope;
+	__u32 epoch;	/* of the newest */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CB_CONNS_MAX);
+	__type(key, struct cb_dgram_key);
+	__type(value, struct cb_dgram);
+} cb_dgrams SEC(".maps");
+
+/*
+ * An ICMP error for a UDP datagram, between the error handler's entry and
+ * its socket lookup (same CPU, softirq): what the error quotes.
+ */
+struct cb_icmp {
+	__u8 raddr[16];	/* the datagram's destination, IPv4-mapped or v6 */
+	__u8 laddr[16];	/* and its source */
+	__be16 rport, lport;
+	__u8 out;
+	__u8 active;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_icmp);
+} cb_icmps SEC(".maps");
 
 /* Is @key governed by a breaker or a rule? The module decides the rest. */
 static __always_inline bool cb_tracked(struct cb_key *key)
@@ -113,6 +173,25 @@ static __always_inline bool cb_tracked(struct cb_key *key)
 	return bpf_map_lookup_elem(&cb_rules, &rk);
 }
 
+/* One more datagram to @key admitted on this socket, at @epoch. */
+static __always_inline void cb_dgram_note(__u64 cookie, const struct cb_key *key,
+					  __u32 epoch)
+{
+	struct cb_dgram_key dk = { .cookie = cookie, .port = key->port };
+	struct cb_dgram *d, fresh = {
+		.pending = 1, .scope = key->scope, .epoch = epoch,
+	};
+
+	__builtin_memcpy(dk.addr, key->addr, sizeof(dk.addr));
+	d = bpf_map_lookup_elem(&cb_dgrams, &dk);
+	if (!d) {
+		bpf_map_update_elem(&cb_dgrams, &dk, &fresh, BPF_ANY);
+		return;
+	}
+	__sync_fetch_and_add(&d->pending, 1);
+	d->epoch = epoch;
+}
+
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
@@ -120,6 +199,8 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	__u64 cookie;
 	int ret;
 
+	key->scope = cb_scope;
+	key->netns = bpf_get_netns_cookie(ctx);
 	if (!cb_tracked(key))
 		return SOCK_ALLOW;
 	ret = cb_admit(key, sizeof(*key));
@@ -128,22 +209,32 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		bpf_set_retval(-ECONNREFUSED);
 		return SOCK_DENY;
 	}
-	if (ret < 0 || key->proto != IPPROTO_TCP)
+	if (ret < 0)
 		return SOCK_ALLOW;
-	c.key = *key;
-	c.epoch = ret;
-	c.start = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
+	if (key->proto != IPPROTO_TCP) {
+		cb_dgram_note(cookie, key, ret);
+		return SOCK_ALLOW;
+	}
+	c.start = bpf_ktime_get_ns();
+	c.epoch = ret;
+	c.scope = key->scope;
 	bpf_map_update_elem(&cb_conns, &cookie, &c, BPF_ANY);
 	return SOCK_ALLOW;
+}
+
+static __always_inline void cb_addr4(__u8 *addr, __u32 ip)
+{
+	__builtin_memset(addr, 0, 10);
+	addr[10] = 0xff;
+	addr[11] = 0xff;
+	__builtin_memcpy(&addr[12], &ip, sizeof(ip));
 }
 
 static __always_inline void cb_key4(struct cb_key *key, __u32 ip, __u16 port,
 				    __u8 proto)
 {
-	key->addr[10] = 0xff;
-	key->addr[11] = 0xff;
-	__builtin_memcpy(&key->addr[12], &ip, sizeof(ip));
+	cb_addr4(key->addr, ip);
 	key->port = port;
 	key->proto = proto;
 }
@@ -203,33 +294,84 @@ int cb_sendmsg6(struct bpf_sock_addr *ctx)
 	return cb_check6(ctx);
 }
 
-/*
- * The end of a handshake we admitted: done, or failed with an error. Two
- * functions each called once per handshake ending that way, rather than the
- * inet_sock_set_state tracepoint, which every TCP socket on the host hits
- * about ten times per connection. A socket closed by its owner
- * mid-handshake reaches neither: it neither succeeded nor failed.
- */
-static __always_inline void cb_conn_done(__u64 cookie, __u32 out)
+/* @sk's destination, namespace and @scope as a breaker key. */
+static __always_inline void cb_sk_key(struct sock *sk, struct cb_key *key,
+				      __u8 proto, __u32 scope)
 {
-	struct cb_conn *c = bpf_map_lookup_elem(&cb_conns, &cookie);
+	struct sock_common *skc = &sk->__sk_common;
 
-	if (!c)
-		return;
-	if (out != __CB_OUT_MAX)
-		cb_record(&c->key, sizeof(c->key), out,
-			  bpf_ktime_get_ns() - c->start, c->epoch);
-	bpf_map_delete_elem(&cb_conns, &cookie);
+	if (skc->skc_family == AF_INET)
+		cb_addr4(key->addr, skc->skc_daddr);
+	else
+		__builtin_memcpy(key->addr, &skc->skc_v6_daddr, sizeof(key->addr));
+	key->port = skc->skc_dport;
+	key->proto = proto;
+	key->scope = scope;
+	key->netns = skc->skc_net.net->net_cookie;
 }
 
+/*
+ * Did the socket's owner change what its outcome depends on? A TTL or hop
+ * limit below the default (a router answers instead of the destination), a
+ * non-local source (freebind, transparent), IP options (source routing) or
+ * a device binding: such a result says nothing about the destination, and
+ * would let any user fail it for everyone.
+ */
+static __always_inline bool cb_steered(struct sock *sk)
+{
+	struct inet_sock *inet = bpf_core_cast(sk, struct inet_sock);
+	struct net *net = sk->__sk_common.skc_net.net;
+	struct ipv6_pinfo *np;
+	int ttl;
+
+	if (sk->__sk_common.skc_bound_dev_if)
+		return true;
+	if (inet->inet_flags & (1UL << INET_FLAGS_FREEBIND |
+				1UL << INET_FLAGS_TRANSPARENT))
+		return true;
+	if (inet->inet_opt)
+		return true;
+	ttl = inet->uc_ttl;
+	if (ttl >= 0 && ttl < net->ipv4.sysctl_ip_default_ttl)
+		return true;
+	np = inet->pinet6;
+	if (!np)
+		return false;
+	np = bpf_core_cast(np, struct ipv6_pinfo);
+	ttl = np->hop_limit;
+	return ttl >= 0 && ttl < net->ipv6.devconf_all->hop_limit;
+}
+
+/*
+ * The end of a handshake: if we admitted it (its cookie is noted), report
+ * @out for the destination the socket has now.
+ */
 static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 {
 	/* read, not made: a socket without a cookie is none of ours */
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct cb_key key = {};
+	struct cb_conn *c, conn;
 
-	if (cookie)
-		cb_conn_done(cookie, out);
+	if (!cookie)
+		return;
+	c = bpf_map_lookup_elem(&cb_conns, &cookie);
+	if (!c)
+		return;
+	conn = *c;
+	/* one outcome per handshake: whoever deletes the note reports it */
+	if (bpf_map_delete_elem(&cb_conns, &cookie) || out == CB_OUT_NONE)
+		return;
+	cb_sk_key(sk, &key, IPPROTO_TCP, conn.scope);
+	cb_record(&key, sizeof(key), cb_steered(sk) ? CB_OUT_IGNORED : out,
+		  bpf_ktime_get_ns() - conn.start, conn.epoch);
 }
+
+/*
+ * Handshakes end in one of these, each called once per handshake, rather
+ * than the inet_sock_set_state tracepoint, which every TCP socket on the
+ * host hits about ten times per connection.
+ */
 
 /* SYN-ACK accepted: the socket is about to become ESTABLISHED. */
 SEC("fentry/tcp_finish_connect")
@@ -254,35 +396,111 @@ int BPF_PROG(cb_tcp_failed, struct sock *sk, int err)
 	else if (err == EHOSTUNREACH || err == ENETUNREACH)
 		out = CB_OUT_UNREACH;
 	else
-		out = __CB_OUT_MAX;
+		out = CB_OUT_NONE;
 	cb_tcp_outcome(sk, out);
 	return 0;
 }
 
 /*
- * ICMP destination unreachable for a UDP datagram: the original headers are
- * at skb->data (IPv4) or skb->data + offset (UDP in IPv6).
+ * The owner gave up in SYN_SENT: close(), its own connect timeout, or
+ * connect(AF_UNSPEC). The module judges it by how long it had waited.
+ * Both run with the socket locked, so a SYN-ACK or RST meanwhile waits.
  */
+SEC("fentry/__tcp_close")
+int BPF_PROG(cb_tcp_close, struct sock *sk, long timeout)
+{
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
+		cb_tcp_outcome(sk, CB_OUT_ABANDONED);
+	return 0;
+}
+
+SEC("fentry/tcp_disconnect")
+int BPF_PROG(cb_tcp_disconnect, struct sock *sk, int flags)
+{
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
+		cb_tcp_outcome(sk, CB_OUT_ABANDONED);
+	return 0;
+}
+
+/*
+ * ICMP destination unreachable for a UDP datagram. The error handler's
+ * entry notes what the error quotes; its socket lookup, on the same CPU,
+ * says whose datagram it was. Only a socket of ours that sent a datagram
+ * to that destination not failed yet takes the failure.
+ */
+static __always_inline struct cb_icmp *cb_icmp_slot(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cb_icmps, &zero);
+}
+
+static __always_inline void cb_udp_icmp(struct sock *sk, struct cb_icmp *e)
+{
+	struct cb_dgram_key dk = { .port = e->rport };
+	struct cb_key key = {};
+	struct cb_dgram *d;
+	__u32 n;
+
+	e->active = 0;
+	if (!sk)
+		return;
+	dk.cookie = sk->__sk_common.skc_cookie.counter;
+	if (!dk.cookie)
+		return;
+	__builtin_memcpy(dk.addr, e->raddr, sizeof(dk.addr));
+	d = bpf_map_lookup_elem(&cb_dgrams, &dk);
+	if (!d)
+		return;
+	n = d->pending;
+	if (!n || __sync_val_compare_and_swap(&d->pending, n, n - 1) != n)
+		return;		/* each datagram fails once at most */
+	cb_sk_key(sk, &key, IPPROTO_UDP, d->scope);
+	__builtin_memcpy(key.addr, e->raddr, sizeof(key.addr));
+	key.port = e->rport;
+	cb_record(&key, sizeof(key), cb_steered(sk) ? CB_OUT_IGNORED : e->out,
+		  0, d->epoch);
+}
+
 SEC("fentry/udp_err")
 int BPF_PROG(cb_udp4_err, struct sk_buff *skb, __u32 info)
 {
 	unsigned char *data = BPF_CORE_READ(skb, data);
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 th = BPF_CORE_READ(skb, transport_header);
-	struct cb_key key = {};
+	struct cb_icmp *e = cb_icmp_slot();
 	struct icmphdr icmp;
 	struct iphdr iph;
 	struct udphdr uh;
 
-	if (bpf_probe_read_kernel(&icmp, sizeof(icmp), head + th) ||
+	if (!e || bpf_probe_read_kernel(&icmp, sizeof(icmp), head + th) ||
 	    icmp.type != ICMP_DEST_UNREACH || icmp.code == ICMP_FRAG_NEEDED ||
 	    bpf_probe_read_kernel(&iph, sizeof(iph), data) ||
 	    bpf_probe_read_kernel(&uh, sizeof(uh), data + iph.ihl * 4))
 		return 0;
-	cb_key4(&key, iph.daddr, uh.dest, IPPROTO_UDP);
-	if (bpf_map_lookup_elem(&cb_breakers, &key))
-		cb_record(&key, sizeof(key), icmp.code == ICMP_PORT_UNREACH ?
-			  CB_OUT_PORT_UNREACH : CB_OUT_UNREACH, 0, 0);
+	cb_addr4(e->raddr, iph.daddr);
+	cb_addr4(e->laddr, iph.saddr);
+	e->rport = uh.dest;
+	e->lport = uh.source;
+	e->out = icmp.code == ICMP_PORT_UNREACH ? CB_OUT_PORT_UNREACH :
+						  CB_OUT_UNREACH;
+	e->active = 1;
+	return 0;
+}
+
+/* Every UDP socket lookup: one per-CPU load unless an error is pending. */
+SEC("fexit/__udp4_lib_lookup")
+int BPF_PROG(cb_udp4_lookup, struct net *net, __be32 saddr, __be16 sport,
+	     __be32 daddr, __be16 dport, int dif, int sdif,
+	     struct udp_table *udptable, struct sk_buff *skb, struct sock *sk)
+{
+	struct cb_icmp *e = cb_icmp_slot();
+
+	/* the error handler looks up (its destination, its source) */
+	if (!e || !e->active || e->rport != sport || e->lport != dport ||
+	    *(__u32 *)&e->raddr[12] != saddr || *(__u32 *)&e->laddr[12] != daddr)
+		return 0;
+	cb_udp_icmp(sk, e);
 	return 0;
 }
 
@@ -292,20 +510,42 @@ int BPF_PROG(cb_udp6_err, struct sk_buff *skb, struct inet6_skb_parm *opt,
 	     __u8 type, __u8 code, int offset, __be32 info)
 {
 	unsigned char *data = BPF_CORE_READ(skb, data);
-	struct cb_key key = {};
+	struct cb_icmp *e = cb_icmp_slot();
 	struct ipv6hdr ip6;
 	struct udphdr uh;
 
-	if (type != ICMPV6_DEST_UNREACH ||
+	if (!e || type != ICMPV6_DEST_UNREACH ||
 	    bpf_probe_read_kernel(&ip6, sizeof(ip6), data) ||
 	    bpf_probe_read_kernel(&uh, sizeof(uh), data + offset))
 		return 0;
-	__builtin_memcpy(key.addr, &ip6.daddr, sizeof(key.addr));
-	key.port = uh.dest;
-	key.proto = IPPROTO_UDP;
-	if (bpf_map_lookup_elem(&cb_breakers, &key))
-		cb_record(&key, sizeof(key), code == ICMPV6_PORT_UNREACH ?
-			  CB_OUT_PORT_UNREACH : CB_OUT_UNREACH, 0, 0);
+	__builtin_memcpy(e->raddr, &ip6.daddr, sizeof(e->raddr));
+	__builtin_memcpy(e->laddr, &ip6.saddr, sizeof(e->laddr));
+	e->rport = uh.dest;
+	e->lport = uh.source;
+	e->out = code == ICMPV6_PORT_UNREACH ? CB_OUT_PORT_UNREACH :
+					       CB_OUT_UNREACH;
+	e->active = 1;
+	return 0;
+}
+
+SEC("fexit/__udp6_lib_lookup")
+int BPF_PROG(cb_udp6_lookup, struct net *net, struct in6_addr *saddr,
+	     __be16 sport, struct in6_addr *daddr, __be16 dport, int dif,
+	     int sdif, struct udp_table *udptable, struct sk_buff *skb,
+	     struct sock *sk)
+{
+	struct cb_icmp *e = cb_icmp_slot();
+	__u64 ra[2], la[2], er[2], el[2];
+
+	if (!e || !e->active || e->rport != sport || e->lport != dport ||
+	    bpf_probe_read_kernel(ra, sizeof(ra), saddr) ||
+	    bpf_probe_read_kernel(la, sizeof(la), daddr))
+		return 0;
+	__builtin_memcpy(er, e->raddr, sizeof(er));
+	__builtin_memcpy(el, e->laddr, sizeof(el));
+	if (ra[0] != er[0] || ra[1] != er[1] || la[0] != el[0] || la[1] != el[1])
+		return 0;
+	cb_udp_icmp(sk, e);
 	return 0;
 }
 

@@ -371,7 +371,12 @@ void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 			     now, ch);
 	if (b->state == CB_STATE_HALF_OPEN && b->probe_deadline &&
 	    now >= b->probe_deadline) {
-		/* unfinished probes count as failed */
+		/*
+		 * Unfinished probes count as failed; a datagram has no end
+		 * but an ICMP error, and none by now is as good as it gets.
+		 */
+		if (b->datagram)
+			b->probes_ok = b->probes_placed - b->probes_failed;
 		if ((__u32)b->probes_ok * 100 >=
 		    (__u32)p->probe_success * b->probes_placed)
 			cb_close(b, p, CB_REASON_PROBE_TIMEOUT, now, ch);
@@ -483,6 +488,19 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	int fail = out != CB_OUT_SUCCESS;
 	int slow = !fail && p && latency_ns >= p->slow_ns;
 
+	/*
+	 * A handshake its owner gave up on is a failure, and slow, once it
+	 * had waited about the slow threshold: 7/8 of it, so that a client's
+	 * own timeout equal to it, armed a moment before connect(), counts.
+	 * Sooner (a Happy Eyeballs loser, a cancelled request) it says
+	 * nothing either way.
+	 */
+	if (out == CB_OUT_ABANDONED) {
+		if (!p || latency_ns < p->slow_ns - p->slow_ns / 8)
+			return;
+		slow = 1;
+		b->abandoned++;
+	}
 	if (fail)
 		b->failures++;
 	else
@@ -498,12 +516,13 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 
 	if (b->forced || b->state == CB_STATE_CLOSED)
 		cb_window_result(b, p, fail, slow, now, rnd, ch);
-	else if (b->state == CB_STATE_HALF_OPEN)
+	else if (b->state == CB_STATE_HALF_OPEN && !b->datagram)
 		cb_probe_result(b, p, !fail && !slow, now, rnd, ch);
+	/* a datagram probe is judged at probe-wait, or by an ICMP error */
 }
 
 void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
-		     __u64 now, __u64 rnd, struct cb_changes *ch)
+		     __u32 epoch, __u64 now, __u64 rnd, struct cb_changes *ch)
 {
 	int amended;
 
@@ -515,7 +534,10 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 		return;
 	cb_window_fit(b, p, now);
 	cb_engine_tick(b, p, now, rnd, ch);
-	if (b->state == CB_STATE_HALF_OPEN && b->probes_ok) {
+	if (b->state == CB_STATE_HALF_OPEN && b->datagram) {
+		if (epoch == (b->epoch & 0x7fffffff))	/* one of its probes */
+			cb_probe_result(b, p, 0, now, rnd, ch);
+	} else if (b->state == CB_STATE_HALF_OPEN && b->probes_ok) {
 		b->probes_ok--;
 		cb_probe_result(b, p, 0, now, rnd, ch);
 	}

@@ -58,9 +58,12 @@ int cb_engine_admit_fast(struct cb_breaker *b, __u64 now);
 void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,
 		      __u64 now, __u64 rnd, struct cb_changes *ch);
-/* UDP: an ICMP error turns the newest successful result into a failure. */
+/*
+ * UDP: an ICMP error for a datagram admitted at @epoch turns the newest
+ * successful result into a failure (in half-open: a failed probe).
+ */
 void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
-		     __u64 now, __u64 rnd, struct cb_changes *ch);
+		     __u32 epoch, __u64 now, __u64 rnd, struct cb_changes *ch);
 void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		     enum cb_force force, __u64 now, struct cb_changes *ch);
 void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,

@@ -8,6 +8,7 @@
 #include <linux/in.h>
 #include <linux/ktime.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 
 #include "cb_core.h"
 
@@ -46,6 +47,8 @@ static const struct nla_policy cb_nl_policy[CB_A_MAX + 1] = {
 	[CB_A_P_PROBE_WAIT_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_probe_wait_range),
 	[CB_A_P_MAX_AGE_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_max_age_range),
 	[CB_A_P_MODE]		= NLA_POLICY_MAX(NLA_U8, __CB_MODE_MAX - 1),
+	[CB_A_NETNS]		= { .type = NLA_U64 },
+	[CB_A_SCOPE]		= { .type = NLA_U32 },
 };
 
 static struct genl_family cb_genl_family;
@@ -62,10 +65,24 @@ static int cb_parse_proto(struct genl_info *info, u8 *proto)
 	return 0;
 }
 
-/* A destination from CB_A_ADDR/PORT/PROTO; proto defaults to TCP. */
+/*
+ * Which namespaces' breakers a caller sees: from the initial namespace all
+ * of them, from any other only its own (0: all).
+ */
+static u64 cb_netns_visible(struct net *net)
+{
+	return net_eq(net, &init_net) ? 0 : net->net_cookie;
+}
+
+/*
+ * A breaker from CB_A_ADDR/PORT/PROTO/SCOPE/NETNS; proto defaults to TCP,
+ * the namespace to the caller's own.
+ */
 static int cb_parse_key(struct genl_info *info, struct cb_key *key)
 {
 	struct nlattr **tb = info->attrs;
+	struct net *net = genl_info_net(info);
+	u64 visible = cb_netns_visible(net);
 
 	memset(key, 0, sizeof(*key));
 	if (GENL_REQ_ATTR_CHECK(info, CB_A_ADDR) ||
@@ -74,6 +91,14 @@ static int cb_parse_key(struct genl_info *info, struct cb_key *key)
 		return -EINVAL;
 	nla_memcpy(key->addr, tb[CB_A_ADDR], sizeof(key->addr));
 	key->port = htons(nla_get_u16(tb[CB_A_PORT]));
+	key->scope = tb[CB_A_SCOPE] ? nla_get_u32(tb[CB_A_SCOPE]) : 0;
+	key->netns = tb[CB_A_NETNS] ? nla_get_u64(tb[CB_A_NETNS]) :
+				      net->net_cookie;
+	if (visible && key->netns != visible) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_NETNS],
+				    "only the initial namespace may name another");
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -167,7 +192,9 @@ static int cb_put_key(struct sk_buff *skb, const struct cb_key *key)
 {
 	if (nla_put(skb, CB_A_ADDR, sizeof(key->addr), key->addr) ||
 	    nla_put_u16(skb, CB_A_PORT, ntohs(key->port)) ||
-	    nla_put_u8(skb, CB_A_PROTO, key->proto))
+	    nla_put_u8(skb, CB_A_PROTO, key->proto) ||
+	    nla_put_u32(skb, CB_A_SCOPE, key->scope) ||
+	    nla_put_u64_64bit(skb, CB_A_NETNS, key->netns, CB_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -191,6 +218,7 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	    cb_put_u64(skb, CB_A_SUCCESSES, b->successes) ||
 	    cb_put_u64(skb, CB_A_FAILURES, b->failures) ||
 	    cb_put_u64(skb, CB_A_SLOW, b->slow) ||
+	    cb_put_u64(skb, CB_A_ABANDONED, b->abandoned) ||
 	    cb_put_u64(skb, CB_A_REJECTED, b->rejected) ||
 	    cb_put_u64(skb, CB_A_OPENED_AT, b->opened_at) ||
 	    cb_put_u64(skb, CB_A_OPEN_UNTIL, b->open_until) ||
@@ -329,12 +357,18 @@ struct cb_dump_ctx {
 static int cb_nl_breaker_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct cb_dump_ctx *ctx = (void *)cb->ctx;
+	u64 visible = cb_netns_visible(sock_net(cb->skb->sk));
 	struct cb_breaker_view v;
 	void *hdr;
 
 	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
 
 	while (!cb_breaker_next(ctx->started ? &ctx->last : NULL, &v)) {
+		if (visible && v.key.netns != visible) {
+			ctx->last = v.key;
+			ctx->started = true;
+			continue;
+		}
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &cb_genl_family,
 				  NLM_F_MULTI, CB_CMD_BREAKER_GET);
@@ -546,6 +580,7 @@ static struct genl_family cb_genl_family __ro_after_init = {
 	.maxattr	= CB_A_MAX,
 	.policy		= cb_nl_policy,
 	.module		= THIS_MODULE,
+	.netnsok	= true,		/* breakers are per namespace */
 	.small_ops	= cb_nl_ops,
 	.n_small_ops	= ARRAY_SIZE(cb_nl_ops),
 	.resv_start_op	= CB_CMD_MAX + 1,

@@ -441,6 +441,13 @@ static bool cb_evict_one(struct bpf_map *map, u64 now)
 	return done;
 }
 
+static void cb_fresh(struct cb_breaker *b, const struct cb_key *key,
+		     const struct cb_policy *p, u64 now)
+{
+	cb_engine_init(b, p, now);
+	b->datagram = key->proto == IPPROTO_UDP;
+}
+
 /* A new breaker for @key; false if the table has no room for it. */
 static bool cb_breaker_create(struct bpf_map *map, const struct cb_key *key,
 			      const struct cb_policy *p, u64 now)
@@ -448,7 +455,7 @@ static bool cb_breaker_create(struct bpf_map *map, const struct cb_key *key,
 	struct cb_breaker fresh;
 	int err, tries;
 
-	cb_engine_init(&fresh, p, now);
+	cb_fresh(&fresh, key, p, now);
 	for (tries = 0; tries < 2; tries++) {
 		err = map->ops->map_update_elem(map, (void *)key, &fresh,
 						BPF_NOEXIST);
@@ -536,13 +543,12 @@ int cb_breaker_admit(const struct cb_key *key)
 	if (ret < 0)
 		return ret;
 	cb_stat_add(CB_STAT_ADMITTED, 1);
-	if (key->proto != IPPROTO_UDP)
-		return ret;
 	/* UDP has no handshake: a datagram let through is a success until
 	 * an ICMP error says otherwise (cb_engine_amend).
 	 */
-	cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret);
-	return CB_ADMIT_UNTRACKED;	/* nothing more to report */
+	if (key->proto == IPPROTO_UDP)
+		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret);
+	return ret;
 }
 
 static const enum cb_stat cb_outcome_stat[__CB_OUT_MAX] = {
@@ -551,6 +557,7 @@ static const enum cb_stat cb_outcome_stat[__CB_OUT_MAX] = {
 	[CB_OUT_TIMEOUT]	= CB_STAT_FAIL_TIMEOUT,
 	[CB_OUT_UNREACH]	= CB_STAT_FAIL_UNREACH,
 	[CB_OUT_PORT_UNREACH]	= CB_STAT_FAIL_PORT_UNREACH,
+	[CB_OUT_ABANDONED]	= CB_STAT_FAIL_ABANDONED,
 };
 
 /*
@@ -568,8 +575,13 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	raw_spinlock_t *lock;
 	unsigned long flags;
 	u64 now, rnd, slow_before = 0, slow_after = 0;
+	u64 results_before = 0, results_after = 0;
 	bool tracked;
 
+	if (out == CB_OUT_IGNORED) {
+		cb_stat_add(CB_STAT_IGNORED, 1);
+		return;
+	}
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map || out >= __CB_OUT_MAX)
 		return;
@@ -581,18 +593,23 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	b = cb_lookup(map, key);
 	if (b) {
 		slow_before = b->slow;
+		results_before = b->successes + b->failures;
 		if (key->proto == IPPROTO_UDP && out != CB_OUT_SUCCESS)
-			cb_engine_amend(b, tracked ? &pol : NULL, now, rnd, &ch);
+			cb_engine_amend(b, tracked ? &pol : NULL, epoch, now,
+					rnd, &ch);
 		else
 			cb_engine_record(b, tracked ? &pol : NULL, out,
 					 latency_ns, epoch, now, rnd, &ch);
 		slow_after = b->slow;
+		results_after = b->successes + b->failures;
 		ch.due = cb_engine_due(b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	if (!b)
 		return;
-	cb_stat_add(cb_outcome_stat[out], 1);
+	/* a handshake abandoned sooner than slow is no result at all */
+	if (out != CB_OUT_ABANDONED || results_after != results_before)
+		cb_stat_add(cb_outcome_stat[out], 1);
 	if (slow_after != slow_before)
 		cb_stat_add(CB_STAT_SLOW, 1);
 	cb_changed(key, &ch, now);
@@ -617,7 +634,7 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 		err = -ENOENT;
 	} else if (!b) {
 		/* Forcing a destination with no breaker yet creates one. */
-		cb_engine_init(&fresh, tracked ? &pol : NULL, now);
+		cb_fresh(&fresh, key, tracked ? &pol : NULL, now);
 		err = map->ops->map_update_elem(map, (void *)key, &fresh,
 						BPF_NOEXIST);
 		if (!err) {

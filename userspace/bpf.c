@@ -2,10 +2,14 @@
 /*
  * Loading, attaching, pinning and unloading the BPF side, and the status
  * that goes with it. Pins under CB_PIN_DIR:
- *   breakers, rules, port_rules, conns   the maps
- *   prog_<hook>              the four cgroup hook programs
+ *   breakers, rules, port_rules, conns, dgrams, icmps   the maps
+ *   prog_<hook>              the four cgroup hook programs of the first cgroup
  *   link_<cgroup id>_<hook>  one cgroup attachment each
  *   trace_<name>             the outcome sensors (global)
+ *
+ * Every attached cgroup is a scope of its own: its hook programs are loaded
+ * for it (cb_scope in their read-only data), so that its processes'
+ * failures open only its breakers. The sensors and maps are shared.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -16,6 +20,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,10 +63,30 @@ static struct bpf_program *cb_trace_prog(struct cb_bpf *skel, unsigned int i)
 {
 	struct bpf_program *progs[] = {
 		skel->progs.cb_tcp_done, skel->progs.cb_tcp_failed,
-		skel->progs.cb_udp4_err, skel->progs.cb_udp6_err, NULL,
+		skel->progs.cb_tcp_close, skel->progs.cb_tcp_disconnect,
+		skel->progs.cb_udp4_err, skel->progs.cb_udp4_lookup,
+		skel->progs.cb_udp6_err, skel->progs.cb_udp6_lookup, NULL,
 	};
 
 	return progs[i];
+}
+
+/* The maps, by pin name: every program instance shares them. */
+static struct bpf_map *cb_map_at(struct cb_bpf *skel, unsigned int i,
+				 const char **name)
+{
+	static const char * const names[] = {
+		"breakers", "rules", "port_rules", "conns", "dgrams", "icmps",
+	};
+	struct bpf_map *maps[] = {
+		skel->maps.cb_breakers, skel->maps.cb_rules,
+		skel->maps.cb_port_rules, skel->maps.cb_conns,
+		skel->maps.cb_dgrams, skel->maps.cb_icmps, NULL,
+	};
+
+	if (maps[i])
+		*name = names[i];
+	return maps[i];
 }
 
 static void cb_pin_path(char *buf, size_t len, const char *fmt, ...)
@@ -134,14 +159,17 @@ static int cb_libbpf_print(enum libbpf_print_level level, const char *fmt,
 
 /*
  * Load the object, hand its maps to the module, attach the sensors, pin it
- * all. The caller removes what is pinned if this fails.
+ * all; its hook programs serve @scope. The caller removes what is pinned
+ * if this fails.
  */
-static int cb_load_pin(uint32_t table)
+static int cb_load_pin(uint32_t table, uint32_t scope)
 {
 	char pkt[ETH_HLEN] = { 0 };	/* a tc program's test run needs a frame */
 	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt,
 		    .data_size_in = sizeof(pkt));
 	struct bpf_program *prog;
+	struct bpf_map *map;
+	const char *name;
 	struct bpf_link *link;
 	char path[PATH_MAX];
 	struct cb_bpf *skel;
@@ -154,6 +182,7 @@ static int cb_load_pin(uint32_t table)
 		return cb_err("opening the BPF object failed: %s", strerror(errno));
 	if (table)
 		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
+	skel->bss->cb_scope = scope;
 	err = cb_bpf__load(skel);
 	if (err) {
 		cb_err("loading the BPF programs failed: %s", strerror(-err));
@@ -164,8 +193,11 @@ static int cb_load_pin(uint32_t table)
 				     &run);
 	if (err || run.retval) {
 		err = err ? -errno : (int)run.retval;
-		cb_err("handing the maps to the module failed: %s",
-		       strerror(-err));
+		if (err == -EBUSY)	/* leave the other instance be */
+			err = cb_err("the module serves another instance already (cbctl unload)");
+		else
+			cb_err("handing the maps to the module failed: %s",
+			       strerror(-err));
 		goto out;
 	}
 
@@ -173,10 +205,10 @@ static int cb_load_pin(uint32_t table)
 		err = cb_err("mkdir %s: %s", CB_PIN_DIR, strerror(errno));
 		goto out;
 	}
-	err = bpf_map__pin(skel->maps.cb_breakers, CB_PIN_MAP) ?:
-	      bpf_map__pin(skel->maps.cb_rules, CB_PIN_DIR "/rules") ?:
-	      bpf_map__pin(skel->maps.cb_port_rules, CB_PIN_DIR "/port_rules") ?:
-	      bpf_map__pin(skel->maps.cb_conns, CB_PIN_DIR "/conns");
+	for (i = 0; !err && (map = cb_map_at(skel, i, &name)); i++) {
+		cb_pin_path(path, sizeof(path), "%s", name);
+		err = bpf_map__pin(map, path);
+	}
 	for (i = 0; !err && i < CB_NR_HOOKS; i++) {
 		cb_pin_path(path, sizeof(path), "prog_%s", cb_hooks[i].name);
 		err = bpf_program__pin(cb_hook_prog(skel, i), path);
@@ -227,9 +259,56 @@ static void cb_link_path(char *buf, size_t len, uint64_t cgid, unsigned int i)
 	cb_pin_path(buf, len, "link_%" PRIu64 "_%s", cgid, cb_hooks[i].name);
 }
 
-/* Attach all four hooks to the cgroup, or none. */
-static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid)
+/*
+ * The hook programs for another cgroup: loaded anew with @scope, on the
+ * pinned maps, without the sensors. Its links hold them once attached.
+ */
+static struct cb_bpf *cb_load_scope(uint32_t scope)
 {
+	struct bpf_program *prog;
+	char path[PATH_MAX];
+	struct cb_bpf *skel;
+	struct bpf_map *map;
+	const char *name;
+	unsigned int i;
+	int fd, err = 0;
+
+	libbpf_set_print(cb_libbpf_print);
+	skel = cb_bpf__open();
+	if (!skel) {
+		cb_err("opening the BPF object failed: %s", strerror(errno));
+		return NULL;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	for (i = 0; i < CB_NR_HOOKS; i++)
+		bpf_program__set_autoload(cb_hook_prog(skel, i), true);
+	for (i = 0; !err && (map = cb_map_at(skel, i, &name)); i++) {
+		cb_pin_path(path, sizeof(path), "%s", name);
+		fd = bpf_obj_get(path);
+		err = fd < 0 ? -errno : bpf_map__reuse_fd(map, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	skel->bss->cb_scope = scope;
+	if (!err)
+		err = cb_bpf__load(skel);
+	if (err) {
+		cb_err("loading the BPF programs for another cgroup failed: %s",
+		       strerror(-err));
+		cb_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+/*
+ * Attach all four hooks to the cgroup, or none: the pinned programs if
+ * @first (the load made them for this cgroup), else its own.
+ */
+static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid, bool first)
+{
+	struct cb_bpf *skel = NULL;
 	char path[PATH_MAX];
 	unsigned int i, n;
 	int prog_fd, link_fd, err = 0;
@@ -237,12 +316,22 @@ static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid)
 	cb_link_path(path, sizeof(path), cgid, 0);
 	if (!access(path, F_OK))
 		return cb_err("already attached to %s", cgroup);
+	if (!first) {
+		skel = cb_load_scope(cgid);
+		if (!skel)
+			return -1;
+	}
 
 	for (n = 0; n < CB_NR_HOOKS && !err; n++) {
-		cb_pin_path(path, sizeof(path), "prog_%s", cb_hooks[n].name);
-		prog_fd = bpf_obj_get(path);
+		if (skel) {
+			prog_fd = dup(bpf_program__fd(cb_hook_prog(skel, n)));
+		} else {
+			cb_pin_path(path, sizeof(path), "prog_%s", cb_hooks[n].name);
+			prog_fd = bpf_obj_get(path);
+		}
 		if (prog_fd < 0) {
-			err = cb_err("%s: %s", path, strerror(errno));
+			err = cb_err("program %s: %s", cb_hooks[n].name,
+				     strerror(errno));
 			break;
 		}
 		link_fd = bpf_link_create(prog_fd, cg_fd, cb_hooks[n].type, NULL);
@@ -261,16 +350,66 @@ static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid)
 		cb_link_path(path, sizeof(path), cgid, i);
 		unlink(path);
 	}
+	cb_bpf__destroy(skel);
 	return err;
 }
 
-int cb_do_load(const char *cgroup, uint32_t table)
+static void cb_detach(uint64_t cgid)
 {
-	char root[PATH_MAX];
-	bool fresh = false;
+	char path[PATH_MAX];
+	unsigned int i;
+
+	for (i = 0; i < CB_NR_HOOKS; i++) {
+		cb_link_path(path, sizeof(path), cgid, i);
+		unlink(path);
+	}
+}
+
+/*
+ * One cbctl at a time loads or unloads: two loads racing could otherwise
+ * each find nothing loaded, and the loser's clean-up would take the
+ * winner's maps. The lock goes with the process.
+ */
+static int cb_lock(void)
+{
+	int fd = open("/sys/fs/bpf", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX))
+		return cb_err("locking /sys/fs/bpf: %s", strerror(errno));
+	return 0;
+}
+
+#define CB_MAX_CGROUPS 64
+
+/* Checked before anything changes: every path a cgroup v2 directory. */
+static int cb_open_cgroups(char **cgroups, int n, int *fds, uint64_t *ids)
+{
 	struct statfs sfs;
 	struct stat st;
-	int cg_fd, err;
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = -1;
+		if (statfs(cgroups[i], &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
+			return cb_err("%s is not a cgroup v2 directory", cgroups[i]);
+		fds[i] = open(cgroups[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fds[i] < 0 || fstat(fds[i], &st))
+			return cb_err("%s: %s", cgroups[i], strerror(errno));
+		ids[i] = st.st_ino;	/* on cgroup v2 a cgroup's inode number is its id */
+		for (j = 0; j < i; j++)
+			if (ids[j] == ids[i])
+				return cb_err("cgroup %s given twice", cgroups[i]);
+	}
+	return 0;
+}
+
+int cb_do_load(char **cgroups, int n, uint32_t table)
+{
+	int fds[CB_MAX_CGROUPS], i, made = 0, err;
+	uint64_t ids[CB_MAX_CGROUPS];
+	char root[PATH_MAX], *rootp = root;
+	bool fresh = false;
+	struct statfs sfs;
 
 	if (!cb_module_loaded())
 		return cb_err("the cbreaker module is not loaded (modprobe cbreaker)");
@@ -278,21 +417,20 @@ int cb_do_load(const char *cgroup, uint32_t table)
 		return cb_err("no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
 	if (!cb_may_load())
 		return cb_err("Permission denied: loading needs CAP_BPF and CAP_NET_ADMIN");
-	if (!cgroup) {
+	if (n > CB_MAX_CGROUPS)
+		return cb_err("at most %d cgroups at once", CB_MAX_CGROUPS);
+	if (!n) {
 		if (cb_cgroup_root(root, sizeof(root)))
 			return cb_err("no cgroup v2 mount found");
-		cgroup = root;
+		cgroups = &rootp;
+		n = 1;
 	}
-	if (statfs(cgroup, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
-		return cb_err("%s is not a cgroup v2 directory", cgroup);
-	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
-	if (cg_fd < 0 || fstat(cg_fd, &st)) {
-		err = cb_err("%s: %s", cgroup, strerror(errno));
+	err = cb_open_cgroups(cgroups, n, fds, ids) ?: cb_lock();
+	if (err)
 		goto out;
-	}
 
 	if (!cb_bpf_loaded()) {
-		err = cb_load_pin(table);
+		err = cb_load_pin(table, (uint32_t)ids[0]);
 		if (err) {
 			cb_nl_maps_release();
 			cb_unpin_all();
@@ -303,15 +441,20 @@ int cb_do_load(const char *cgroup, uint32_t table)
 		err = cb_err("already loaded: the table size is set on the first load");
 		goto out;
 	}
-	/* On cgroup v2 a cgroup's inode number is its id. */
-	err = cb_attach(cgroup, cg_fd, st.st_ino);
+	for (made = 0; made < n && !err; made++)
+		err = cb_attach(cgroups[made], fds[made], ids[made],
+				fresh && !made);
 	if (err && fresh) {
 		cb_nl_maps_release();
 		cb_unpin_all();
+	} else if (err) {
+		for (i = 0; i < made - 1; i++)	/* the failed one cleaned up */
+			cb_detach(ids[i]);
 	}
 out:
-	if (cg_fd >= 0)
-		close(cg_fd);
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return err;
 }
 
@@ -342,6 +485,8 @@ int cb_do_unload(void)
 		return cb_err("cbreaker is not loaded (no %s)", CB_PIN_DIR);
 	if (!cb_may_load() || access(CB_PIN_DIR, W_OK))
 		return cb_err("Permission denied: unloading needs CAP_BPF and CAP_NET_ADMIN");
+	if (cb_lock())
+		return -1;
 	if (cb_module_loaded() && cb_nl_maps_release())
 		return -1;
 	cb_unpin_all();
@@ -379,8 +524,6 @@ static const char *cb_cgroup_path(uint64_t cgid)
 	return cb_found;
 }
 
-#define CB_MAX_CGROUPS 64
-
 /* Ids of the cgroups attached, from the connect4 link pins. */
 static int cb_attached_cgroups(uint64_t *ids, int max)
 {
@@ -399,6 +542,54 @@ static int cb_attached_cgroups(uint64_t *ids, int max)
 	}
 	closedir(d);
 	return n;
+}
+
+int cb_scope_of(const char *path, uint32_t *scope)
+{
+	uint64_t ids[CB_MAX_CGROUPS];
+	int i, n = cb_attached_cgroups(ids, CB_MAX_CGROUPS);
+	struct stat st;
+
+	if (stat(path, &st))
+		return cb_err("cgroup %s: %s", path, strerror(errno));
+	for (i = 0; i < n; i++) {
+		if (ids[i] == st.st_ino) {
+			*scope = (uint32_t)ids[i];
+			return 0;
+		}
+	}
+	return cb_err("cbreaker is not attached to cgroup %s", path);
+}
+
+int cb_attached_scopes(uint32_t *scopes, int max)
+{
+	uint64_t ids[CB_MAX_CGROUPS];
+	int i, n = cb_attached_cgroups(ids, CB_MAX_CGROUPS);
+
+	for (i = 0; i < n && i < max; i++)
+		scopes[i] = (uint32_t)ids[i];
+	return n;
+}
+
+/* Looked up once per run: a walk of the cgroup tree is not cheap. */
+const char *cb_scope_path(uint32_t scope)
+{
+	static struct { uint32_t scope; char *path; } known[CB_MAX_CGROUPS];
+	static int n = -1;
+	uint64_t ids[CB_MAX_CGROUPS];
+	int i;
+
+	if (n < 0) {
+		n = cb_attached_cgroups(ids, CB_MAX_CGROUPS);
+		for (i = 0; i < n; i++) {
+			known[i].scope = (uint32_t)ids[i];
+			known[i].path = strdup(cb_cgroup_path(ids[i]));
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (known[i].scope == scope && known[i].path)
+			return known[i].path;
+	return "";
 }
 
 int cb_print_status(void)

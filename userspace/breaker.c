@@ -2,6 +2,7 @@
 /* cbctl breaker { list | show | trip | hold | reset } */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <linux/genetlink.h>
@@ -15,13 +16,23 @@ static void cb_breaker_usage(void)
 	       "       cbctl breaker trip  DEST     force open until reset\n"
 	       "       cbctl breaker hold  DEST     force closed until reset\n"
 	       "       cbctl breaker reset DEST | all\n"
-	       "DEST := dst ADDR port PORT [proto tcp|udp]\n");
+	       "DEST := [netns NAME|ID] [cgroup PATH] dst ADDR port PORT [proto tcp|udp]\n"
+	       "netns: whose namespace's breaker (default: this one's);\n"
+	       "cgroup: which attached cgroup's (needed when several are attached).\n");
 }
 
-/* dst ADDR port PORT [proto tcp|udp], each keyword once, in any order. */
+static int cb_resolve_scope(struct cb_key *key);
+
+/*
+ * [netns NAME|ID] [cgroup PATH] dst ADDR port PORT [proto tcp|udp], each
+ * keyword once, in any order. The namespace stays 0 (the caller's own, to
+ * the module) unless named; the cgroup, unless named, is found.
+ */
 static int cb_parse_dest(int argc, char **argv, struct cb_key *key)
 {
 	bool have_addr = false, have_port = false, have_proto = false;
+	bool have_netns = false, have_cgroup = false;
+	uint64_t netns;
 	uint16_t port;
 	int i;
 
@@ -51,6 +62,19 @@ static int cb_parse_dest(int argc, char **argv, struct cb_key *key)
 			if (cb_parse_proto(val, &key->proto))
 				return cb_err("bad proto \"%s\" (tcp or udp)", val);
 			have_proto = true;
+		} else if (cb_matches(kw, "netns")) {
+			if (have_netns)
+				return cb_err("netns given twice");
+			if (cb_parse_netns(val, &netns))
+				return -1;
+			key->netns = netns;
+			have_netns = true;
+		} else if (cb_matches(kw, "cgroup")) {
+			if (have_cgroup)
+				return cb_err("cgroup given twice");
+			if (cb_scope_of(val, &key->scope))
+				return -1;
+			have_cgroup = true;
 		} else {
 			return cb_err("unknown argument \"%s\"", kw);
 		}
@@ -59,6 +83,8 @@ static int cb_parse_dest(int argc, char **argv, struct cb_key *key)
 		return cb_err("missing \"dst ADDR\"");
 	if (!have_port)
 		return cb_err("missing \"port PORT\"");
+	if (!have_cgroup && cb_resolve_scope(key))
+		return -1;
 	return 0;
 }
 
@@ -78,6 +104,7 @@ static int cb_breaker_cb(const struct nlmsghdr *nlh, struct cb_breaker_info *bi)
 	bi->successes = cb_nl_u64(tb[CB_A_SUCCESSES]);
 	bi->failures = cb_nl_u64(tb[CB_A_FAILURES]);
 	bi->slow = cb_nl_u64(tb[CB_A_SLOW]);
+	bi->abandoned = cb_nl_u64(tb[CB_A_ABANDONED]);
 	bi->rejected = cb_nl_u64(tb[CB_A_REJECTED]);
 	bi->opened_at = cb_nl_u64(tb[CB_A_OPENED_AT]);
 	bi->open_until = cb_nl_u64(tb[CB_A_OPEN_UNTIL]);
@@ -106,6 +133,31 @@ static uint64_t cb_rate(uint32_t part, uint32_t whole)
 	return whole ? (uint64_t)part * 1000 / whole : 0;
 }
 
+/* Where a breaker serves: its namespace, and its cgroup where known. */
+static void cb_where_json(const struct cb_key *key)
+{
+	const char *name = cb_netns_name(key->netns);
+	const char *cg = cb_scope_path(key->scope);
+
+	jw_u64("netns", key->netns);
+	if (name)
+		jw_str("netns_name", name);
+	jw_u64("scope", key->scope);
+	if (*cg)
+		jw_str("cgroup", cg);
+}
+
+/* "netns 4097 (blue)": the name where ip netns gave one. */
+static const char *cb_where_text(const struct cb_key *key)
+{
+	static char buf[64 + NAME_MAX];
+	const char *name = cb_netns_name(key->netns);
+
+	snprintf(buf, sizeof(buf), "%" PRIu64 "%s%s%s", (uint64_t)key->netns,
+		 name ? " (" : "", name ?: "", name ? ")" : "");
+	return buf;
+}
+
 static void cb_breaker_json(const struct cb_breaker_info *b)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -115,6 +167,7 @@ static void cb_breaker_json(const struct cb_breaker_info *b)
 	jw_str("dst", addr);
 	jw_u64("port", ntohs(b->key.port));
 	jw_str("proto", cb_proto_name(b->key.proto));
+	cb_where_json(&b->key);
 	jw_str("state", cb_state_name(b->state));
 	jw_str("forced", cb_force_name(b->forced));
 	jw_bool("tracked", b->tracked);
@@ -123,6 +176,7 @@ static void cb_breaker_json(const struct cb_breaker_info *b)
 	jw_u64("successes", b->successes);
 	jw_u64("failures", b->failures);
 	jw_u64("slow", b->slow);
+	jw_u64("abandoned", b->abandoned);
 	jw_u64("rejected", b->rejected);
 	jw_u64("window_calls", b->win_calls);
 	jw_u64("window_failures", b->win_failures);
@@ -152,6 +206,9 @@ static void cb_breaker_text(const struct cb_breaker_info *b)
 	cb_format_addr(b->key.addr, addr, sizeof(addr));
 	printf("dst %s port %u proto %s\n", addr, ntohs(b->key.port),
 	       cb_proto_name(b->key.proto));
+	printf("  netns %s%s%s\n", cb_where_text(&b->key),
+	       *cb_scope_path(b->key.scope) ? " cgroup " : "",
+	       cb_scope_path(b->key.scope));
 	printf("  state %s%s%s%s\n", cb_state_name(b->state),
 	       b->forced == CB_FORCE_OPEN ? " (forced: trip)" :
 	       b->forced == CB_FORCE_CLOSED ? " (forced: hold)" : "",
@@ -162,8 +219,9 @@ static void cb_breaker_text(const struct cb_breaker_info *b)
 	       cb_rate(b->win_failures, b->win_calls) / 10,
 	       cb_rate(b->win_failures, b->win_calls) % 10);
 	printf("  calls %" PRIu64 " successes %" PRIu64 " failures %" PRIu64
-	       " slow %" PRIu64 " rejected %" PRIu64 " trips %u\n", b->calls,
-	       b->successes, b->failures, b->slow, b->rejected, b->trips);
+	       " (abandoned %" PRIu64 ") slow %" PRIu64 " rejected %" PRIu64
+	       " trips %u\n", b->calls, b->successes, b->failures, b->abandoned,
+	       b->slow, b->rejected, b->trips);
 	if (b->state != CB_STATE_CLOSED && b->opened_at)
 		cb_print_rel("  opened", b->opened_at, b->now);
 	if (b->state == CB_STATE_HALF_OPEN)
@@ -196,16 +254,16 @@ static int cb_list_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	if (a->n == 1)
-		printf("%-39s %5s %-5s %-9s %-6s %10s %10s %10s\n", "DST", "PORT",
-		       "PROTO", "STATE", "FORCED", "CALLS", "FAILURES",
-		       "REJECTED");
+		printf("%-39s %5s %-5s %-9s %-6s %10s %10s %10s  %s\n", "DST",
+		       "PORT", "PROTO", "STATE", "FORCED", "CALLS", "FAILURES",
+		       "REJECTED", "NETNS");
 	cb_format_addr(b.key.addr, addr, sizeof(addr));
 	printf("%-39s %5u %-5s %-9s %-6s %10" PRIu64 " %10" PRIu64
-	       " %10" PRIu64 "\n", addr, ntohs(b.key.port),
+	       " %10" PRIu64 "  %s\n", addr, ntohs(b.key.port),
 	       cb_proto_name(b.key.proto), cb_state_name(b.state),
 	       b.forced == CB_FORCE_OPEN ? "trip" :
 	       b.forced == CB_FORCE_CLOSED ? "hold" : "-",
-	       b.calls, b.failures, b.rejected);
+	       b.calls, b.failures, b.rejected, cb_where_text(&b.key));
 	return MNL_CB_OK;
 }
 
@@ -232,6 +290,61 @@ int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
 
 	return cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
 			     cb_dump_cb, &d);
+}
+
+struct cb_scopes {
+	struct cb_key key;	/* the destination and namespace sought */
+	uint32_t scope[2];
+	unsigned int n;
+};
+
+static void cb_scope_cb(const struct cb_breaker_info *b, void *arg)
+{
+	struct cb_scopes *s = arg;
+
+	if (memcmp(b->key.addr, s->key.addr, sizeof(b->key.addr)) ||
+	    b->key.port != s->key.port || b->key.proto != s->key.proto ||
+	    b->key.netns != s->key.netns)
+		return;
+	if (s->n < 2)
+		s->scope[s->n] = b->key.scope;
+	s->n++;
+}
+
+/*
+ * The attached cgroup a destination named without one means: the only one
+ * attached; else, or where /sys/fs/bpf is not to be seen (ip netns exec
+ * mounts a sysfs of its own), the one that has a breaker for it.
+ */
+static int cb_resolve_scope(struct cb_key *key)
+{
+	struct cb_scopes s = { .key = *key };
+	int attached = -1;	/* not to be seen from here */
+	uint32_t one;
+
+	if (!access(CB_PIN_DIR, F_OK)) {
+		attached = cb_attached_scopes(&one, 1);
+		if (attached <= 1) {
+			key->scope = attached ? one : 0;
+			return 0;
+		}
+	}
+	if (!s.key.netns)
+		s.key.netns = cb_netns_cookie();
+	if (cb_breaker_dump(cb_scope_cb, &s))
+		return -1;
+	if (s.n > 1)
+		return cb_err("breakers for that destination in %u cgroups: name one (cgroup PATH)",
+			      s.n);
+	if (s.n == 1) {
+		key->scope = s.scope[0];
+		return 0;
+	}
+	if (attached > 1)
+		return cb_err("%d cgroups are attached, each with breakers of its own: name one (cgroup PATH)",
+			      attached);
+	key->scope = 0;		/* the module answers: no such breaker */
+	return 0;
 }
 
 static int cb_parse_state(const char *s)

@@ -45,7 +45,7 @@ static void cb_usage(FILE *f)
 	fprintf(f,
 		"Usage: cbctl [-j] [-p] [-V] OBJECT COMMAND [ARGS]\n"
 		"       cbctl [-j] -b FILE      (a batch of changes; - is stdin)\n"
-		"       cbctl load [cgroup PATH] [table N]\n"
+		"       cbctl load [cgroup PATH]... [table N]\n"
 		"       cbctl unload\n"
 		"       cbctl status\n"
 		"       cbctl policy { add | change | del | show | help }\n"
@@ -68,14 +68,16 @@ int cb_ok(const char *what)
 
 static int cb_cmd_load(int argc, char **argv)
 {
-	const char *cgroup = NULL;
+	char *cgroups[64];
 	uint32_t table = 0;
-	int i;
+	int i, n = 0;
 
 	if (argc == 1 && cb_matches(argv[0], "help")) {
-		printf("Usage: cbctl load [cgroup PATH] [table N]\n"
-		       "Loads and pins the BPF programs and attaches them to PATH\n"
+		printf("Usage: cbctl load [cgroup PATH]... [table N]\n"
+		       "Loads and pins the BPF programs and attaches them to each PATH\n"
 		       "(default: the cgroup v2 root); again with another PATH: attach there too.\n"
+		       "Each attached cgroup has breakers of its own: one cgroup's failures\n"
+		       "never open another's.\n"
 		       "table N: room for N breakers (default %u), on the first load.\n",
 		       CB_BREAKERS_DEFAULT);
 		return 0;
@@ -83,8 +85,10 @@ static int cb_cmd_load(int argc, char **argv)
 	for (i = 0; i < argc; i += 2) {
 		if (i + 1 >= argc)
 			return cb_err("missing value after \"%s\"", argv[i]);
-		if (cb_matches(argv[i], "cgroup") && !cgroup) {
-			cgroup = argv[i + 1];
+		if (cb_matches(argv[i], "cgroup")) {
+			if (n == (int)(sizeof(cgroups) / sizeof(cgroups[0])))
+				return cb_err("too many cgroups");
+			cgroups[n++] = argv[i + 1];
 		} else if (cb_matches(argv[i], "table") && !table) {
 			if (cb_parse_u32(argv[i + 1], CB_BREAKERS_MAX, &table) || !table)
 				return cb_err("bad table size \"%s\" (1..%u)",
@@ -93,7 +97,7 @@ static int cb_cmd_load(int argc, char **argv)
 			return cb_err("unknown or repeated argument \"%s\"", argv[i]);
 		}
 	}
-	return cb_do_load(cgroup, table);
+	return cb_do_load(cgroups, n, table);
 }
 
 static int cb_no_args(const char *obj, int argc, char **argv)

@@ -123,7 +123,7 @@ int cb_breaker_exists(const struct cb_key *key);
 struct cb_breaker_info {
 	struct cb_key key;	/* port in network order */
 	uint8_t state, forced, trips, mode, tracked;
-	uint64_t calls, successes, failures, slow, rejected;
+	uint64_t calls, successes, failures, slow, abandoned, rejected;
 	uint64_t opened_at, open_until, now;
 	uint32_t win_calls, win_failures, win_slow;
 	uint16_t probes_placed, probes_ok, probes_failed;
@@ -144,9 +144,20 @@ int cb_cmd_policy(int argc, char **argv);
 int cb_cmd_monitor(int argc, char **argv);
 int cb_cmd_metrics(int argc, char **argv);
 
+/* netns.c: network namespaces by cookie and by `ip netns` name */
+uint64_t cb_netns_cookie(void);
+int cb_parse_netns(const char *s, uint64_t *cookie);
+const char *cb_netns_name(uint64_t cookie);
+
 /* bpf.c: programs, maps, pins, cgroups */
 bool cb_module_loaded(void);
-int cb_do_load(const char *cgroup, uint32_t table);
+int cb_do_load(char **cgroups, int n, uint32_t table);
+/* The scope (attached cgroup) of cgroup @path; -1 (reported) if not attached. */
+int cb_scope_of(const char *path, uint32_t *scope);
+/* The scopes of the attached cgroups, @max at most; how many there are. */
+int cb_attached_scopes(uint32_t *scopes, int max);
+/* The path of the attached cgroup whose scope is @scope, or "". */
+const char *cb_scope_path(uint32_t scope);
 int cb_do_unload(void);
 int cb_print_status(void);
 

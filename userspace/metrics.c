@@ -34,6 +34,7 @@ static const struct {
 	[CB_STAT_FAIL_TIMEOUT] = { "outcomes_total", "timeout", NULL },
 	[CB_STAT_FAIL_UNREACH] = { "outcomes_total", "unreachable", NULL },
 	[CB_STAT_FAIL_PORT_UNREACH] = { "outcomes_total", "port_unreachable", NULL },
+	[CB_STAT_FAIL_ABANDONED] = { "outcomes_total", "abandoned", NULL },
 	[CB_STAT_SLOW] = { "slow_calls_total", NULL,
 		"Handshakes slower than their policy's slow threshold." },
 	[CB_STAT_UNTRACKED] = { "untracked_total", NULL,
@@ -46,6 +47,8 @@ static const struct {
 		"Breaker state changes." },
 	[CB_STAT_EVENTS_DROPPED] = { "events_dropped_total", NULL,
 		"State-change events a consumer missed." },
+	[CB_STAT_IGNORED] = { "ignored_total", NULL,
+		"Results not counted: their socket's owner steered it (TTL, source, device)." },
 };
 
 struct cb_collect {
@@ -82,9 +85,11 @@ static void cb_prom_series(const struct cb_collect *c, const char *name,
 	cb_prom_head(name, type, help);
 	for (i = 0; i < c->n; i++) {
 		cb_format_addr(c->b[i].key.addr, addr, sizeof(addr));
-		printf("cbreaker_%s{dst=\"%s\",port=\"%u\",proto=\"%s\"} %" PRIu64 "\n",
+		printf("cbreaker_%s{dst=\"%s\",port=\"%u\",proto=\"%s\","
+		       "netns=\"%" PRIu64 "\",scope=\"%u\"} %" PRIu64 "\n",
 		       name, addr, ntohs(c->b[i].key.port),
-		       cb_proto_name(c->b[i].key.proto), val(&c->b[i]));
+		       cb_proto_name(c->b[i].key.proto), (uint64_t)c->b[i].key.netns,
+		       c->b[i].key.scope, val(&c->b[i]));
 	}
 }
 
@@ -97,17 +102,24 @@ static uint64_t cb_v_rej(const struct cb_breaker_info *b) { return b->rejected; 
 static void cb_prometheus(const struct cb_status_info *st,
 			  const struct cb_collect *c)
 {
-	unsigned int i;
+	unsigned int i, j;
 
+	/* a family's head (the entry with help), then all its series */
 	for (i = 0; i < __CB_STAT_MAX; i++) {
-		if (cb_prom[i].help)
-			cb_prom_head(cb_prom[i].name, "counter", cb_prom[i].help);
-		if (cb_prom[i].label)
-			printf("cbreaker_%s{class=\"%s\"} %" PRIu64 "\n",
-			       cb_prom[i].name, cb_prom[i].label, st->stats[i]);
-		else
-			printf("cbreaker_%s %" PRIu64 "\n", cb_prom[i].name,
-			       st->stats[i]);
+		if (!cb_prom[i].help)
+			continue;
+		cb_prom_head(cb_prom[i].name, "counter", cb_prom[i].help);
+		for (j = i; j < __CB_STAT_MAX; j++) {
+			if (strcmp(cb_prom[j].name, cb_prom[i].name))
+				continue;
+			if (cb_prom[j].label)
+				printf("cbreaker_%s{class=\"%s\"} %" PRIu64 "\n",
+				       cb_prom[j].name, cb_prom[j].label,
+				       st->stats[j]);
+			else
+				printf("cbreaker_%s %" PRIu64 "\n",
+				       cb_prom[j].name, st->stats[j]);
+		}
 	}
 	cb_prom_head("breakers", "gauge", "Breakers by state.");
 	for (i = 0; i < __CB_STATE_MAX; i++)

@@ -59,6 +59,8 @@ static int cb_event_cb(const struct nlmsghdr *nlh, void *data)
 		jw_str("dst", addr);
 		jw_u64("port", ntohs(key.port));
 		jw_str("proto", cb_proto_name(key.proto));
+		jw_u64("netns", key.netns);
+		jw_u64("scope", key.scope);
 		jw_str("from", cb_state_name(cb_nl_u8(tb[CB_A_FROM])));
 		jw_str("to", cb_state_name(cb_nl_u8(tb[CB_A_STATE])));
 		jw_str("reason", cb_reason_name(cb_nl_u8(tb[CB_A_REASON])));
@@ -67,12 +69,13 @@ static int cb_event_cb(const struct nlmsghdr *nlh, void *data)
 	} else {
 		uint64_t t = cb_nl_u64(tb[CB_A_TIME]);
 
-		printf("[%" PRIu64 ".%06" PRIu64 "] dst %s port %u proto %s: %s -> %s (%s)\n",
+		printf("[%" PRIu64 ".%06" PRIu64 "] dst %s port %u proto %s: %s -> %s (%s) netns %" PRIu64 "\n",
 		       t / 1000000000, t % 1000000000 / 1000, addr,
 		       ntohs(key.port), cb_proto_name(key.proto),
 		       cb_state_name(cb_nl_u8(tb[CB_A_FROM])),
 		       cb_state_name(cb_nl_u8(tb[CB_A_STATE])),
-		       cb_reason_name(cb_nl_u8(tb[CB_A_REASON])));
+		       cb_reason_name(cb_nl_u8(tb[CB_A_REASON])),
+		       (uint64_t)key.netns);
 	}
 	return MNL_CB_OK;
 }

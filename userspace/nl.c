@@ -223,6 +223,9 @@ void cb_nl_put_key(struct nlmsghdr *nlh, const struct cb_key *key)
 	mnl_attr_put(nlh, CB_A_ADDR, sizeof(key->addr), key->addr);
 	mnl_attr_put_u16(nlh, CB_A_PORT, ntohs(key->port));
 	mnl_attr_put_u8(nlh, CB_A_PROTO, key->proto);
+	mnl_attr_put_u32(nlh, CB_A_SCOPE, key->scope);
+	if (key->netns)		/* else the module takes the caller's */
+		mnl_attr_put_u64(nlh, CB_A_NETNS, key->netns);
 }
 
 /* Attribute types we read and their expected kind. */
@@ -251,7 +254,8 @@ static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_REASON] = MNL_TYPE_U8,	[CB_A_SEQ] = MNL_TYPE_U64,
 	[CB_A_TIME] = MNL_TYPE_U64,	[CB_A_STATS] = MNL_TYPE_NESTED,
 	[CB_A_PROBES_PLACED] = MNL_TYPE_U16, [CB_A_PROBES_OK] = MNL_TYPE_U16,
-	[CB_A_PROBES_FAILED] = MNL_TYPE_U16,
+	[CB_A_PROBES_FAILED] = MNL_TYPE_U16, [CB_A_NETNS] = MNL_TYPE_U64,
+	[CB_A_SCOPE] = MNL_TYPE_U32,	[CB_A_ABANDONED] = MNL_TYPE_U64,
 };
 
 static int cb_attr_cb(const struct nlattr *a, void *data)
@@ -304,6 +308,8 @@ int cb_nl_key(const struct nlattr **tb, struct cb_key *key)
 	memcpy(key->addr, mnl_attr_get_payload(tb[CB_A_ADDR]), 16);
 	key->port = htons(mnl_attr_get_u16(tb[CB_A_PORT]));
 	key->proto = cb_nl_u8(tb[CB_A_PROTO]);
+	key->scope = cb_nl_u32(tb[CB_A_SCOPE]);
+	key->netns = cb_nl_u64(tb[CB_A_NETNS]);
 	return 0;
 }
 

@@ -398,12 +398,83 @@ TEST_F(engine, udp_icmp_errors_amend_successes)
 	for (i = 0; i < 5; i++)
 		call(self, CB_OUT_SUCCESS, 0);
 	for (i = 0; i < 2; i++)
-		cb_engine_amend(&self->b, &self->p, self->now, 0, &self->ch);
+		cb_engine_amend(&self->b, &self->p, 0, self->now, 0, &self->ch);
 	ASSERT_EQ(CB_STATE_CLOSED, state(self));	/* 2 of 5 */
-	cb_engine_amend(&self->b, &self->p, self->now, 0, &self->ch);
+	cb_engine_amend(&self->b, &self->p, 0, self->now, 0, &self->ch);
 	ASSERT_EQ(CB_STATE_OPEN, state(self));		/* 3 of 5 */
 	ASSERT_EQ(3, self->b.failures);
 	ASSERT_EQ(2, self->b.successes);
+}
+
+TEST_F(engine, udp_probes_are_judged_at_probe_wait_not_when_sent)
+{
+	int a;
+
+	self->b.datagram = 1;
+	trip(self);
+	self->now += 10 * SEC;
+	/* sent: a success in the totals, but no verdict on the probe yet */
+	a = call(self, CB_OUT_SUCCESS, 0);
+	ASSERT_LE(0, a);
+	call(self, CB_OUT_SUCCESS, 0);
+	call(self, CB_OUT_SUCCESS, 0);
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	ASSERT_EQ(0, self->b.probes_ok);
+	/* an ICMP error for one of them: a failed probe, 2 of 3 may still do */
+	cb_engine_amend(&self->b, &self->p, a, self->now, 0, &self->ch);
+	ASSERT_EQ(1, self->b.probes_failed);
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	/* no error for the others by probe-wait: closed */
+	self->now += self->p.probe_wait_ns;
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(CB_REASON_PROBE_TIMEOUT, self->ch.c[self->ch.n - 1].reason);
+}
+
+TEST_F(engine, udp_probes_two_icmp_errors_reopen)
+{
+	int a;
+
+	self->b.datagram = 1;
+	trip(self);
+	self->now += 10 * SEC;
+	a = call(self, CB_OUT_SUCCESS, 0);
+	call(self, CB_OUT_SUCCESS, 0);
+	cb_engine_amend(&self->b, &self->p, a, self->now, 0, &self->ch);
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	cb_engine_amend(&self->b, &self->p, a, self->now, 0, &self->ch);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));	/* 2 of 3 failed: 2 of 3 ok impossible */
+	/* an error for a datagram of the closed days decides no probe */
+	self->now += 20 * SEC;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	cb_engine_amend(&self->b, &self->p, a, self->now, 0, &self->ch);
+	ASSERT_EQ(0, self->b.probes_failed);
+}
+
+TEST_F(engine, an_abandoned_handshake_counts_only_after_slow)
+{
+	int i, a;
+
+	for (i = 0; i < 5; i++) {
+		a = cb_engine_admit(&self->b, &self->p, self->now, 0, &self->ch);
+		cb_engine_record(&self->b, &self->p, CB_OUT_ABANDONED,
+				 self->p.slow_ns / 8 * 7 - 1, a, self->now, 0,
+				 &self->ch);
+	}
+	ASSERT_EQ(0, self->b.failures);
+	ASSERT_EQ(0, self->b.successes);
+	ASSERT_EQ(0, self->b.abandoned);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	for (i = 0; i < 5; i++) {
+		a = cb_engine_admit(&self->b, &self->p, self->now, 0, &self->ch);
+		/* a client's 1 s timeout, armed just before connect() */
+		cb_engine_record(&self->b, &self->p, CB_OUT_ABANDONED,
+				 self->p.slow_ns - self->p.slow_ns / 8, a,
+				 self->now, 0, &self->ch);
+	}
+	ASSERT_EQ(5, self->b.failures);
+	ASSERT_EQ(5, self->b.abandoned);
+	ASSERT_EQ(5, self->b.slow);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
 }
 
 TEST_F(engine, idle_closed_breakers_may_be_evicted)

@@ -338,7 +338,8 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				cb_engine_record(&b, &p, out, lat, ep, now, rnd, NULL);
 				ref_record(&m, &p, out != CB_OUT_SUCCESS, lat, ep, now, rnd);
 			} else if (r < 75) {
-				cb_engine_amend(&b, &p, now, rnd, NULL);
+				cb_engine_amend(&b, &p, b.epoch & 0x7fffffff,
+						now, rnd, NULL);
 				ref_amend(&m, &p, now, rnd);
 			} else if (r < 95) {
 				static const __u64 steps[] = { 1, 10, 100, 400, 1000, 2500 };

@@ -66,7 +66,13 @@ enum cb_outcome {
 	CB_OUT_TIMEOUT,		/* SYN retries exhausted */
 	CB_OUT_UNREACH,		/* host/net unreachable (ICMP, or no route) */
 	CB_OUT_PORT_UNREACH,	/* UDP: ICMP port unreachable */
+	CB_OUT_ABANDONED,	/* closed or disconnected by its owner in SYN_SENT */
 	__CB_OUT_MAX,
+	/*
+	 * Not an outcome: the result of a socket whose owner changed what the
+	 * result depends on (TTL, source address, device). Counted, not judged.
+	 */
+	CB_OUT_IGNORED = __CB_OUT_MAX,
 };
 
 /*
@@ -86,15 +92,18 @@ enum cb_map_id {
 };
 
 /*
- * A destination. IPv4 is stored IPv4-mapped (::ffff:a.b.c.d), so one table
- * and one key serve both families, and a v6 socket dialing a mapped address
- * meets the same breaker as a v4 socket.
+ * A breaker's identity: a destination as seen from one network namespace
+ * by the processes of one attached cgroup. IPv4 is stored IPv4-mapped
+ * (::ffff:a.b.c.d), so one table and one key serve both families, and a v6
+ * socket dialing a mapped address meets the same breaker as a v4 socket.
  */
 struct cb_key {
 	__u8	addr[16];
 	__be16	port;
 	__u8	proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	__u8	pad;		/* must be zero */
+	__u32	scope;		/* the attached cgroup: low 32 bits of its id */
+	__u64	netns;		/* the network namespace's cookie */
 };
 
 /*
@@ -178,10 +187,12 @@ struct cb_breaker {
 	__u8	trips;		/* consecutive trips, for backoff */
 	__u8	time_window;	/* which member of the window union */
 	__u8	dry_run;	/* its policy's mode when last seen */
-	__u8	pad[3];
+	__u8	datagram;	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
+	__u16	probes_placed;
 	__u32	epoch;		/* counts state changes; stale results are known by it */
 	__u32	last_call;	/* last admission, in 2^20 ns (~1 ms), for idle eviction */
-	__u16	probes_placed, probes_ok, probes_failed, pad2;
+	__u16	probes_ok, probes_failed;
+	__u32	abandoned;	/* failures that were handshakes given up by their owner */
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
@@ -213,6 +224,8 @@ enum cb_stat {
 	CB_STAT_EVICTED,	/* idle breakers evicted to make room */
 	CB_STAT_TRANSITIONS,	/* state changes */
 	CB_STAT_EVENTS_DROPPED,	/* state-change events a consumer missed */
+	CB_STAT_FAIL_ABANDONED,	/* handshakes given up by their owner after slow */
+	CB_STAT_IGNORED,	/* results of sockets their owner steered */
 	__CB_STAT_MAX,
 };
 
@@ -298,6 +311,9 @@ enum cb_attr {
 	CB_A_PROBES_PLACED,	/* u16, half-open probes let through */
 	CB_A_PROBES_OK,		/* u16 */
 	CB_A_PROBES_FAILED,	/* u16 */
+	CB_A_NETNS,		/* u64, network namespace cookie; default: the caller's */
+	CB_A_SCOPE,		/* u32, attached cgroup of a breaker (low 32 bits of its id) */
+	CB_A_ABANDONED,		/* u64, handshakes abandoned by their owner after slow */
 	__CB_A_MAX,
 };
 

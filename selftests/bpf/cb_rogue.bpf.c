@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Programs that must not get to use cbreaker's kfuncs (selftests/cb_trust):
+ * an outcome reported from an attach point that is not one of our sensors,
+ * and a map handed over from a tc program on a packet path.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <linux/cbreaker.h>
+
+extern void cb_record(void *key, __u32 key__sz, __u32 outcome,
+		      __u64 latency_ns, __u32 epoch) __ksym;
+extern int cb_map_attach(void *map, __u32 id) __ksym;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16);
+	__type(key, struct cb_key);
+	__type(value, struct cb_breaker);
+} rogue_breakers SEC(".maps");
+
+int attach_ret = 1;	/* what cb_map_attach() said on the packet path */
+int attach_runs;
+
+/* Every TCP connect would be a "refused" for the destination in @key. */
+SEC("fentry/tcp_v4_connect")
+int BPF_PROG(rogue_record, struct sock *sk)
+{
+	struct cb_key key = { .proto = IPPROTO_TCP };
+
+	cb_record(&key, sizeof(key), CB_OUT_REFUSED, 0, 0);
+	return 0;
+}
+
+SEC("tcx/ingress")
+int rogue_attach(struct __sk_buff *skb)
+{
+	attach_ret = cb_map_attach(&rogue_breakers, CB_MAP_BREAKERS);
+	attach_runs++;
+	return 0;	/* TC_ACT_OK */
+}
+
+char LICENSE[] SEC("license") = "GPL";
