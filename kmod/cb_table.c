@@ -407,7 +407,7 @@ static void cb_changed(const struct cb_key *key, const struct cb_changes *ch,
 static bool cb_evict_one(struct bpf_map *map, u64 now)
 {
 	u64 idle_ns = (u64)READ_ONCE(idle_ms) * NSEC_PER_MSEC;
-	struct cb_key next;
+	struct cb_key cur, next;
 	struct cb_breaker *b;
 	raw_spinlock_t *lock;
 	unsigned long flags, f2;
@@ -416,21 +416,21 @@ static bool cb_evict_one(struct bpf_map *map, u64 now)
 
 	if (!raw_spin_trylock_irqsave(&cb_evict_lock, flags))
 		return false;
+	/* the cursor is the next breaker to look at, not yet looked at */
 	for (i = 0; i < CB_EVICT_SCAN && !done; i++) {
-		if (map->ops->map_get_next_key(map, cb_evict_started ?
-					       &cb_evict_cursor : NULL, &next)) {
-			if (!cb_evict_started)
-				break;		/* empty */
-			cb_evict_started = false;	/* wrap around */
-			continue;
-		}
-		cb_evict_cursor = next;
-		cb_evict_started = true;
-		lock = cb_lock_for(&next);
+		if (cb_evict_started)
+			cur = cb_evict_cursor;
+		else if (map->ops->map_get_next_key(map, NULL, &cur))
+			break;		/* empty */
+		/* the next one first: @cur may go */
+		cb_evict_started = !map->ops->map_get_next_key(map, &cur, &next);
+		if (cb_evict_started)
+			cb_evict_cursor = next;
+		lock = cb_lock_for(&cur);
 		raw_spin_lock_irqsave(lock, f2);
-		b = cb_lookup(map, &next);
+		b = cb_lookup(map, &cur);
 		if (b && cb_engine_idle(b, now, idle_ns) &&
-		    !map->ops->map_delete_elem(map, &next)) {
+		    !map->ops->map_delete_elem(map, &cur)) {
 			atomic_dec(&cb_nr_breakers);
 			cb_stat_add(CB_STAT_EVICTED, 1);
 			done = true;
@@ -651,34 +651,37 @@ int cb_breaker_action(const struct cb_key *key, enum cb_action action)
 
 /*
  * Visit every breaker in batches, leaving RCU between them. @fn runs under
- * RCU with migration disabled. A breaker deleted under the walk sends the
- * hash map's iteration back to the start: bounded by two passes.
+ * RCU with migration disabled and may delete the breaker it is given: the
+ * next key is fetched before, since the hash map's iteration from a key no
+ * longer there starts again at the first bucket. Only a breaker deleted by
+ * someone else while we are between two batches can still send the walk
+ * back to the start; the budget, one table's worth, bounds that.
  */
 static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 {
-	struct cb_key prev, key;
+	struct cb_key key, next;
 	struct bpf_map *map;
-	bool started = false;
+	bool more = true;
 	u32 budget, i;
 
-	budget = 2 * cb_breakers_capacity();
-	for (;;) {
-		map = cb_enter();
-		for (i = 0; map && i < CB_WALK_BATCH && budget; i++, budget--) {
-			if (map->ops->map_get_next_key(map, started ? &prev : NULL,
-						       &key)) {
-				map = NULL;
-				break;
-			}
+	budget = cb_breakers_capacity();
+	map = cb_enter();
+	if (!map || map->ops->map_get_next_key(map, NULL, &key))
+		more = false;
+	while (more) {
+		for (i = 0; more && i < CB_WALK_BATCH && budget; i++, budget--) {
+			more = !map->ops->map_get_next_key(map, &key, &next);
 			fn(map, &key);
-			prev = key;
-			started = true;
+			key = next;
 		}
 		cb_leave();
-		if (!map || !budget)
+		if (!more || !budget)
 			return;
 		cond_resched();
+		map = cb_enter();
+		more = map;
 	}
+	cb_leave();
 }
 
 static void cb_reset_one(struct bpf_map *map, const struct cb_key *key)

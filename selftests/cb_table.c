@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The breaker table in the guest: walks over it (policy del, reset all,
+ * the sweeper), policy changes reaching every breaker at once, dumps, and
+ * operator commands on single breakers. Loopback only: 127/8 answers every
+ * address, so thousands of destinations cost no network setup.
+ */
+#include "cb_test.h"
+#include "kselftest_harness.h"
+
+#define CG CB_CGROOT "/cbtable"
+
+FIXTURE(table) {};
+
+FIXTURE_SETUP(table)
+{
+	cb_sh("cbctl unload 2>/dev/null");
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker"));
+	ASSERT_EQ(0, mkdir(CG, 0755) && errno != EEXIST ? -1 : 0);
+	ASSERT_EQ(0, cb_sh("cbctl load cgroup " CG));
+	ASSERT_EQ(0, cb_join_cgroup(CG));
+}
+
+FIXTURE_TEARDOWN(table)
+{
+	cb_join_cgroup(CB_CGROOT);
+	cb_sh("cbctl unload");
+	rmdir(CG);
+}
+
+static long long status_num(const char *name)
+{
+	char out[8192];
+
+	if (cb_sh_out(out, sizeof(out), "cbctl -j status"))
+		return -1;
+	return cb_json_num(out, name);
+}
+
+/* One datagram to each of @n addresses 127.@net.x.y, port 9. */
+static int udp_fan_out(unsigned int net, unsigned int n)
+{
+	char ip[32];
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		snprintf(ip, sizeof(ip), "127.%u.%u.%u", net, i / 250, i % 250 + 1);
+		err = cb_sendto(ip, 9);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Deleting a policy forgets every breaker it governed, however many others
+ * share the table: the walk must not restart after each deletion.
+ */
+TEST_F(table, policy_del_forgets_every_breaker_of_the_policy)
+{
+	char out[256];
+
+	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.1.0.0/16 proto udp && "
+			   "cbctl policy add dst 127.2.0.0/16 proto udp"));
+	ASSERT_EQ(0, udp_fan_out(1, 1000));
+	ASSERT_EQ(0, udp_fan_out(2, 1000));
+	ASSERT_EQ(2000, status_num("breakers"));
+	ASSERT_EQ(0, cb_sh("cbctl policy del dst 127.1.0.0/16 proto udp"));
+	EXPECT_EQ(1000, status_num("breakers"));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl breaker list | grep -c '^127\\.1\\.'; true"));
+	EXPECT_EQ(0, atoi(out));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl breaker list | grep -c '^127\\.2\\.'; true"));
+	EXPECT_EQ(1000, atoi(out));
+}
+
+TEST_HARNESS_MAIN
