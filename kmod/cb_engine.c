@@ -233,6 +233,20 @@ static int tw_amend(struct cb_time_window *w, __u64 now)
 
 /* --- window, whichever kind -------------------------------------------- */
 
+/*
+ * Time as a breaker sees it never goes back: a caller that read the clock
+ * before another CPU applied a later time gets that later time, so no
+ * window, backoff or idle check subtracts a newer time from an older one.
+ * Every entry point applies it first.
+ */
+static __u64 cb_clock(struct cb_breaker *b, __u64 now)
+{
+	if (now < b->seen)
+		return b->seen;
+	b->seen = now;
+	return now;
+}
+
 /* Age ticks are whole milliseconds: max-age / CB_AGE_TICKS, rounded down. */
 static __u32 cb_age_tick_ms(const struct cb_policy *p)
 {
@@ -279,6 +293,7 @@ void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
 {
 	unsigned int i;
 
+	now = cb_clock(b, now);
 	*s = (struct cb_window_sum){ 0 };
 	if (!p)
 		return;
@@ -334,15 +349,18 @@ static void cb_trip(struct cb_breaker *b, const struct cb_policy *p,
 		    enum cb_reason why, __u64 now, __u64 rnd,
 		    struct cb_changes *ch)
 {
+	__u64 d;
+
 	/* A long enough healthy spell forgets earlier trips. */
 	if (b->state == CB_STATE_CLOSED &&
 	    now - b->changed_at >= p->backoff_max_ns)
 		b->trips = 0;
-	b->open_until = now + cb_open_period(p, b->trips, rnd);
-	b->opened_at = now;
+	d = cb_open_period(p, b->trips, rnd);
 	if (b->trips < 255)
 		b->trips++;
 	cb_set_state(b, CB_STATE_OPEN, why, now, ch);
+	b->open_until = now + d;	/* after: it shares probe_deadline's room */
+	b->opened_at = now;
 	cb_window_clear(b, p, now);
 }
 
@@ -364,6 +382,7 @@ static unsigned int cb_probes_needed(const struct cb_policy *p)
 void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	if (b->forced || !p)
 		return;
 	if (b->state == CB_STATE_OPEN && now >= b->open_until)
@@ -383,7 +402,11 @@ void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now)
 {
-	*b = (struct cb_breaker){ .state = CB_STATE_CLOSED, .changed_at = now };
+	*b = (struct cb_breaker){
+		.state = CB_STATE_CLOSED,
+		.changed_at = now,
+		.seen = now,
+	};
 	if (p)
 		cb_window_clear(b, p, now);
 }
@@ -397,6 +420,7 @@ static int cb_admitted(struct cb_breaker *b, __u64 now)
 
 int cb_engine_admit_fast(struct cb_breaker *b, __u64 now)
 {
+	now = cb_clock(b, now);
 	if (b->forced == CB_FORCE_OPEN ||
 	    (!b->forced && b->state == CB_STATE_OPEN && now < b->open_until &&
 	     !b->dry_run)) {
@@ -411,6 +435,7 @@ int cb_engine_admit_fast(struct cb_breaker *b, __u64 now)
 int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	if (b->forced == CB_FORCE_OPEN) {
 		b->rejected++;
 		return CB_ADMIT_REFUSE;
@@ -483,6 +508,7 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	int fail = out != CB_OUT_SUCCESS;
 	int slow = !fail && p && latency_ns >= p->slow_ns;
 
+	now = cb_clock(b, now);
 	if (fail)
 		b->failures++;
 	else
@@ -507,6 +533,7 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 {
 	int amended;
 
+	now = cb_clock(b, now);
 	if (b->successes) {
 		b->successes--;
 		b->failures++;
@@ -531,6 +558,7 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		     enum cb_force force, __u64 now, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	if (force == CB_FORCE_OPEN) {
 		cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
 		b->opened_at = now;
@@ -549,6 +577,7 @@ void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	b->forced = CB_FORCE_NONE;
 	cb_set_state(b, CB_STATE_CLOSED, CB_REASON_RESET, now, ch);
 	b->opened_at = 0;
@@ -571,6 +600,8 @@ __u64 cb_engine_due(const struct cb_breaker *b)
 
 int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
 {
+	if (now < b->seen)
+		now = b->seen;
 	return b->state == CB_STATE_CLOSED && !b->forced &&
 	       (__u32)((now >> 20) - b->last_call) >= (idle_ns >> 20) &&
 	       now - b->changed_at >= idle_ns;

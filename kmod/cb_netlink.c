@@ -193,7 +193,8 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	    cb_put_u64(skb, CB_A_SLOW, b->slow) ||
 	    cb_put_u64(skb, CB_A_REJECTED, b->rejected) ||
 	    cb_put_u64(skb, CB_A_OPENED_AT, b->opened_at) ||
-	    cb_put_u64(skb, CB_A_OPEN_UNTIL, b->open_until) ||
+	    cb_put_u64(skb, CB_A_OPEN_UNTIL,	/* shares probe_deadline's room */
+		       b->state == CB_STATE_OPEN ? b->open_until : 0) ||
 	    cb_put_u64(skb, CB_A_NOW, ktime_get_ns()) ||
 	    nla_put_u32(skb, CB_A_WINDOW_CALLS, v->win.calls) ||
 	    nla_put_u32(skb, CB_A_WINDOW_FAILURES, v->win.fails) ||

@@ -415,6 +415,52 @@ TEST_F(engine, idle_closed_breakers_may_be_evicted)
 	ASSERT_FALSE(cb_engine_idle(&self->b, self->now + 600 * SEC, 60 * SEC));
 }
 
+/*
+ * A caller may apply a time older than one another CPU applied already
+ * (read before the lock, or on a slower clock): it counts as the newest.
+ */
+TEST_F(engine, a_stale_clock_keeps_the_backoff)
+{
+	__u64 closed;
+
+	trip(self);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(1, self->b.trips);
+	closed = self->now;
+	/* failures that read the clock just before it closed */
+	self->now -= MS;
+	trip(self);
+	ASSERT_EQ(CB_STATE_OPEN, self->b.state);
+	ASSERT_EQ(2, self->b.trips);
+	ASSERT_EQ(closed + 20 * SEC, self->b.open_until);
+	ASSERT_EQ(closed, self->b.opened_at);
+}
+
+TEST_F(engine, a_stale_clock_keeps_the_window)
+{
+	int i;
+
+	self->p.max_age_ns = 8 * SEC;		/* ticks of 2 s */
+	self->now = 1000 * SEC;			/* a tick starts here */
+	cb_engine_init(&self->b, &self->p, self->now);
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	self->now -= MS;			/* the tick before */
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, self->b.state);
+	ASSERT_EQ(5, self->b.failures);
+}
+
+TEST_F(engine, a_stale_clock_does_not_make_a_breaker_idle)
+{
+	call(self, CB_OUT_SUCCESS, 0);
+	ASSERT_FALSE(cb_engine_idle(&self->b, self->now - MS, 60 * SEC));
+	ASSERT_FALSE(cb_engine_idle(&self->b, self->now - 2 * SEC, SEC));
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

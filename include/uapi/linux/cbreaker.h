@@ -188,9 +188,12 @@ struct cb_breaker {
 	__u64	slow;
 	__u64	rejected;	/* refused by us (or would have been, dry-run); never failures */
 	__u64	opened_at;
-	__u64	open_until;	/* 0 while forced open: until reset */
+	union {			/* one or the other, by state */
+		__u64	open_until;	/* open: 0 while forced open (until reset) */
+		__u64	probe_deadline;	/* half-open: unfinished probes count as failed */
+	};
 	__u64	changed_at;	/* last state change */
-	__u64	probe_deadline;	/* half-open: when unfinished probes count as failed */
+	__u64	seen;		/* newest time applied: an older one counts as this */
 	union {
 		struct cb_count_window cw;
 		struct cb_time_window tw;
