@@ -285,7 +285,6 @@ static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
 		       b->cw.tick_ms == cb_age_tick_ms(p);
 	if (!same)
 		cb_window_clear(b, p, now);
-	b->dry_run = p->mode == CB_MODE_DRY_RUN;
 }
 
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
@@ -418,12 +417,19 @@ static int cb_admitted(struct cb_breaker *b, __u64 now)
 	return b->epoch & 0x7fffffff;
 }
 
-int cb_engine_admit_fast(struct cb_breaker *b, __u64 now)
+void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
+		     __u16 gen)
+{
+	b->dry_run = !p || p->mode == CB_MODE_DRY_RUN;
+	b->rules_gen = gen;
+}
+
+int cb_engine_admit_fast(struct cb_breaker *b, __u64 now, __u16 gen)
 {
 	now = cb_clock(b, now);
 	if (b->forced == CB_FORCE_OPEN ||
 	    (!b->forced && b->state == CB_STATE_OPEN && now < b->open_until &&
-	     !b->dry_run)) {
+	     b->rules_gen == gen && !b->dry_run)) {
 		b->rejected++;
 		return CB_ADMIT_REFUSE;
 	}

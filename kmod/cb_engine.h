@@ -49,11 +49,16 @@ int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 /*
  * The hot paths, which need no policy: a closed or forced-closed breaker
  * admits (its window is fitted to a changed policy when the result comes),
- * an open one with time left refuses (unless dry-run). Same answer and same
- * counts as cb_engine_admit(), or CB_ADMIT_POLICY: ask cb_engine_admit().
+ * an open one with time left refuses unless its policy is dry-run, as
+ * noted at rules generation @gen (cb_engine_rules); noted at another, the
+ * rules changed since. Same answer and same counts as cb_engine_admit(),
+ * or CB_ADMIT_POLICY: ask cb_engine_admit().
  */
 #define CB_ADMIT_POLICY		(-3)
-int cb_engine_admit_fast(struct cb_breaker *b, __u64 now);
+int cb_engine_admit_fast(struct cb_breaker *b, __u64 now, __u16 gen);
+/* At rules generation @gen, @p (NULL: none) governs the breaker. */
+void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
+		     __u16 gen);
 /* The outcome of a call admitted at @epoch. */
 void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,

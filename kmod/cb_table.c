@@ -39,6 +39,12 @@ static DEFINE_RAW_SPINLOCK(cb_maps_lock);
 static struct bpf_map __rcu *cb_maps[__CB_MAP_MAX];
 static atomic_t cb_nr_breakers;
 static atomic_t cb_nr_rules;
+/*
+ * Bumped after every rule change: a breaker notes the generation its
+ * cached mode is of, and an open one refuses on the fast path only while
+ * that is current, so a change reaches every breaker at once.
+ */
+static atomic_t cb_rules_gen;
 /* The earliest time a breaker changes by itself (ns); U64_MAX: none. */
 static atomic64_t cb_due = ATOMIC64_INIT(U64_MAX);
 static u64 cb_last_sweep;
@@ -194,6 +200,21 @@ u32 cb_breakers_capacity(void)
 
 /* --- rules -------------------------------------------------------------- */
 
+/* The rules generation, read before the rules it covers. */
+static u16 cb_gen(void)
+{
+	u16 gen = atomic_read(&cb_rules_gen);
+
+	smp_rmb();	/* pairs with the barrier in cb_rules_changed() */
+	return gen;
+}
+
+static void cb_rules_changed(void)
+{
+	smp_mb__before_atomic();	/* the rule change, then the generation */
+	atomic_inc(&cb_rules_gen);
+}
+
 /* The policy governing @key: a rule with its port first, then without. */
 static bool cb_policy_find(const struct cb_key *key, struct cb_policy *out)
 {
@@ -299,6 +320,8 @@ int cb_rule_put(const struct cb_rule *r, bool create)
 	migrate_enable();
 	if (!err && create)
 		atomic_inc(&cb_nr_rules);
+	if (!err)
+		cb_rules_changed();
 	return err;
 }
 
@@ -318,6 +341,7 @@ int cb_rule_del(const struct cb_rule *r)
 	migrate_enable();
 	if (!err) {
 		atomic_dec(&cb_nr_rules);
+		cb_rules_changed();
 		cb_forget_untracked();
 	}
 	return err;
@@ -476,9 +500,11 @@ static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
 	struct cb_breaker *b;
 	unsigned long flags;
 	bool tracked;
+	u16 gen;
 	u64 rnd;
 	int ret;
 
+	gen = cb_gen();
 	tracked = cb_policy_find(key, &pol);	/* lockless RCU lookups */
 	rnd = cb_rnd();
 	raw_spin_lock_irqsave(lock, flags);
@@ -495,6 +521,7 @@ static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
 		}
 	}
 	ret = cb_engine_admit(b, tracked ? &pol : NULL, now, rnd, &ch);
+	cb_engine_rules(b, tracked ? &pol : NULL, gen);
 	ch.due = cb_engine_due(b);
 	raw_spin_unlock_irqrestore(lock, flags);
 
@@ -519,15 +546,17 @@ int cb_breaker_admit(const struct cb_key *key)
 	struct bpf_map *map;
 	unsigned long flags;
 	u64 now;
+	u16 gen;
 	int ret;
 
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map)
 		return CB_ADMIT_UNTRACKED;
 	now = ktime_get_ns();
+	gen = cb_gen();
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	ret = b ? cb_engine_admit_fast(b, now) : CB_ADMIT_POLICY;
+	ret = b ? cb_engine_admit_fast(b, now, gen) : CB_ADMIT_POLICY;
 	raw_spin_unlock_irqrestore(lock, flags);
 	if (ret == CB_ADMIT_POLICY)
 		ret = cb_admit_slow(map, key, now);
@@ -569,10 +598,12 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	unsigned long flags;
 	u64 now, rnd, slow_before = 0, slow_after = 0;
 	bool tracked;
+	u16 gen;
 
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map || out >= __CB_OUT_MAX)
 		return;
+	gen = cb_gen();
 	tracked = cb_policy_find(key, &pol);
 	now = ktime_get_ns();
 	rnd = cb_rnd();
@@ -586,6 +617,7 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		else
 			cb_engine_record(b, tracked ? &pol : NULL, out,
 					 latency_ns, epoch, now, rnd, &ch);
+		cb_engine_rules(b, tracked ? &pol : NULL, gen);
 		slow_after = b->slow;
 		ch.due = cb_engine_due(b);
 	}
@@ -608,6 +640,7 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 	raw_spinlock_t *lock = cb_lock_for(key);
 	unsigned long flags;
 	u64 now = ktime_get_ns();
+	u16 gen = cb_gen();
 	bool tracked = cb_policy_find(key, &pol);
 	int err = 0;
 
@@ -633,6 +666,7 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 			cb_engine_force(b, tracked ? &pol : NULL,
 					action == CB_ACTION_TRIP ? CB_FORCE_OPEN :
 					CB_FORCE_CLOSED, now, &ch);
+		cb_engine_rules(b, tracked ? &pol : NULL, gen);
 		ch.due = cb_engine_due(b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
@@ -703,6 +737,7 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	raw_spinlock_t *lock = cb_lock_for(key);
 	unsigned long flags;
 	u64 now = ktime_get_ns(), rnd = cb_rnd();
+	u16 gen = cb_gen();
 	bool tracked = cb_policy_find(key, &pol);
 
 	if (!tracked)
@@ -711,6 +746,7 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	b = cb_lookup(map, key);
 	if (b) {
 		cb_engine_tick(b, &pol, now, rnd, &ch);
+		cb_engine_rules(b, &pol, gen);
 		ch.due = cb_engine_due(b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
@@ -763,6 +799,7 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 	struct cb_breaker *b;
 	unsigned long flags;
 	u64 now = ktime_get_ns(), rnd = cb_rnd();
+	u16 gen = cb_gen();
 
 	v->key = *key;
 	v->tracked = cb_policy_find(key, &pol);
@@ -773,6 +810,7 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 		if (v->tracked)
 			cb_engine_tick(b, &pol, now, rnd, &ch);
 		cb_engine_window(b, v->tracked ? &pol : NULL, now, &v->win);
+		cb_engine_rules(b, v->tracked ? &pol : NULL, gen);
 		v->b = *b;
 		if (v->tracked)
 			ch.due = cb_engine_due(b);

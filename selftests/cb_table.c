@@ -76,4 +76,57 @@ TEST_F(table, policy_del_forgets_every_breaker_of_the_policy)
 	EXPECT_EQ(1000, atoi(out));
 }
 
+/* A TCP port on 127.0.0.1 where nothing listens: connects get a reset. */
+static unsigned short closed_port(void)
+{
+	unsigned short port = 0;
+	int fd = cb_listener("127.0.0.1", SOCK_STREAM, &port);
+
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Open the breaker of 127.0.0.1 @port with two resets. */
+static int open_by_resets(unsigned short port)
+{
+	if (cb_sh("cbctl policy add dst 127.0.0.1 port %u window 2 min-calls 2 "
+		  "open 60s", port))
+		return -1;
+	if (cb_connect("127.0.0.1", port, SOCK_STREAM) != -ECONNREFUSED ||
+	    cb_connect("127.0.0.1", port, SOCK_STREAM) != -ECONNREFUSED)
+		return -1;
+	return cb_sh("cbctl -j breaker show dst 127.0.0.1 port %u | "
+		     "grep -q '\"state\":\"open\"'", port);
+}
+
+/*
+ * A mode change reaches an open breaker's next call at once, both ways,
+ * without anything reading the breaker in between.
+ */
+TEST_F(table, a_mode_change_reaches_an_open_breaker_at_once)
+{
+	unsigned short port = closed_port();
+	long long refused, passed;
+
+	ASSERT_NE(0, port);
+	ASSERT_EQ(0, open_by_resets(port));
+	refused = status_num("refused");
+	passed = status_num("dry_run_passed");
+	ASSERT_EQ(-ECONNREFUSED, cb_connect("127.0.0.1", port, SOCK_STREAM));
+	EXPECT_EQ(refused + 1, status_num("refused"));
+
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst 127.0.0.1 port %u mode dry-run",
+			   port));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect("127.0.0.1", port, SOCK_STREAM));
+	EXPECT_EQ(refused + 1, status_num("refused"));
+	EXPECT_EQ(passed + 1, status_num("dry_run_passed"));
+
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst 127.0.0.1 port %u mode enforce",
+			   port));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect("127.0.0.1", port, SOCK_STREAM));
+	EXPECT_EQ(refused + 2, status_num("refused"));
+	EXPECT_EQ(passed + 1, status_num("dry_run_passed"));
+}
+
 TEST_HARNESS_MAIN

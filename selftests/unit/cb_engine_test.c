@@ -461,6 +461,35 @@ TEST_F(engine, a_stale_clock_does_not_make_a_breaker_idle)
 	ASSERT_FALSE(cb_engine_idle(&self->b, self->now - 2 * SEC, SEC));
 }
 
+/* The module's rules changed: an open breaker's fast path asks again. */
+TEST_F(engine, a_mode_change_reaches_an_open_breaker_on_the_fast_path)
+{
+	cb_engine_rules(&self->b, &self->p, 1);
+	trip(self);
+	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit_fast(&self->b, self->now, 1));
+
+	self->p.mode = CB_MODE_DRY_RUN;		/* generation 2 */
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 2));
+	ASSERT_EQ(CB_ADMIT_UNTRACKED,
+		  cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	cb_engine_rules(&self->b, &self->p, 2);
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 2));
+
+	self->p.mode = CB_MODE_ENFORCE;		/* generation 3 */
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 3));
+	ASSERT_EQ(CB_ADMIT_REFUSE,
+		  cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	cb_engine_rules(&self->b, &self->p, 3);
+	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit_fast(&self->b, self->now, 3));
+
+	/* no policy any more (generation 4): nothing refused */
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 4));
+	ASSERT_EQ(CB_ADMIT_UNTRACKED,
+		  cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
+	cb_engine_rules(&self->b, NULL, 4);
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 4));
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

@@ -317,6 +317,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 	struct cb_breaker b;
 	__u32 pend[64];
 	__u64 now, rnd;
+	__u16 gen = 0;
 	int a, am;
 
 	ref_rng = 0x9e3779b97f4a7c15ULL;
@@ -324,6 +325,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 		ref_policy(&p);
 		now = 1000 * SEC + ref_rand() % SEC;
 		cb_engine_init(&b, &p, now);
+		cb_engine_rules(&b, &p, ++gen);
 		memset(&m, 0, sizeof(m));
 		m.changed_at = now;
 		m.seen = now;
@@ -334,9 +336,11 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 			rnd = ref_rand();
 			if (r < 35) {
 				/* as the module does for TCP: the fast path first */
-				a = cb_engine_admit_fast(&b, now);
-				if (a == CB_ADMIT_POLICY)
+				a = cb_engine_admit_fast(&b, now, gen);
+				if (a == CB_ADMIT_POLICY) {
 					a = cb_engine_admit(&b, &p, now, rnd, NULL);
+					cb_engine_rules(&b, &p, gen);
+				}
 				am = ref_admit(&m, &p, now, rnd);
 				ASSERT_EQ(am, a);
 				if (a >= 0 && npend < 64)
@@ -368,9 +372,16 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 					now += ref_pick(steps, 6) * MS + ref_rand() % MS;
 				else
 					now -= ref_rand() % (3 * SEC);
-			} else if (r < 97) {
+			} else if (r < 96) {
 				cb_engine_tick(&b, &p, now, rnd, NULL);
 				ref_tick(&m, &p, now, rnd);
+			} else if (r < 97) {
+				/* policy change dry-run <-> enforce: the rules'
+				 * generation moves; the breaker hears of it
+				 * only through it
+				 */
+				p.mode = !p.mode;
+				gen++;
 			} else if (r < 98) {
 				int f = 1 + ref_rand() % 2;
 				__u64 t = ref_clock(&m, now);

@@ -177,11 +177,12 @@ struct cb_breaker {
 	__u8	forced;		/* enum cb_force */
 	__u8	trips;		/* consecutive trips, for backoff */
 	__u8	time_window;	/* which member of the window union */
-	__u8	dry_run;	/* its policy's mode when last seen */
+	__u8	dry_run;	/* its policy refuses nothing (dry-run, or none) */
 	__u8	pad[3];
 	__u32	epoch;		/* counts state changes; stale results are known by it */
 	__u32	last_call;	/* last admission, in 2^20 ns (~1 ms), for idle eviction */
-	__u16	probes_placed, probes_ok, probes_failed, pad2;
+	__u16	probes_placed, probes_ok, probes_failed;
+	__u16	rules_gen;	/* generation of the rules dry_run was taken from */
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
