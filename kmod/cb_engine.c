@@ -7,10 +7,14 @@
  * threshold, the breaker trips.
  * OPEN: calls are refused for open x backoff^(consecutive trips), capped at
  * backoff-max, plus up to jitter percent; then it is HALF_OPEN.
+ * A call that took the slow threshold or longer is slow, whether it
+ * succeeded or failed (a SYN timeout is both, as in resilience4j).
  * HALF_OPEN: at most `probes` calls are placed. It closes as soon as
  * probe-success percent of `probes` succeeded, reopens as soon as more have
  * failed than that allows, and decides with what it has probe-wait after
- * the first probe, unfinished probes counting as failed.
+ * the first probe, unfinished probes counting as failed. A probe succeeds
+ * only if it succeeded and was not slow; failed, slow or both, it is one
+ * failed probe.
  * Results carry the epoch they were admitted in; results of an earlier
  * epoch count in the totals but decide nothing.
  */
@@ -512,7 +516,8 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		      __u64 now, __u64 rnd, struct cb_changes *ch)
 {
 	int fail = out != CB_OUT_SUCCESS;
-	int slow = !fail && p && latency_ns >= p->slow_ns;
+	/* a failure that took as long (a SYN timeout) is slow as well */
+	int slow = p && latency_ns >= p->slow_ns;
 
 	now = cb_clock(b, now);
 	if (fail)

@@ -490,6 +490,51 @@ TEST_F(engine, a_mode_change_reaches_an_open_breaker_on_the_fast_path)
 	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 4));
 }
 
+/*
+ * A failure that took the slow threshold or longer (a SYN timeout, a
+ * connect given up on) is failed and slow, as in the seed and resilience4j:
+ * 40 % timeouts and 20 % slow successes make 60 % slow.
+ */
+TEST_F(engine, a_slow_failure_is_slow_too)
+{
+	int i;
+
+	self->p.window_calls = 10;
+	self->p.min_calls = 10;
+	self->p.slow_ns = 200 * MS;
+	self->p.slow_rate = 50;
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_SUCCESS, MS);
+	for (i = 0; i < 2; i++)
+		call(self, CB_OUT_SUCCESS, 300 * MS);
+	for (i = 0; i < 3; i++)
+		call(self, CB_OUT_TIMEOUT, 2 * SEC);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));	/* 9 < min-calls */
+	call(self, CB_OUT_TIMEOUT, 2 * SEC);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_SLOW_RATE, self->ch.c[0].reason);
+	ASSERT_EQ(6, self->b.slow);
+	ASSERT_EQ(4, self->b.failures);
+}
+
+/*
+ * A probe is good only if it succeeded in less than the slow threshold; a
+ * failed probe, a slow one, or one both failed and slow, is one failed
+ * probe. With 3 probes and 2 needed, one failed and one slow reopen.
+ */
+TEST_F(engine, a_failed_probe_and_a_slow_probe_are_two_failed_probes)
+{
+	trip(self);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_TIMEOUT, 2 * SEC);		/* failed and slow: one */
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	ASSERT_EQ(1, self->b.probes_failed);
+	call(self, CB_OUT_SUCCESS, 2 * SEC);		/* slow */
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_PROBE_FAILED, self->ch.c[self->ch.n - 1].reason);
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

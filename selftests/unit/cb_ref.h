@@ -189,7 +189,7 @@ static void ref_add(struct ref *m, const struct cb_policy *p, int fail,
 static void ref_record(struct ref *m, const struct cb_policy *p, int fail,
 		       __u64 latency, __u32 epoch, __u64 now, __u64 rnd)
 {
-	int slow = !fail && latency >= p->slow_ns;
+	int slow = latency >= p->slow_ns;	/* a slow failure is both */
 
 	now = ref_clock(m, now);
 	if (fail)
