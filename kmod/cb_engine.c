@@ -291,6 +291,15 @@ static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
 		cb_window_clear(b, p, now);
 }
 
+/* Results too old for the window drop out. */
+static void cb_window_age(struct cb_breaker *b, __u64 now)
+{
+	if (b->time_window)
+		tw_advance(&b->tw, now);
+	else
+		cw_age(&b->cw, now);
+}
+
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
 		      __u64 now, struct cb_window_sum *s)
 {
@@ -301,14 +310,14 @@ void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
 	if (!p)
 		return;
 	cb_window_fit(b, p, now);
+	if (b->state == CB_STATE_CLOSED)
+		cb_window_age(b, now);	/* else it is kept as it opened */
 	if (!b->time_window) {
-		cw_age(&b->cw, now);
 		s->calls = b->cw.count;
 		s->fails = b->cw.fails;
 		s->slows = b->cw.slows;
 		return;
 	}
-	tw_advance(&b->tw, now);
 	for (i = 0; i < CB_TIME_BUCKETS; i++) {
 		s->calls += b->tw.calls[i];
 		s->fails += b->tw.fails[i];
@@ -323,6 +332,13 @@ static void cb_set_state(struct cb_breaker *b, enum cb_state to,
 {
 	if (b->state == to)
 		return;
+	/*
+	 * Leaving CLOSED, the window stays as it is now until the breaker
+	 * closes again (and clears it): the results that opened it remain
+	 * visible, in show and in metrics, while it is open or half-open.
+	 */
+	if (b->state == CB_STATE_CLOSED)
+		cb_window_age(b, now);
 	if (ch && ch->n < CB_MAX_CHANGES)
 		ch->c[ch->n++] = (struct cb_change){ b->state, to, why };
 	b->state = to;
@@ -364,7 +380,6 @@ static void cb_trip(struct cb_breaker *b, const struct cb_policy *p,
 	cb_set_state(b, CB_STATE_OPEN, why, now, ch);
 	b->open_until = now + d;	/* after: it shares probe_deadline's room */
 	b->opened_at = now;
-	cb_window_clear(b, p, now);
 }
 
 static void cb_close(struct cb_breaker *b, const struct cb_policy *p,

@@ -158,9 +158,10 @@ static void cb_breaker_text(const struct cb_breaker_info *b)
 	       b->mode == CB_MODE_DRY_RUN ? " (dry-run)" : "",
 	       b->tracked ? "" : " (no policy)");
 	printf("  window %u calls, %u failed, %u slow: failure rate %" PRIu64
-	       ".%" PRIu64 "%%\n", b->win_calls, b->win_failures, b->win_slow,
+	       ".%" PRIu64 "%%%s\n", b->win_calls, b->win_failures, b->win_slow,
 	       cb_rate(b->win_failures, b->win_calls) / 10,
-	       cb_rate(b->win_failures, b->win_calls) % 10);
+	       cb_rate(b->win_failures, b->win_calls) % 10,
+	       b->state != CB_STATE_CLOSED ? " (when it opened)" : "");
 	printf("  calls %" PRIu64 " successes %" PRIu64 " failures %" PRIu64
 	       " slow %" PRIu64 " rejected %" PRIu64 " trips %u\n", b->calls,
 	       b->successes, b->failures, b->slow, b->rejected, b->trips);

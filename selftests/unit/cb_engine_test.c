@@ -535,6 +535,36 @@ TEST_F(engine, a_failed_probe_and_a_slow_probe_are_two_failed_probes)
 	ASSERT_EQ(CB_REASON_PROBE_FAILED, self->ch.c[self->ch.n - 1].reason);
 }
 
+/*
+ * The results that opened the breaker stay visible while it is open or
+ * half-open, however long, and go when it closes.
+ */
+TEST_F(engine, the_window_that_tripped_stays_visible_until_it_closes)
+{
+	struct cb_window_sum s;
+	int i;
+
+	self->p.window_ns = 8 * SEC;
+	cb_engine_init(&self->b, &self->p, self->now);
+	for (i = 0; i < 3; i++)
+		call(self, CB_OUT_SUCCESS, MS);
+	trip(self);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(6, s.calls);		/* 3 of 6 tripped it */
+	ASSERT_EQ(3, s.fails);
+	self->now += 10 * SEC;			/* longer than the window */
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(6, s.calls);
+	ASSERT_EQ(3, s.fails);
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(0, s.calls);
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

@@ -7,7 +7,8 @@
  *                 tick (now / (max-age/4, whole ms)) is 4 or more behind
  *                 now's;
  *   time window:  the results whose bucket (t / (window/8)) is one of the
- *                 8 newest.
+ *                 8 newest;
+ * both as of the moment the breaker left CLOSED while it is not closed.
  * No rings, bitmaps, runs or buckets: where the engine's bookkeeping is
  * wrong, the two disagree.
  */
@@ -28,6 +29,7 @@ struct ref {
 	__u64 calls, successes, failures, slow, rejected;
 	__u64 opened_at, open_until, changed_at, probe_deadline;
 	__u64 seen;		/* newest time applied */
+	__u64 left_closed;	/* the window is as it was then while not closed */
 	__u32 last_call;
 	unsigned int placed, ok, failed;
 	struct ref_result r[REF_RESULTS];	/* since the window was cleared */
@@ -61,6 +63,8 @@ static void ref_window(const struct ref *m, const struct cb_policy *p,
 	unsigned int i;
 
 	*s = (struct cb_window_sum){ 0 };
+	if (m->state != CB_STATE_CLOSED)
+		now = m->left_closed;
 	for (i = 0; i < m->n; i++) {
 		if (!ref_in_window(m, p, i, now))
 			continue;
@@ -74,6 +78,8 @@ static void ref_set(struct ref *m, int to, __u64 now)
 {
 	if (m->state == to)
 		return;
+	if (m->state == CB_STATE_CLOSED)
+		m->left_closed = now;
 	m->state = to;
 	m->changed_at = now;
 	m->epoch++;
@@ -99,7 +105,6 @@ static void ref_trip(struct ref *m, const struct cb_policy *p, __u64 now,
 	if (m->trips < 255)
 		m->trips++;
 	ref_set(m, CB_STATE_OPEN, now);
-	m->n = 0;
 }
 
 static void ref_close(struct ref *m, __u64 now)
