@@ -17,6 +17,7 @@ bool cb_maps_attached(void);
 u32 cb_breakers_count(void);
 u32 cb_breakers_capacity(void);
 u32 cb_rules_count(void);
+u32 cb_breakers_gen(void);
 
 int cb_breaker_admit(const struct cb_key *key);
 void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,

@@ -335,12 +335,17 @@ static int cb_nl_breaker_dump(struct sk_buff *skb, struct netlink_callback *cb)
 
 	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
 
-	while (!cb_breaker_next(ctx->started ? &ctx->last : NULL, &v)) {
+	for (;;) {
+		/* before the step: a deletion since the last one may repeat */
+		cb->seq = cb_breakers_gen();
+		if (cb_breaker_next(ctx->started ? &ctx->last : NULL, &v))
+			break;
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &cb_genl_family,
 				  NLM_F_MULTI, CB_CMD_BREAKER_GET);
 		if (!hdr)
 			break;
+		genl_dump_check_consistent(cb, hdr);
 		if (cb_put_breaker(skb, &v)) {
 			genlmsg_cancel(skb, hdr);
 			break;

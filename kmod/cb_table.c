@@ -38,6 +38,8 @@ MODULE_PARM_DESC(idle_ms, "A closed breaker without calls this long may be evict
 static DEFINE_RAW_SPINLOCK(cb_maps_lock);
 static struct bpf_map __rcu *cb_maps[__CB_MAP_MAX];
 static atomic_t cb_nr_breakers;
+/* Bumped when a breaker goes: a dump going on may repeat entries then. */
+static atomic_t cb_deletions = ATOMIC_INIT(1);
 static atomic_t cb_nr_rules;
 /*
  * Bumped after every rule change: a breaker notes the generation its
@@ -162,6 +164,7 @@ void cb_maps_release(void)
 		old[i] = rcu_replace_pointer(cb_maps[i], NULL,
 					     lockdep_is_held(&cb_maps_lock));
 	raw_spin_unlock_irqrestore(&cb_maps_lock, flags);
+	atomic_inc(&cb_deletions);
 	synchronize_rcu();
 	for (i = 0; i < __CB_MAP_MAX; i++)
 		if (old[i])
@@ -178,6 +181,18 @@ bool cb_maps_attached(void)
 u32 cb_breakers_count(void)
 {
 	return atomic_read(&cb_nr_breakers);
+}
+
+/* Changes when breakers are deleted; never 0 (netlink dump sequence). */
+u32 cb_breakers_gen(void)
+{
+	return atomic_read(&cb_deletions) ?: 1;
+}
+
+static void cb_breaker_deleted(void)
+{
+	atomic_dec(&cb_nr_breakers);
+	atomic_inc(&cb_deletions);
 }
 
 u32 cb_rules_count(void)
@@ -455,7 +470,7 @@ static bool cb_evict_one(struct bpf_map *map, u64 now)
 		b = cb_lookup(map, &cur);
 		if (b && cb_engine_idle(b, now, idle_ns) &&
 		    !map->ops->map_delete_elem(map, &cur)) {
-			atomic_dec(&cb_nr_breakers);
+			cb_breaker_deleted();
 			cb_stat_add(CB_STAT_EVICTED, 1);
 			done = true;
 		}
@@ -780,7 +795,7 @@ static void cb_forget_one(struct bpf_map *map, const struct cb_key *key)
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (b && !b->forced && !map->ops->map_delete_elem(map, (void *)key))
-		atomic_dec(&cb_nr_breakers);
+		cb_breaker_deleted();
 	raw_spin_unlock_irqrestore(lock, flags);
 }
 
@@ -833,7 +848,8 @@ int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v)
  * The breaker after @prev in map order (the first if @prev is NULL), for
  * dumps; -ENOENT at the end. A breaker deleted between two calls restarts
  * the walk at the beginning (a hash map property): a dump may repeat an
- * entry, it never misses a live one.
+ * entry, it never misses a live one. cb_breakers_gen() changes then, so a
+ * dump can flag itself interrupted (NLM_F_DUMP_INTR) and be started again.
  */
 int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 {

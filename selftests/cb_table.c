@@ -129,4 +129,47 @@ TEST_F(table, a_mode_change_reaches_an_open_breaker_at_once)
 	EXPECT_EQ(passed + 1, status_num("dry_run_passed"));
 }
 
+/*
+ * Breakers deleted while the table is dumped make the module's walk start
+ * again; the dump is flagged interrupted and cbctl asks again, so a list
+ * never shows a breaker twice (nor misses one that stayed).
+ */
+TEST_F(table, a_list_under_deletions_shows_each_breaker_once)
+{
+	char out[256];
+	pid_t pid;
+	int i, st;
+
+	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.2.0.0/16 proto udp"));
+	ASSERT_EQ(0, udp_fan_out(2, 300));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* breakers come and go under the lists */
+		for (i = 0; i < 15; i++) {
+			if (cb_sh("cbctl policy add dst 127.3.0.0/16 proto udp") ||
+			    udp_fan_out(3, 1500) ||
+			    cb_sh("cbctl policy del dst 127.3.0.0/16 proto udp"))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < 30; i++) {
+		ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+				       "cbctl breaker list >/tmp/cbl || exit 1; "
+				       "grep -c '^127\\.2\\.' /tmp/cbl; "
+				       "sort /tmp/cbl | uniq -d | wc -l"));
+		EXPECT_STREQ("300\n0\n", out);
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			pid = 0;
+			break;
+		}
+	}
+	if (pid)
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(0, WEXITSTATUS(st));
+	TH_LOG("%d lists while breakers came and went", i);
+}
+
 TEST_HARNESS_MAIN

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cbctl breaker { list | show | trip | hold | reset } */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/genetlink.h>
 
@@ -181,20 +183,66 @@ struct cb_list_arg {
 	unsigned int n;
 };
 
-static int cb_list_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct cb_list_arg *a = data;
-	char addr[INET6_ADDRSTRLEN];
-	struct cb_breaker_info b;
+/* Every breaker, in one dump the table did not change under. */
+struct cb_breakers {
+	struct cb_breaker_info *v;
+	size_t n, max;
+};
 
-	if (cb_breaker_cb(nlh, &b) != MNL_CB_OK)
-		return MNL_CB_ERROR;
+static int cb_collect_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct cb_breakers *all = data;
+	struct cb_breaker_info *v;
+
+	if (all->n == all->max) {
+		v = realloc(all->v, (all->max * 2 + 64) * sizeof(*v));
+		if (!v)
+			return MNL_CB_ERROR;
+		all->v = v;
+		all->max = all->max * 2 + 64;
+	}
+	return cb_breaker_cb(nlh, &all->v[all->n++]);
+}
+
+/*
+ * A breaker deleted while the module dumps the table makes the dump start
+ * again from the first breaker; the module then flags it interrupted and
+ * we ask again, so nothing is listed twice.
+ */
+#define CB_DUMP_TRIES 20
+
+static int cb_breakers_get(struct cb_breakers *all)
+{
+	int err = 0, i;
+
+	memset(all, 0, sizeof(*all));
+	for (i = 0; i < CB_DUMP_TRIES; i++) {
+		all->n = 0;
+		err = cb_nl_ask(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
+				cb_collect_cb, all);
+		if (err != -EINTR)
+			break;
+	}
+	if (!err)
+		return 0;
+	free(all->v);
+	all->v = NULL;
+	if (err == -EINTR)
+		return cb_err("the breaker table kept changing: try again");
+	return cb_nl_report(err);
+}
+
+static void cb_list_one(const struct cb_breaker_info *bp, struct cb_list_arg *a)
+{
+	const struct cb_breaker_info b = *bp;
+	char addr[INET6_ADDRSTRLEN];
+
 	if (a->state >= 0 && b.state != a->state)
-		return MNL_CB_OK;
+		return;
 	a->n++;
 	if (cb_json) {
 		cb_breaker_json(&b);
-		return MNL_CB_OK;
+		return;
 	}
 	if (a->n == 1)
 		printf("%-39s %5s %-5s %-9s %-6s %10s %10s %10s\n", "DST", "PORT",
@@ -207,32 +255,20 @@ static int cb_list_cb(const struct nlmsghdr *nlh, void *data)
 	       b.forced == CB_FORCE_OPEN ? "trip" :
 	       b.forced == CB_FORCE_CLOSED ? "hold" : "-",
 	       b.calls, b.failures, b.rejected);
-	return MNL_CB_OK;
-}
-
-struct cb_dump_arg {
-	void (*fn)(const struct cb_breaker_info *b, void *arg);
-	void *arg;
-};
-
-static int cb_dump_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct cb_dump_arg *d = data;
-	struct cb_breaker_info b;
-
-	if (cb_breaker_cb(nlh, &b) != MNL_CB_OK)
-		return MNL_CB_ERROR;
-	d->fn(&b, d->arg);
-	return MNL_CB_OK;
 }
 
 int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
 		    void *arg)
 {
-	struct cb_dump_arg d = { fn, arg };
+	struct cb_breakers all;
+	size_t i;
 
-	return cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
-			     cb_dump_cb, &d);
+	if (cb_breakers_get(&all))
+		return -1;
+	for (i = 0; i < all.n; i++)
+		fn(&all.v[i], arg);
+	free(all.v);
+	return 0;
 }
 
 static int cb_parse_state(const char *s)
@@ -248,7 +284,8 @@ static int cb_parse_state(const char *s)
 static int cb_breaker_list(int argc, char **argv)
 {
 	struct cb_list_arg a = { .state = -1 };
-	int err;
+	struct cb_breakers all;
+	size_t i;
 
 	if (argc >= 1 && cb_matches(argv[0], "state")) {
 		if (argc < 2)
@@ -263,19 +300,20 @@ static int cb_breaker_list(int argc, char **argv)
 	if (argc)
 		return cb_err("unknown argument \"%s\"", argv[0]);
 
+	if (cb_breakers_get(&all))
+		return -1;
 	if (cb_json)
 		jw_arr_open(NULL);
-	err = cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
-			    cb_list_cb, &a);
+	for (i = 0; i < all.n; i++)
+		cb_list_one(&all.v[i], &a);
+	free(all.v);
 	if (cb_json) {
-		if (err)	/* the error object already went out */
-			return -1;
 		jw_arr_close();
 		jw_end();
-	} else if (!err && !a.n) {
+	} else if (!a.n) {
 		printf("no breakers\n");
 	}
-	return err;
+	return 0;
 }
 
 static int cb_put_key_arg(struct nlmsghdr *nlh, const void *arg)

@@ -122,6 +122,29 @@ static struct nlmsghdr *cb_nl_msg(struct cb_nl *nl, char *buf, uint16_t type,
 	return nlh;
 }
 
+/*
+ * A dump the kernel flagged interrupted (NLM_F_DUMP_INTR: what it walked
+ * changed, so entries may repeat): read what is left of it, up to its end,
+ * so the socket is clean for the retry; -EINTR.
+ */
+static int cb_nl_dump_intr(struct cb_nl *nl, char *buf, size_t len, ssize_t n)
+{
+	const struct nlmsghdr *h;
+	int left;
+
+	for (;;) {
+		left = n;
+		for (h = (const void *)buf; mnl_nlmsg_ok(h, left);
+		     h = mnl_nlmsg_next(h, &left))
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR)
+				return -EINTR;
+		n = mnl_socket_recvfrom(nl->sk, buf, len);
+		if (n < 0)
+			return -errno;
+	}
+}
+
 /* Send @nlh and run @cb on every reply until the ACK or the dump's end. */
 static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 		      void *data)
@@ -139,6 +162,8 @@ static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 			return -errno;
 		ret = mnl_cb_run2(buf, n, nlh->nlmsg_seq, nl->portid, cb, data,
 				  cb_nl_ctl_cbs, NLMSG_MIN_TYPE);
+		if (ret < 0 && errno == EINTR && (nlh->nlmsg_flags & NLM_F_DUMP))
+			return cb_nl_dump_intr(nl, buf, sizeof(buf), n);
 	} while (ret > MNL_CB_STOP);
 	return ret < 0 ? -errno : 0;
 }
