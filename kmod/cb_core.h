@@ -68,6 +68,8 @@ int cb_events_init(void);
 void cb_events_exit(void);
 void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
 		    u64 now);
+void cb_events_kick(void);
+void cb_events_stop(void);
 
 DECLARE_PER_CPU(u64[__CB_STAT_MAX], cb_stats);
 

@@ -29,6 +29,8 @@ static unsigned int cb_ring_head, cb_ring_tail;	/* free-running */
 static u64 cb_seq;
 static DEFINE_RAW_SPINLOCK(cb_ring_lock);
 
+static bool cb_events_stopped;	/* the netlink family is going */
+
 static void cb_events_flush(struct work_struct *work);
 static DECLARE_WORK(cb_events_work, cb_events_flush);
 
@@ -42,6 +44,10 @@ void cb_stats_read(u64 *out)
 			out[i] += per_cpu(cb_stats, cpu)[i];
 }
 
+/*
+ * Into the ring, under the breaker's lock (so one breaker's events keep
+ * their order); cb_events_kick() after the lock has them sent.
+ */
 void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
 		    u64 now)
 {
@@ -65,7 +71,22 @@ void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
 		e->time = now;
 	}
 	raw_spin_unlock_irqrestore(&cb_ring_lock, flags);
-	schedule_work(&cb_events_work);
+}
+
+void cb_events_kick(void)
+{
+	if (!READ_ONCE(cb_events_stopped))
+		schedule_work(&cb_events_work);
+}
+
+/*
+ * Before the netlink family goes: no event is sent after this returns.
+ * Events still made are dropped with the ring at exit.
+ */
+void cb_events_stop(void)
+{
+	WRITE_ONCE(cb_events_stopped, true);
+	cancel_work_sync(&cb_events_work);
 }
 
 static void cb_events_flush(struct work_struct *work)
@@ -75,7 +96,7 @@ static void cb_events_flush(struct work_struct *work)
 
 	for (;;) {
 		raw_spin_lock_irqsave(&cb_ring_lock, flags);
-		if (cb_ring_tail == cb_ring_head) {
+		if (cb_ring_tail == cb_ring_head || READ_ONCE(cb_events_stopped)) {
 			raw_spin_unlock_irqrestore(&cb_ring_lock, flags);
 			return;
 		}

@@ -7,6 +7,7 @@
  */
 #include <linux/in.h>
 #include <linux/ktime.h>
+#include <linux/mutex.h>
 #include <net/genetlink.h>
 
 #include "cb_core.h"
@@ -49,6 +50,14 @@ static const struct nla_policy cb_nl_policy[CB_A_MAX + 1] = {
 };
 
 static struct genl_family cb_genl_family;
+
+/*
+ * The family runs its handlers in parallel (parallel_ops): a walk over the
+ * breaker table (policy del, reset all) must not hold the global genl
+ * mutex, which every generic netlink family on the host shares. The one
+ * read-modify-write of shared state, a policy change, is serialized here.
+ */
+static DEFINE_MUTEX(cb_nl_policy_mutex);
 
 static int cb_parse_proto(struct genl_info *info, u8 *proto)
 {
@@ -413,6 +422,7 @@ static int cb_nl_policy_put(struct genl_info *info, bool create)
 	err = cb_nl_rule(info, &r);
 	if (err)
 		return err;
+	guard(mutex)(&cb_nl_policy_mutex);
 	if (create) {
 		cb_policy_default(&r.policy);
 	} else if (cb_rule_get(&r)) {
@@ -555,6 +565,7 @@ static struct genl_family cb_genl_family __ro_after_init = {
 	.small_ops	= cb_nl_ops,
 	.n_small_ops	= ARRAY_SIZE(cb_nl_ops),
 	.resv_start_op	= CB_CMD_MAX + 1,
+	.parallel_ops	= true,
 	.mcgrps		= cb_nl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(cb_nl_mcgrps),
 };
@@ -598,6 +609,7 @@ int cb_netlink_init(void)
 
 void cb_netlink_exit(void)
 {
+	cb_events_stop();	/* its work sends to the family */
 	genl_unregister_family(&cb_genl_family);
 }
 

@@ -429,12 +429,25 @@ static void cb_due_note(u64 due)
 	} while ((u64)atomic64_read(&cb_due) < first);
 }
 
-/* After an engine call, outside the lock: its events, and when to sweep. */
+/*
+ * After an engine call, still under the breaker's stripe lock: its events
+ * go into the ring now, so one breaker's events are in the order they
+ * happened, stamped with the time it applied.
+ */
+static void cb_changes_queue(const struct cb_key *key, struct cb_changes *ch,
+			     const struct cb_breaker *b)
+{
+	if (ch->n)
+		cb_events_emit(key, ch, b->seen);
+	ch->due = cb_engine_due(b);
+}
+
+/* Then outside the lock: have the events sent, and the sweeper run when due. */
 static void cb_changed(const struct cb_key *key, const struct cb_changes *ch,
 		       u64 now)
 {
 	if (ch->n)
-		cb_events_emit(key, ch, now);
+		cb_events_kick();
 	cb_due_note(ch->due);
 }
 
@@ -537,7 +550,7 @@ static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
 	}
 	ret = cb_engine_admit(b, tracked ? &pol : NULL, now, rnd, &ch);
 	cb_engine_rules(b, tracked ? &pol : NULL, gen);
-	ch.due = cb_engine_due(b);
+	cb_changes_queue(key, &ch, b);
 	raw_spin_unlock_irqrestore(lock, flags);
 
 	if (ret == CB_ADMIT_REFUSE)
@@ -634,12 +647,16 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 					 latency_ns, epoch, now, rnd, &ch);
 		cb_engine_rules(b, tracked ? &pol : NULL, gen);
 		slow_after = b->slow;
-		ch.due = cb_engine_due(b);
+		cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	if (!b)
 		return;
-	cb_stat_add(cb_outcome_stat[out], 1);
+	/* a UDP datagram is no success yet: an ICMP error may follow */
+	if (key->proto == IPPROTO_UDP && out == CB_OUT_SUCCESS)
+		cb_stat_add(CB_STAT_DATAGRAMS, 1);
+	else
+		cb_stat_add(cb_outcome_stat[out], 1);
 	if (slow_after != slow_before)
 		cb_stat_add(CB_STAT_SLOW, 1);
 	cb_changed(key, &ch, now);
@@ -682,7 +699,7 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 					action == CB_ACTION_TRIP ? CB_FORCE_OPEN :
 					CB_FORCE_CLOSED, now, &ch);
 		cb_engine_rules(b, tracked ? &pol : NULL, gen);
-		ch.due = cb_engine_due(b);
+		cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
@@ -762,7 +779,7 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	if (b) {
 		cb_engine_tick(b, &pol, now, rnd, &ch);
 		cb_engine_rules(b, &pol, gen);
-		ch.due = cb_engine_due(b);
+		cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
@@ -828,7 +845,7 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 		cb_engine_rules(b, v->tracked ? &pol : NULL, gen);
 		v->b = *b;
 		if (v->tracked)
-			ch.due = cb_engine_due(b);
+			cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);

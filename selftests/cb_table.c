@@ -172,4 +172,22 @@ TEST_F(table, a_list_under_deletions_shows_each_breaker_once)
 	TH_LOG("%d lists while breakers came and went", i);
 }
 
+/* A datagram an ICMP error answered is a failure, not a success as well. */
+TEST_F(table, an_amended_datagram_counts_once_module_wide)
+{
+	long long success, fails, dgrams;
+	int i;
+
+	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.4.0.0/16 proto udp"));
+	success = status_num("success");
+	fails = status_num("fail_port_unreachable");
+	dgrams = status_num("udp_datagrams");
+	ASSERT_EQ(0, cb_sendto("127.4.0.1", 9));
+	for (i = 0; i < 20 && status_num("fail_port_unreachable") == fails; i++)
+		usleep(100000);
+	EXPECT_EQ(fails + 1, status_num("fail_port_unreachable"));
+	EXPECT_EQ(success, status_num("success"));
+	EXPECT_EQ(dgrams + 1, status_num("udp_datagrams"));
+}
+
 TEST_HARNESS_MAIN

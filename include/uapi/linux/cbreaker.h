@@ -217,6 +217,9 @@ enum cb_stat {
 	CB_STAT_EVICTED,	/* idle breakers evicted to make room */
 	CB_STAT_TRANSITIONS,	/* state changes */
 	CB_STAT_EVENTS_DROPPED,	/* state-change events a consumer missed */
+	CB_STAT_DATAGRAMS,	/* UDP datagrams let through (not in SUCCESS:
+				 * an ICMP error may make one a failure later)
+				 */
 	__CB_STAT_MAX,
 };
 
