@@ -23,6 +23,7 @@ int cb_breaker_admit(const struct cb_key *key);
 void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		       u64 latency_ns, u32 epoch);
 int cb_breaker_action(const struct cb_key *key, enum cb_action action);
+int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns);
 void cb_breaker_reset_all(void);
 
 /* A breaker as reported: a consistent copy, its state in force now. */

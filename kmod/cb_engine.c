@@ -599,6 +599,22 @@ void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		cb_window_fit(b, p, now);
 }
 
+/*
+ * An operator's trip for a while (resilience4j's transitionToOpenStateFor):
+ * an unforced OPEN with its own end; probes and backoff as after any trip.
+ */
+void cb_engine_trip_for(struct cb_breaker *b, const struct cb_policy *p,
+			__u64 open_ns, __u64 now, struct cb_changes *ch)
+{
+	now = cb_clock(b, now);
+	b->forced = CB_FORCE_NONE;
+	if (p)
+		cb_window_fit(b, p, now);
+	cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
+	b->opened_at = now;
+	b->open_until = now + open_ns;
+}
+
 /* A fresh CLOSED breaker: window and backoff cleared; totals stay. */
 void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, struct cb_changes *ch)

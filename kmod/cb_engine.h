@@ -68,6 +68,9 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, __u64 rnd, struct cb_changes *ch);
 void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		     enum cb_force force, __u64 now, struct cb_changes *ch);
+/* Open now for @open_ns, not forced: then half-open as the policy says. */
+void cb_engine_trip_for(struct cb_breaker *b, const struct cb_policy *p,
+			__u64 open_ns, __u64 now, struct cb_changes *ch);
 void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, struct cb_changes *ch);
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,

@@ -47,6 +47,7 @@ static const struct nla_policy cb_nl_policy[CB_A_MAX + 1] = {
 	[CB_A_P_PROBE_WAIT_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_probe_wait_range),
 	[CB_A_P_MAX_AGE_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_max_age_range),
 	[CB_A_P_MODE]		= NLA_POLICY_MAX(NLA_U8, __CB_MODE_MAX - 1),
+	[CB_A_DURATION_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_open_range),
 };
 
 static struct genl_family cb_genl_family;
@@ -379,6 +380,11 @@ static int cb_nl_breaker_set(struct sk_buff *skb, struct genl_info *info)
 	if (!cb_maps_attached())
 		return cb_not_loaded(info);
 
+	if (tb[CB_A_DURATION_NS] && (action != CB_ACTION_TRIP || tb[CB_A_ALL])) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_DURATION_NS],
+				    "a duration applies to trip of one breaker only");
+		return -EINVAL;
+	}
 	if (tb[CB_A_ALL]) {
 		if (action != CB_ACTION_RESET || tb[CB_A_ADDR] || tb[CB_A_PORT]) {
 			NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_ALL],
@@ -392,7 +398,15 @@ static int cb_nl_breaker_set(struct sk_buff *skb, struct genl_info *info)
 	err = cb_parse_key(info, &key);
 	if (err)
 		return err;
-	err = cb_breaker_action(&key, action);
+	if (tb[CB_A_DURATION_NS])
+		err = cb_breaker_trip_for(&key, nla_get_u64(tb[CB_A_DURATION_NS]));
+	else
+		err = cb_breaker_action(&key, action);
+	if (err == -ESRCH) {
+		NL_SET_ERR_MSG(info->extack,
+			       "no policy governs that destination: trip it until reset, or add one");
+		err = -EINVAL;
+	}
 	if (err == -ENOENT)
 		NL_SET_ERR_MSG(info->extack, "no breaker for that destination");
 	else if (err == -E2BIG)

@@ -664,7 +664,7 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 
 /* Under RCU, migration disabled: apply @action, making the breaker if need be. */
 static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
-			 enum cb_action action)
+			 enum cb_action action, u64 for_ns)
 {
 	struct cb_changes ch = { 0 };
 	struct cb_policy pol;
@@ -676,6 +676,8 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 	bool tracked = cb_policy_find(key, &pol);
 	int err = 0;
 
+	if (for_ns && !tracked)
+		return -ESRCH;	/* no policy to half-open with */
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (!b && action == CB_ACTION_RESET) {
@@ -694,6 +696,8 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 	if (b) {
 		if (action == CB_ACTION_RESET)
 			cb_engine_reset(b, tracked ? &pol : NULL, now, &ch);
+		else if (for_ns)
+			cb_engine_trip_for(b, &pol, for_ns, now, &ch);
 		else
 			cb_engine_force(b, tracked ? &pol : NULL,
 					action == CB_ACTION_TRIP ? CB_FORCE_OPEN :
@@ -709,7 +713,18 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 int cb_breaker_action(const struct cb_key *key, enum cb_action action)
 {
 	struct bpf_map *map = cb_enter();
-	int err = map ? cb_action_rcu(map, key, action) : -ENODEV;
+	int err = map ? cb_action_rcu(map, key, action, 0) : -ENODEV;
+
+	cb_leave();
+	return err;
+}
+
+/* Trip for @for_ns, then as the policy says; -ESRCH: no policy. */
+int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns)
+{
+	struct bpf_map *map = cb_enter();
+	int err = map ? cb_action_rcu(map, key, CB_ACTION_TRIP, for_ns) :
+			-ENODEV;
 
 	cb_leave();
 	return err;
@@ -752,7 +767,7 @@ static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 
 static void cb_reset_one(struct bpf_map *map, const struct cb_key *key)
 {
-	cb_action_rcu(map, key, CB_ACTION_RESET);
+	cb_action_rcu(map, key, CB_ACTION_RESET, 0);
 }
 
 void cb_breaker_reset_all(void)

@@ -190,4 +190,37 @@ TEST_F(table, an_amended_datagram_counts_once_module_wide)
 	EXPECT_EQ(dgrams + 1, status_num("udp_datagrams"));
 }
 
+/* trip for a while: refuses now, then half-opens and closes by itself. */
+TEST_F(table, trip_for_a_while_recovers_by_itself)
+{
+	unsigned short port;
+	char out[4096];
+	long long refused;
+	int fd;
+
+	ASSERT_LE(0, fd = cb_listener("127.0.0.1", SOCK_STREAM, &port));
+	EXPECT_NE(0, cb_sh("cbctl breaker trip dst 127.0.0.1 port %u for 1s "
+			   "2>/dev/null", port));		/* no policy */
+	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.0.0.1 port %u probes 1 "
+			   "probe-success 100", port));
+	ASSERT_EQ(0, cb_sh("cbctl breaker trip dst 127.0.0.1 port %u for 1s", port));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl -j breaker show dst 127.0.0.1 port %u", port));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_NE(NULL, strstr(out, "\"forced\":\"none\""));
+	EXPECT_LT(0, cb_json_num(out, "open_until"));
+	refused = status_num("refused");
+	ASSERT_EQ(-ECONNREFUSED, cb_connect("127.0.0.1", port, SOCK_STREAM));
+	EXPECT_EQ(refused + 1, status_num("refused"));
+	EXPECT_EQ(0, cb_got(fd, SOCK_STREAM, 100));
+
+	usleep(1100000);
+	ASSERT_EQ(0, cb_connect("127.0.0.1", port, SOCK_STREAM));	/* the probe */
+	EXPECT_EQ(1, cb_got(fd, SOCK_STREAM, 1000));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl -j breaker show dst 127.0.0.1 port %u", port));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN

@@ -15,6 +15,8 @@ static void cb_breaker_usage(void)
 	printf("Usage: cbctl breaker list [state closed|open|half-open]\n"
 	       "       cbctl breaker show  DEST\n"
 	       "       cbctl breaker trip  DEST     force open until reset\n"
+	       "       cbctl breaker trip  DEST for DURATION\n"
+	       "                                   open that long, then half-open as the policy says\n"
 	       "       cbctl breaker hold  DEST     force closed until reset\n"
 	       "       cbctl breaker reset DEST | all\n"
 	       "DEST := dst ADDR port PORT [proto tcp|udp]\n");
@@ -350,11 +352,38 @@ static int cb_put_set(struct nlmsghdr *nlh, const void *arg)
 	const struct cb_req *req = arg;
 
 	mnl_attr_put_u8(nlh, CB_A_ACTION, req->action);
+	if (req->for_ns)
+		mnl_attr_put_u64(nlh, CB_A_DURATION_NS, req->for_ns);
 	if (req->all)
 		mnl_attr_put(nlh, CB_A_ALL, 0, NULL);
 	else
 		cb_nl_put_key(nlh, &req->key);
 	return 0;
+}
+
+/* DEST [for DURATION], "for" before, between or after DEST's pairs. */
+static int cb_parse_trip(int argc, char **argv, struct cb_req *req)
+{
+	char *dest[8];
+	int i, n = 0;
+
+	for (i = 0; i < argc; i += 2) {
+		if (!cb_matches(argv[i], "for")) {
+			if (n + 2 > (int)(sizeof(dest) / sizeof(dest[0])))
+				return cb_err("unknown argument \"%s\"", argv[i]);
+			dest[n++] = argv[i];
+			dest[n++] = i + 1 < argc ? argv[i + 1] : NULL;
+			continue;
+		}
+		if (req->for_ns)
+			return cb_err("for given twice");
+		if (i + 1 >= argc)
+			return cb_err("missing value after \"for\"");
+		if (cb_parse_duration(argv[i + 1], &req->for_ns) ||
+		    req->for_ns < 10000000ULL || req->for_ns > 86400000000000ULL)
+			return cb_err("bad duration \"%s\" (10ms..24h)", argv[i + 1]);
+	}
+	return cb_parse_dest(n, dest, &req->key);
 }
 
 int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req)
@@ -373,6 +402,8 @@ int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req)
 		req->all = true;
 		return 0;
 	}
+	if (req->action == CB_ACTION_TRIP)
+		return cb_parse_trip(argc, argv, req);
 	return cb_parse_dest(argc, argv, &req->key);
 }
 

@@ -110,6 +110,7 @@ struct cb_req {
 	bool all;
 	uint8_t action;
 	int line;		/* in a batch file, for messages */
+	uint64_t for_ns;	/* breaker trip DEST for DURATION; 0: until reset */
 };
 
 /* Parse a change; -1 (reported) if bad, 1 if @cmd is no change command. */

@@ -276,7 +276,7 @@ static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_REASON] = MNL_TYPE_U8,	[CB_A_SEQ] = MNL_TYPE_U64,
 	[CB_A_TIME] = MNL_TYPE_U64,	[CB_A_STATS] = MNL_TYPE_NESTED,
 	[CB_A_PROBES_PLACED] = MNL_TYPE_U16, [CB_A_PROBES_OK] = MNL_TYPE_U16,
-	[CB_A_PROBES_FAILED] = MNL_TYPE_U16,
+	[CB_A_PROBES_FAILED] = MNL_TYPE_U16, [CB_A_DURATION_NS] = MNL_TYPE_U64,
 };
 
 static int cb_attr_cb(const struct nlattr *a, void *data)

@@ -565,6 +565,24 @@ TEST_F(engine, the_window_that_tripped_stays_visible_until_it_closes)
 	ASSERT_EQ(0, s.calls);
 }
 
+/* trip for a while: open now, then the policy's half-open path. */
+TEST_F(engine, trip_for_a_while_then_recovers_by_itself)
+{
+	cb_engine_force(&self->b, &self->p, CB_FORCE_OPEN, self->now, NULL);
+	cb_engine_trip_for(&self->b, &self->p, 3 * SEC, self->now, &self->ch);
+	ASSERT_EQ(CB_FORCE_NONE, self->b.forced);
+	ASSERT_EQ(CB_ADMIT_REFUSE, call(self, CB_OUT_SUCCESS, MS));
+	ASSERT_EQ(self->now + 3 * SEC, cb_engine_due(&self->b));
+	self->now += 3 * SEC - 1;
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	self->now += 1;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(0, self->b.trips);	/* an operator's trip is no backoff */
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

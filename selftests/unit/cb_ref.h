@@ -324,6 +324,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 	__u64 now, rnd;
 	__u16 gen = 0;
 	int a, am;
+	static const __u64 steps_for[] = { 10, 100, 1000, 5000 };
 
 	ref_rng = 0x9e3779b97f4a7c15ULL;
 	for (seq = 0; seq < REF_SEQUENCES; seq++) {
@@ -380,13 +381,23 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 			} else if (r < 96) {
 				cb_engine_tick(&b, &p, now, rnd, NULL);
 				ref_tick(&m, &p, now, rnd);
-			} else if (r < 97) {
+			} else if (r < 97 && ref_rand() % 2) {
 				/* policy change dry-run <-> enforce: the rules'
 				 * generation moves; the breaker hears of it
 				 * only through it
 				 */
 				p.mode = !p.mode;
 				gen++;
+			} else if (r < 97) {
+				/* trip for a while: open, unforced, its own end */
+				__u64 d = ref_pick(steps_for, 4) * MS;
+				__u64 t = ref_clock(&m, now);
+
+				cb_engine_trip_for(&b, &p, d, now, NULL);
+				m.forced = 0;
+				ref_set(&m, CB_STATE_OPEN, t);
+				m.opened_at = t;
+				m.open_until = t + d;
 			} else if (r < 98) {
 				int f = 1 + ref_rand() % 2;
 				__u64 t = ref_clock(&m, now);

@@ -243,7 +243,7 @@ enum cb_cmd {
 #define CB_MCGRP_EVENTS "events"
 
 enum cb_action {
-	CB_ACTION_TRIP = 1,	/* force open until reset */
+	CB_ACTION_TRIP = 1,	/* force open until reset (or CB_A_DURATION_NS) */
 	CB_ACTION_HOLD,		/* force closed until reset */
 	CB_ACTION_RESET,	/* clear forcing, window and backoff */
 	__CB_ACTION_MAX,
@@ -305,6 +305,9 @@ enum cb_attr {
 	CB_A_PROBES_PLACED,	/* u16, half-open probes let through */
 	CB_A_PROBES_OK,		/* u16 */
 	CB_A_PROBES_FAILED,	/* u16 */
+	CB_A_DURATION_NS,	/* u64: CB_ACTION_TRIP for this long, then the
+				 * policy's half-open path (without: until reset)
+				 */
 	__CB_A_MAX,
 };
 
