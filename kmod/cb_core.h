@@ -72,6 +72,17 @@ void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
 void cb_events_kick(void);
 void cb_events_stop(void);
 
+/* The last changes of a destination (cbctl breaker history). */
+#define CB_HISTORY_LEN 8
+
+struct cb_history_entry {
+	u64 time;
+	struct cb_change c;
+};
+
+unsigned int cb_history_get(const struct cb_key *key,
+			    struct cb_history_entry *out);
+
 DECLARE_PER_CPU(u64[__CB_STAT_MAX], cb_stats);
 
 static inline void cb_stat_add(enum cb_stat s, u64 n)

@@ -300,18 +300,12 @@ static void cb_window_age(struct cb_breaker *b, __u64 now)
 		cw_age(&b->cw, now);
 }
 
-void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
-		      __u64 now, struct cb_window_sum *s)
+/* What the window holds, as it is. */
+static void cb_window_sum(const struct cb_breaker *b, struct cb_window_sum *s)
 {
 	unsigned int i;
 
-	now = cb_clock(b, now);
 	*s = (struct cb_window_sum){ 0 };
-	if (!p)
-		return;
-	cb_window_fit(b, p, now);
-	if (b->state == CB_STATE_CLOSED)
-		cb_window_age(b, now);	/* else it is kept as it opened */
 	if (!b->time_window) {
 		s->calls = b->cw.count;
 		s->fails = b->cw.fails;
@@ -323,6 +317,19 @@ void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
 		s->fails += b->tw.fails[i];
 		s->slows += b->tw.slows[i];
 	}
+}
+
+void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
+		      __u64 now, struct cb_window_sum *s)
+{
+	now = cb_clock(b, now);
+	*s = (struct cb_window_sum){ 0 };
+	if (!p)
+		return;
+	cb_window_fit(b, p, now);
+	if (b->state == CB_STATE_CLOSED)
+		cb_window_age(b, now);	/* else it is kept as it opened */
+	cb_window_sum(b, s);
 }
 
 /* --- states ------------------------------------------------------------- */
@@ -339,8 +346,18 @@ static void cb_set_state(struct cb_breaker *b, enum cb_state to,
 	 */
 	if (b->state == CB_STATE_CLOSED)
 		cb_window_age(b, now);
-	if (ch && ch->n < CB_MAX_CHANGES)
-		ch->c[ch->n++] = (struct cb_change){ b->state, to, why };
+	if (ch && ch->n < CB_MAX_CHANGES) {
+		struct cb_window_sum s;
+
+		cb_window_sum(b, &s);
+		ch->c[ch->n++] = (struct cb_change){
+			.from = b->state, .to = to, .reason = why,
+			.probes_placed = b->probes_placed,
+			.probes_ok = b->probes_ok,
+			.probes_failed = b->probes_failed,
+			.calls = s.calls, .fails = s.fails, .slows = s.slows,
+		};
+	}
 	b->state = to;
 	b->changed_at = now;
 	b->epoch++;

@@ -14,9 +14,14 @@
 #include <linux/types.h>
 #include <linux/cbreaker.h>
 
-/* State changes one engine call made, oldest first, for events. */
+/*
+ * A state change, for events and history: what the window held and how the
+ * probes stood at that moment (the window as it opened, when it opened).
+ */
 struct cb_change {
 	__u8 from, to, reason;
+	__u16 probes_placed, probes_ok, probes_failed;
+	__u32 calls, fails, slows;
 };
 
 /* An engine call makes at most this many changes (open, half-open, open). */

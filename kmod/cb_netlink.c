@@ -300,9 +300,47 @@ static int cb_nl_status_get(struct sk_buff *skb, struct genl_info *info)
 	return cb_reply(info, CB_CMD_STATUS_GET, cb_fill_status, NULL);
 }
 
-static int cb_fill_breaker(struct sk_buff *msg, const void *arg)
+/* A breaker with its history: the doit reply. */
+struct cb_breaker_full {
+	struct cb_breaker_view v;
+	unsigned int n;
+	struct cb_history_entry h[CB_HISTORY_LEN];
+};
+
+static int cb_put_history(struct sk_buff *skb, const struct cb_breaker_full *f)
 {
-	return cb_put_breaker(msg, arg);
+	struct nlattr *nest, *e;
+	unsigned int i;
+
+	nest = nla_nest_start(skb, CB_A_HISTORY);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < f->n; i++) {
+		const struct cb_change *c = &f->h[i].c;
+
+		e = nla_nest_start(skb, i + 1);
+		if (!e || cb_put_u64(skb, CB_A_TIME, f->h[i].time) ||
+		    nla_put_u8(skb, CB_A_FROM, c->from) ||
+		    nla_put_u8(skb, CB_A_STATE, c->to) ||
+		    nla_put_u8(skb, CB_A_REASON, c->reason) ||
+		    nla_put_u32(skb, CB_A_WINDOW_CALLS, c->calls) ||
+		    nla_put_u32(skb, CB_A_WINDOW_FAILURES, c->fails) ||
+		    nla_put_u32(skb, CB_A_WINDOW_SLOW, c->slows) ||
+		    nla_put_u16(skb, CB_A_PROBES_PLACED, c->probes_placed) ||
+		    nla_put_u16(skb, CB_A_PROBES_OK, c->probes_ok) ||
+		    nla_put_u16(skb, CB_A_PROBES_FAILED, c->probes_failed))
+			return -EMSGSIZE;
+		nla_nest_end(skb, e);
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int cb_fill_breaker_full(struct sk_buff *msg, const void *arg)
+{
+	const struct cb_breaker_full *f = arg;
+
+	return cb_put_breaker(msg, &f->v) ?: cb_put_history(msg, f);
 }
 
 static int cb_not_loaded(struct genl_info *info)
@@ -314,21 +352,27 @@ static int cb_not_loaded(struct genl_info *info)
 
 static int cb_nl_breaker_get(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cb_breaker_view v;
+	struct cb_breaker_full *f;
 	struct cb_key key;
 	int err;
 
 	err = cb_parse_key(info, &key);
 	if (err)
 		return err;
-	err = cb_breaker_read(&key, &v);
+	f = kmalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	err = cb_breaker_read(&key, &f->v);
 	if (err == -ENODEV)
-		return cb_not_loaded(info);
+		err = cb_not_loaded(info);
 	if (err == -ENOENT)
 		NL_SET_ERR_MSG(info->extack, "no breaker for that destination");
-	if (err)
-		return err;
-	return cb_reply(info, CB_CMD_BREAKER_GET, cb_fill_breaker, &v);
+	if (!err) {
+		f->n = cb_history_get(&key, f->h);
+		err = cb_reply(info, CB_CMD_BREAKER_GET, cb_fill_breaker_full, f);
+	}
+	kfree(f);
+	return err;
 }
 
 /* Dump state kept in cb->ctx: the last key sent. */

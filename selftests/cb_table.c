@@ -57,7 +57,7 @@ static int udp_fan_out(unsigned int net, unsigned int n)
  * Deleting a policy forgets every breaker it governed, however many others
  * share the table: the walk must not restart after each deletion.
  */
-TEST_F(table, policy_del_forgets_every_breaker_of_the_policy)
+TEST_F_TIMEOUT(table, policy_del_forgets_every_breaker_of_the_policy, 300)
 {
 	char out[256];
 
@@ -134,7 +134,7 @@ TEST_F(table, a_mode_change_reaches_an_open_breaker_at_once)
  * again; the dump is flagged interrupted and cbctl asks again, so a list
  * never shows a breaker twice (nor misses one that stayed).
  */
-TEST_F(table, a_list_under_deletions_shows_each_breaker_once)
+TEST_F_TIMEOUT(table, a_list_under_deletions_shows_each_breaker_once, 300)
 {
 	char out[256];
 	pid_t pid;
@@ -146,7 +146,7 @@ TEST_F(table, a_list_under_deletions_shows_each_breaker_once)
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		/* breakers come and go under the lists */
-		for (i = 0; i < 15; i++) {
+		for (i = 0; i < 10; i++) {
 			if (cb_sh("cbctl policy add dst 127.3.0.0/16 proto udp") ||
 			    udp_fan_out(3, 1500) ||
 			    cb_sh("cbctl policy del dst 127.3.0.0/16 proto udp"))
@@ -221,6 +221,45 @@ TEST_F(table, trip_for_a_while_recovers_by_itself)
 			       "cbctl -j breaker show dst 127.0.0.1 port %u", port));
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));
 	close(fd);
+}
+
+/* A breaker's last changes, with the rates that made them. */
+TEST_F(table, history_shows_the_changes_and_their_rates)
+{
+	unsigned short port = closed_port();
+	char out[8192];
+
+	ASSERT_NE(0, port);
+	ASSERT_EQ(0, open_by_resets(port));
+	ASSERT_EQ(0, cb_sh("cbctl breaker reset dst 127.0.0.1 port %u", port));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl -j breaker history dst 127.0.0.1 port %u", port));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"from\":\"closed\",\"to\":\"open\","
+				    "\"reason\":\"failure-rate\",\"window_calls\":2,"
+				    "\"window_failures\":2"));
+	EXPECT_NE(NULL, strstr(out, "\"failure_rate\":1000"));
+	EXPECT_NE(NULL, strstr(out, "\"from\":\"open\",\"to\":\"closed\","
+				    "\"reason\":\"reset\""));
+	/* the window that opened it is visible while open: see show */
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl breaker history dst 127.0.0.1 port %u", port));
+	EXPECT_NE(NULL, strstr(out, "2 changes kept"));
+	EXPECT_NE(NULL, strstr(out, "closed -> open (failure-rate)"));
+}
+
+/* The results that opened a breaker stay in its window while it is open. */
+TEST_F(table, show_keeps_the_rates_that_opened_the_breaker)
+{
+	unsigned short port = closed_port();
+	char out[4096];
+
+	ASSERT_NE(0, port);
+	ASSERT_EQ(0, open_by_resets(port));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl -j breaker show dst 127.0.0.1 port %u", port));
+	EXPECT_EQ(1000, cb_json_num(out, "failure_rate"));
+	EXPECT_EQ(2, cb_json_num(out, "window_failures"));
 }
 
 TEST_HARNESS_MAIN

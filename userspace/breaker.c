@@ -18,6 +18,7 @@ static void cb_breaker_usage(void)
 	       "       cbctl breaker trip  DEST for DURATION\n"
 	       "                                   open that long, then half-open as the policy says\n"
 	       "       cbctl breaker hold  DEST     force closed until reset\n"
+	       "       cbctl breaker history DEST   its last state changes, oldest first\n"
 	       "       cbctl breaker reset DEST | all\n"
 	       "DEST := dst ADDR port PORT [proto tcp|udp]\n");
 }
@@ -110,6 +111,23 @@ static uint64_t cb_rate(uint32_t part, uint32_t whole)
 	return whole ? (uint64_t)part * 1000 / whole : 0;
 }
 
+/* A window's counts and rates, and probes: in breaker and history JSON. */
+static void cb_window_json(uint32_t calls, uint32_t fails, uint32_t slows)
+{
+	jw_u64("window_calls", calls);
+	jw_u64("window_failures", fails);
+	jw_u64("window_slow", slows);
+	jw_u64("failure_rate", cb_rate(fails, calls));
+	jw_u64("slow_rate", cb_rate(slows, calls));
+}
+
+static void cb_probes_json(uint16_t placed, uint16_t ok, uint16_t failed)
+{
+	jw_u64("probes_placed", placed);
+	jw_u64("probes_ok", ok);
+	jw_u64("probes_failed", failed);
+}
+
 static void cb_breaker_json(const struct cb_breaker_info *b)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -128,15 +146,9 @@ static void cb_breaker_json(const struct cb_breaker_info *b)
 	jw_u64("failures", b->failures);
 	jw_u64("slow", b->slow);
 	jw_u64("rejected", b->rejected);
-	jw_u64("window_calls", b->win_calls);
-	jw_u64("window_failures", b->win_failures);
-	jw_u64("window_slow", b->win_slow);
-	jw_u64("failure_rate", cb_rate(b->win_failures, b->win_calls));
-	jw_u64("slow_rate", cb_rate(b->win_slow, b->win_calls));
+	cb_window_json(b->win_calls, b->win_failures, b->win_slow);
 	jw_u64("trips", b->trips);
-	jw_u64("probes_placed", b->probes_placed);
-	jw_u64("probes_ok", b->probes_ok);
-	jw_u64("probes_failed", b->probes_failed);
+	cb_probes_json(b->probes_placed, b->probes_ok, b->probes_failed);
 	if (b->state != CB_STATE_CLOSED && b->opened_at)
 		jw_u64("opened_at", b->opened_at);
 	else
@@ -347,6 +359,134 @@ static int cb_breaker_show(int argc, char **argv)
 	return 0;
 }
 
+/* cbctl breaker history DEST: the module keeps the last few changes. */
+#define CB_HISTORY_MAX 32
+
+struct cb_history {
+	struct cb_breaker_info b;
+	unsigned int n;
+	struct cb_change_info {
+		uint64_t time;
+		uint8_t from, to, reason;
+		uint32_t calls, fails, slows;
+		uint16_t placed, ok, failed;
+	} c[CB_HISTORY_MAX];
+};
+
+static int cb_history_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CB_A_MAX + 1], *etb[CB_A_MAX + 1];
+	struct cb_history *h = data;
+	const struct nlattr *e;
+
+	if (cb_breaker_cb(nlh, &h->b) != MNL_CB_OK || cb_nl_parse(nlh, tb) < 0)
+		return MNL_CB_ERROR;
+	h->n = 0;
+	if (!tb[CB_A_HISTORY])
+		return MNL_CB_OK;	/* an older module */
+	mnl_attr_for_each_nested(e, tb[CB_A_HISTORY]) {
+		struct cb_change_info *c = &h->c[h->n];
+
+		if (h->n == CB_HISTORY_MAX)
+			break;
+		if (cb_nl_parse_nested(e, etb) < 0)
+			return MNL_CB_ERROR;
+		c->time = cb_nl_u64(etb[CB_A_TIME]);
+		c->from = cb_nl_u8(etb[CB_A_FROM]);
+		c->to = cb_nl_u8(etb[CB_A_STATE]);
+		c->reason = cb_nl_u8(etb[CB_A_REASON]);
+		c->calls = cb_nl_u32(etb[CB_A_WINDOW_CALLS]);
+		c->fails = cb_nl_u32(etb[CB_A_WINDOW_FAILURES]);
+		c->slows = cb_nl_u32(etb[CB_A_WINDOW_SLOW]);
+		c->placed = cb_nl_u16(etb[CB_A_PROBES_PLACED]);
+		c->ok = cb_nl_u16(etb[CB_A_PROBES_OK]);
+		c->failed = cb_nl_u16(etb[CB_A_PROBES_FAILED]);
+		h->n++;
+	}
+	return MNL_CB_OK;
+}
+
+static void cb_history_json(const struct cb_history *h)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned int i;
+
+	cb_format_addr(h->b.key.addr, addr, sizeof(addr));
+	jw_obj_open(NULL);
+	jw_str("dst", addr);
+	jw_u64("port", ntohs(h->b.key.port));
+	jw_str("proto", cb_proto_name(h->b.key.proto));
+	jw_str("state", cb_state_name(h->b.state));
+	jw_u64("now", h->b.now);
+	jw_arr_open("history");
+	for (i = 0; i < h->n; i++) {
+		const struct cb_change_info *c = &h->c[i];
+
+		jw_obj_open(NULL);
+		jw_u64("time", c->time);
+		jw_str("from", cb_state_name(c->from));
+		jw_str("to", cb_state_name(c->to));
+		jw_str("reason", cb_reason_name(c->reason));
+		cb_window_json(c->calls, c->fails, c->slows);
+		cb_probes_json(c->placed, c->ok, c->failed);
+		jw_obj_close();
+	}
+	jw_arr_close();
+	jw_obj_close();
+	jw_end();
+}
+
+static void cb_history_text(const struct cb_history *h)
+{
+	char addr[INET6_ADDRSTRLEN], what[64];
+	unsigned int i;
+
+	cb_format_addr(h->b.key.addr, addr, sizeof(addr));
+	printf("dst %s port %u proto %s: %s, %u change%s kept\n", addr,
+	       ntohs(h->b.key.port), cb_proto_name(h->b.key.proto),
+	       cb_state_name(h->b.state), h->n, h->n == 1 ? "" : "s");
+	for (i = 0; i < h->n; i++) {
+		const struct cb_change_info *c = &h->c[i];
+
+		snprintf(what, sizeof(what), "%s -> %s (%s)",
+			 cb_state_name(c->from), cb_state_name(c->to),
+			 cb_reason_name(c->reason));
+		cb_print_rel(what, c->time, h->b.now);
+		if (c->from == CB_STATE_HALF_OPEN)
+			printf("    probes %u placed, %u ok, %u failed\n",
+			       c->placed, c->ok, c->failed);
+		else if (c->calls)
+			printf("    window %u calls: failure rate %" PRIu64
+			       ".%" PRIu64 "%%, slow rate %" PRIu64 ".%" PRIu64
+			       "%%\n", c->calls,
+			       cb_rate(c->fails, c->calls) / 10,
+			       cb_rate(c->fails, c->calls) % 10,
+			       cb_rate(c->slows, c->calls) / 10,
+			       cb_rate(c->slows, c->calls) % 10);
+	}
+}
+
+static int cb_breaker_history(int argc, char **argv)
+{
+	struct cb_history *h;
+	struct cb_key key;
+	int err;
+
+	if (cb_parse_dest(argc, argv, &key))
+		return -1;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return cb_err("out of memory");
+	err = cb_nl_request(CB_CMD_BREAKER_GET, 0, cb_put_key_arg, &key,
+			    cb_history_cb, h);
+	if (!err && cb_json)
+		cb_history_json(h);
+	else if (!err)
+		cb_history_text(h);
+	free(h);
+	return err;
+}
+
 static int cb_put_set(struct nlmsghdr *nlh, const void *arg)
 {
 	const struct cb_req *req = arg;
@@ -439,6 +579,8 @@ int cb_cmd_breaker(int argc, char **argv)
 		cb_breaker_usage();
 		return 0;
 	}
+	if (cb_matches(cmd, "history"))	/* after help: "h" stays help */
+		return cb_breaker_history(argc, argv);
 	ret = cb_breaker_req(cmd, argc, argv, &req);
 	if (ret == 1)
 		return cb_err("unknown command \"breaker %s\" (try: cbctl breaker help)",

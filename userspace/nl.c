@@ -277,6 +277,7 @@ static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_TIME] = MNL_TYPE_U64,	[CB_A_STATS] = MNL_TYPE_NESTED,
 	[CB_A_PROBES_PLACED] = MNL_TYPE_U16, [CB_A_PROBES_OK] = MNL_TYPE_U16,
 	[CB_A_PROBES_FAILED] = MNL_TYPE_U16, [CB_A_DURATION_NS] = MNL_TYPE_U64,
+	[CB_A_HISTORY] = MNL_TYPE_NESTED,
 };
 
 static int cb_attr_cb(const struct nlattr *a, void *data)
@@ -298,6 +299,12 @@ int cb_nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb)
 {
 	memset(tb, 0, sizeof(*tb) * (CB_A_MAX + 1));
 	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), cb_attr_cb, tb);
+}
+
+int cb_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb)
+{
+	memset(tb, 0, sizeof(*tb) * (CB_A_MAX + 1));
+	return mnl_attr_parse_nested(nest, cb_attr_cb, tb);
 }
 
 uint64_t cb_nl_u64(const struct nlattr *a)

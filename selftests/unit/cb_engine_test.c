@@ -583,6 +583,27 @@ TEST_F(engine, trip_for_a_while_then_recovers_by_itself)
 	ASSERT_EQ(0, self->b.trips);	/* an operator's trip is no backoff */
 }
 
+/* A change carries the window and the probes as they stood (history). */
+TEST_F(engine, a_change_carries_the_window_and_probes_of_its_moment)
+{
+	call(self, CB_OUT_SUCCESS, MS);
+	trip(self);
+	ASSERT_EQ(1, self->ch.n);
+	ASSERT_EQ(5, self->ch.c[0].calls);		/* 4 of 5 failed */
+	ASSERT_EQ(4, self->ch.c[0].fails);
+	ASSERT_EQ(0, self->ch.c[0].slows);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_REFUSED, 0);
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(3, self->ch.n);
+	ASSERT_EQ(CB_REASON_PROBE_FAILED, self->ch.c[2].reason);
+	ASSERT_EQ(3, self->ch.c[2].probes_placed);
+	ASSERT_EQ(1, self->ch.c[2].probes_ok);
+	ASSERT_EQ(2, self->ch.c[2].probes_failed);
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

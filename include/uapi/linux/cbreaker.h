@@ -308,6 +308,13 @@ enum cb_attr {
 	CB_A_DURATION_NS,	/* u64: CB_ACTION_TRIP for this long, then the
 				 * policy's half-open path (without: until reset)
 				 */
+	CB_A_HISTORY,		/* nested, in a breaker's doit reply: its last
+				 * changes, oldest first, each nested (type:
+				 * 1, 2, ...) of CB_A_TIME, CB_A_FROM,
+				 * CB_A_STATE (to), CB_A_REASON, the window
+				 * (CB_A_WINDOW_*) and probes (CB_A_PROBES_*)
+				 * at that moment
+				 */
 	__CB_A_MAX,
 };
 
