@@ -217,7 +217,7 @@ static const char *cb_batches =
 	"printf 'policy add dst 10.8.0.0/16\\npolicy add dst\\n' >/tmp/bad8; "
 	"printf 'policy add dst 10.6.0.0/16\\n' >/tmp/good; chmod 644 /tmp/good";
 
-TEST_F(cli, bad_input_gets_one_line_and_changes_nothing)
+TEST_F_TIMEOUT(cli, bad_input_gets_one_line_and_changes_nothing, 180)
 {
 	char snap[8192], cmd[512];
 	struct cb_run r;
