@@ -34,7 +34,12 @@ struct ref {
 	unsigned int placed, ok, failed;
 	struct ref_result r[REF_RESULTS];	/* since the window was cleared */
 	unsigned int n;
+	/* the changes of the last call, with window and probes then */
+	struct cb_change ch[CB_MAX_CHANGES];
+	unsigned int nch;
 };
+
+static const struct cb_policy *ref_p;	/* the sequence's policy */
 
 /* Time never goes back for a breaker: an older time counts as the newest. */
 static __u64 ref_clock(struct ref *m, __u64 now)
@@ -76,8 +81,18 @@ static void ref_window(const struct ref *m, const struct cb_policy *p,
 
 static void ref_set(struct ref *m, int to, __u64 now)
 {
+	struct cb_window_sum s;
+
 	if (m->state == to)
 		return;
+	ref_window(m, ref_p, now, &s);
+	if (m->nch < CB_MAX_CHANGES)
+		m->ch[m->nch++] = (struct cb_change){
+			.from = m->state, .to = to,
+			.probes_placed = m->placed, .probes_ok = m->ok,
+			.probes_failed = m->failed,
+			.calls = s.calls, .fails = s.fails, .slows = s.slows,
+		};
 	if (m->state == CB_STATE_CLOSED)
 		m->left_closed = now;
 	m->state = to;
@@ -288,6 +303,26 @@ static void ref_policy(struct cb_policy *p)
 }
 
 /* Engine and model agree on everything observable? */
+/* The same changes, each with the same window and probes? (not reasons) */
+static int ref_same_changes(const struct cb_changes *ch, const struct ref *m)
+{
+	unsigned int i;
+
+	if (ch->n != m->nch)
+		return 0;
+	for (i = 0; i < ch->n; i++) {
+		const struct cb_change *e = &ch->c[i], *r = &m->ch[i];
+
+		if (e->from != r->from || e->to != r->to ||
+		    e->calls != r->calls || e->fails != r->fails ||
+		    e->slows != r->slows || e->probes_placed != r->probes_placed ||
+		    e->probes_ok != r->probes_ok ||
+		    e->probes_failed != r->probes_failed)
+			return 0;
+	}
+	return 1;
+}
+
 static int ref_same(struct cb_breaker *b, struct ref *m,
 		    const struct cb_policy *p, __u64 now)
 {
@@ -320,6 +355,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 	unsigned int seq, ev, npend, i, events = 0, transitions = 0;
 	struct cb_policy p;
 	struct cb_breaker b;
+	struct cb_changes ch;
 	__u32 pend[64];
 	__u64 now, rnd;
 	__u16 gen = 0;
@@ -329,6 +365,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 	ref_rng = 0x9e3779b97f4a7c15ULL;
 	for (seq = 0; seq < REF_SEQUENCES; seq++) {
 		ref_policy(&p);
+		ref_p = &p;
 		now = 1000 * SEC + ref_rand() % SEC;
 		cb_engine_init(&b, &p, now);
 		cb_engine_rules(&b, &p, ++gen);
@@ -340,11 +377,13 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 			unsigned int r = ref_rand() % 100;
 
 			rnd = ref_rand();
+			ch.n = 0;
+			m.nch = 0;
 			if (r < 35) {
 				/* as the module does for TCP: the fast path first */
 				a = cb_engine_admit_fast(&b, now, gen);
 				if (a == CB_ADMIT_POLICY) {
-					a = cb_engine_admit(&b, &p, now, rnd, NULL);
+					a = cb_engine_admit(&b, &p, now, rnd, &ch);
 					cb_engine_rules(&b, &p, gen);
 				}
 				am = ref_admit(&m, &p, now, rnd);
@@ -362,10 +401,10 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				i = ref_rand() % npend;
 				ep = pend[i];
 				pend[i] = pend[--npend];
-				cb_engine_record(&b, &p, out, lat, ep, now, rnd, NULL);
+				cb_engine_record(&b, &p, out, lat, ep, now, rnd, &ch);
 				ref_record(&m, &p, out != CB_OUT_SUCCESS, lat, ep, now, rnd);
 			} else if (r < 75) {
-				cb_engine_amend(&b, &p, now, rnd, NULL);
+				cb_engine_amend(&b, &p, now, rnd, &ch);
 				ref_amend(&m, &p, now, rnd);
 			} else if (r < 95) {
 				static const __u64 steps[] = { 1, 10, 100, 400, 1000, 2500 };
@@ -379,7 +418,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				else
 					now -= ref_rand() % (3 * SEC);
 			} else if (r < 96) {
-				cb_engine_tick(&b, &p, now, rnd, NULL);
+				cb_engine_tick(&b, &p, now, rnd, &ch);
 				ref_tick(&m, &p, now, rnd);
 			} else if (r < 97 && ref_rand() % 2) {
 				/* policy change dry-run <-> enforce: the rules'
@@ -393,7 +432,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				__u64 d = ref_pick(steps_for, 4) * MS;
 				__u64 t = ref_clock(&m, now);
 
-				cb_engine_trip_for(&b, &p, d, now, NULL);
+				cb_engine_trip_for(&b, &p, d, now, &ch);
 				m.forced = 0;
 				ref_set(&m, CB_STATE_OPEN, t);
 				m.opened_at = t;
@@ -402,21 +441,21 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				int f = 1 + ref_rand() % 2;
 				__u64 t = ref_clock(&m, now);
 
-				cb_engine_force(&b, &p, f, now, NULL);
+				cb_engine_force(&b, &p, f, now, &ch);
 				m.forced = f;
 				ref_set(&m, f == CB_FORCE_OPEN ? CB_STATE_OPEN :
 					CB_STATE_CLOSED, t);
 				m.opened_at = f == CB_FORCE_OPEN ? t : 0;
 				m.open_until = 0;
 			} else {
-				cb_engine_reset(&b, &p, now, NULL);
+				cb_engine_reset(&b, &p, now, &ch);
 				m.forced = 0;
 				ref_set(&m, CB_STATE_CLOSED, ref_clock(&m, now));
 				m.opened_at = m.open_until = 0;
 				m.trips = 0;
 				m.n = 0;
 			}
-			if (!ref_same(&b, &m, &p, now)) {
+			if (!ref_same_changes(&ch, &m) || !ref_same(&b, &m, &p, now)) {
 				TH_LOG("sequence %u event %u (kind %u) differs", seq, ev, r);
 				TH_LOG("engine: state %u epoch %u calls %llu fails %llu",
 				       b.state, b.epoch, (unsigned long long)b.calls,
