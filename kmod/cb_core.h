@@ -17,11 +17,13 @@ bool cb_maps_attached(void);
 u32 cb_breakers_count(void);
 u32 cb_breakers_capacity(void);
 u32 cb_rules_count(void);
+u32 cb_breakers_gen(void);
 
 int cb_breaker_admit(const struct cb_key *key);
 void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		       u64 latency_ns, u32 epoch);
 int cb_breaker_action(const struct cb_key *key, enum cb_action action);
+int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns);
 void cb_breaker_reset_all(void);
 
 /* A breaker as reported: a consistent copy, its state in force now. */
@@ -67,6 +69,19 @@ int cb_events_init(void);
 void cb_events_exit(void);
 void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
 		    u64 now);
+void cb_events_kick(void);
+void cb_events_stop(void);
+
+/* The last changes of a destination (cbctl breaker history). */
+#define CB_HISTORY_LEN 8
+
+struct cb_history_entry {
+	u64 time;
+	struct cb_change c;
+};
+
+unsigned int cb_history_get(const struct cb_key *key,
+			    struct cb_history_entry *out);
 
 DECLARE_PER_CPU(u64[__CB_STAT_MAX], cb_stats);
 

@@ -7,10 +7,14 @@
  * threshold, the breaker trips.
  * OPEN: calls are refused for open x backoff^(consecutive trips), capped at
  * backoff-max, plus up to jitter percent; then it is HALF_OPEN.
+ * A call that took the slow threshold or longer is slow, whether it
+ * succeeded or failed (a SYN timeout is both, as in resilience4j).
  * HALF_OPEN: at most `probes` calls are placed. It closes as soon as
  * probe-success percent of `probes` succeeded, reopens as soon as more have
  * failed than that allows, and decides with what it has probe-wait after
- * the first probe, unfinished probes counting as failed.
+ * the first probe, unfinished probes counting as failed. A probe succeeds
+ * only if it succeeded and was not slow; failed, slow or both, it is one
+ * failed probe.
  * Results carry the epoch they were admitted in; results of an earlier
  * epoch count in the totals but decide nothing.
  */
@@ -233,6 +237,20 @@ static int tw_amend(struct cb_time_window *w, __u64 now)
 
 /* --- window, whichever kind -------------------------------------------- */
 
+/*
+ * Time as a breaker sees it never goes back: a caller that read the clock
+ * before another CPU applied a later time gets that later time, so no
+ * window, backoff or idle check subtracts a newer time from an older one.
+ * Every entry point applies it first.
+ */
+static __u64 cb_clock(struct cb_breaker *b, __u64 now)
+{
+	if (now < b->seen)
+		return b->seen;
+	b->seen = now;
+	return now;
+}
+
 /* Age ticks are whole milliseconds: max-age / CB_AGE_TICKS, rounded down. */
 static __u32 cb_age_tick_ms(const struct cb_policy *p)
 {
@@ -271,31 +289,47 @@ static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
 		       b->cw.tick_ms == cb_age_tick_ms(p);
 	if (!same)
 		cb_window_clear(b, p, now);
-	b->dry_run = p->mode == CB_MODE_DRY_RUN;
 }
 
-void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
-		      __u64 now, struct cb_window_sum *s)
+/* Results too old for the window drop out. */
+static void cb_window_age(struct cb_breaker *b, __u64 now)
+{
+	if (b->time_window)
+		tw_advance(&b->tw, now);
+	else
+		cw_age(&b->cw, now);
+}
+
+/* What the window holds, as it is. */
+static void cb_window_sum(const struct cb_breaker *b, struct cb_window_sum *s)
 {
 	unsigned int i;
 
 	*s = (struct cb_window_sum){ 0 };
-	if (!p)
-		return;
-	cb_window_fit(b, p, now);
 	if (!b->time_window) {
-		cw_age(&b->cw, now);
 		s->calls = b->cw.count;
 		s->fails = b->cw.fails;
 		s->slows = b->cw.slows;
 		return;
 	}
-	tw_advance(&b->tw, now);
 	for (i = 0; i < CB_TIME_BUCKETS; i++) {
 		s->calls += b->tw.calls[i];
 		s->fails += b->tw.fails[i];
 		s->slows += b->tw.slows[i];
 	}
+}
+
+void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
+		      __u64 now, struct cb_window_sum *s)
+{
+	now = cb_clock(b, now);
+	*s = (struct cb_window_sum){ 0 };
+	if (!p)
+		return;
+	cb_window_fit(b, p, now);
+	if (b->state == CB_STATE_CLOSED)
+		cb_window_age(b, now);	/* else it is kept as it opened */
+	cb_window_sum(b, s);
 }
 
 /* --- states ------------------------------------------------------------- */
@@ -305,8 +339,25 @@ static void cb_set_state(struct cb_breaker *b, enum cb_state to,
 {
 	if (b->state == to)
 		return;
-	if (ch && ch->n < CB_MAX_CHANGES)
-		ch->c[ch->n++] = (struct cb_change){ b->state, to, why };
+	/*
+	 * Leaving CLOSED, the window stays as it is now until the breaker
+	 * closes again (and clears it): the results that opened it remain
+	 * visible, in show and in metrics, while it is open or half-open.
+	 */
+	if (b->state == CB_STATE_CLOSED)
+		cb_window_age(b, now);
+	if (ch && ch->n < CB_MAX_CHANGES) {
+		struct cb_window_sum s;
+
+		cb_window_sum(b, &s);
+		ch->c[ch->n++] = (struct cb_change){
+			.from = b->state, .to = to, .reason = why,
+			.probes_placed = b->probes_placed,
+			.probes_ok = b->probes_ok,
+			.probes_failed = b->probes_failed,
+			.calls = s.calls, .fails = s.fails, .slows = s.slows,
+		};
+	}
 	b->state = to;
 	b->changed_at = now;
 	b->epoch++;
@@ -334,16 +385,18 @@ static void cb_trip(struct cb_breaker *b, const struct cb_policy *p,
 		    enum cb_reason why, __u64 now, __u64 rnd,
 		    struct cb_changes *ch)
 {
+	__u64 d;
+
 	/* A long enough healthy spell forgets earlier trips. */
 	if (b->state == CB_STATE_CLOSED &&
 	    now - b->changed_at >= p->backoff_max_ns)
 		b->trips = 0;
-	b->open_until = now + cb_open_period(p, b->trips, rnd);
-	b->opened_at = now;
+	d = cb_open_period(p, b->trips, rnd);
 	if (b->trips < 255)
 		b->trips++;
 	cb_set_state(b, CB_STATE_OPEN, why, now, ch);
-	cb_window_clear(b, p, now);
+	b->open_until = now + d;	/* after: it shares probe_deadline's room */
+	b->opened_at = now;
 }
 
 static void cb_close(struct cb_breaker *b, const struct cb_policy *p,
@@ -364,6 +417,7 @@ static unsigned int cb_probes_needed(const struct cb_policy *p)
 void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	if (b->forced || !p)
 		return;
 	if (b->state == CB_STATE_OPEN && now >= b->open_until)
@@ -388,7 +442,11 @@ void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now)
 {
-	*b = (struct cb_breaker){ .state = CB_STATE_CLOSED, .changed_at = now };
+	*b = (struct cb_breaker){
+		.state = CB_STATE_CLOSED,
+		.changed_at = now,
+		.seen = now,
+	};
 	if (p)
 		cb_window_clear(b, p, now);
 }
@@ -400,11 +458,19 @@ static int cb_admitted(struct cb_breaker *b, __u64 now)
 	return b->epoch & 0x7fffffff;
 }
 
-int cb_engine_admit_fast(struct cb_breaker *b, __u64 now)
+void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
+		     __u16 gen)
 {
+	b->dry_run = !p || p->mode == CB_MODE_DRY_RUN;
+	b->rules_gen = gen;
+}
+
+int cb_engine_admit_fast(struct cb_breaker *b, __u64 now, __u16 gen)
+{
+	now = cb_clock(b, now);
 	if (b->forced == CB_FORCE_OPEN ||
 	    (!b->forced && b->state == CB_STATE_OPEN && now < b->open_until &&
-	     !b->dry_run)) {
+	     b->rules_gen == gen && !b->dry_run)) {
 		b->rejected++;
 		return CB_ADMIT_REFUSE;
 	}
@@ -416,6 +482,7 @@ int cb_engine_admit_fast(struct cb_breaker *b, __u64 now)
 int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	if (b->forced == CB_FORCE_OPEN) {
 		b->rejected++;
 		return CB_ADMIT_REFUSE;
@@ -486,7 +553,8 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		      __u64 now, __u64 rnd, struct cb_changes *ch)
 {
 	int fail = out != CB_OUT_SUCCESS;
-	int slow = !fail && p && latency_ns >= p->slow_ns;
+	/* a failure that took as long (a SYN timeout) is slow as well */
+	int slow = p && latency_ns >= p->slow_ns;
 
 	/*
 	 * A handshake its owner gave up on is a failure, and slow, once it
@@ -501,6 +569,7 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		slow = 1;
 		b->abandoned++;
 	}
+	now = cb_clock(b, now);
 	if (fail)
 		b->failures++;
 	else
@@ -526,6 +595,7 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 {
 	int amended;
 
+	now = cb_clock(b, now);
 	if (b->successes) {
 		b->successes--;
 		b->failures++;
@@ -553,6 +623,7 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		     enum cb_force force, __u64 now, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	if (force == CB_FORCE_OPEN) {
 		cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
 		b->opened_at = now;
@@ -567,10 +638,27 @@ void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		cb_window_fit(b, p, now);
 }
 
+/*
+ * An operator's trip for a while (resilience4j's transitionToOpenStateFor):
+ * an unforced OPEN with its own end; probes and backoff as after any trip.
+ */
+void cb_engine_trip_for(struct cb_breaker *b, const struct cb_policy *p,
+			__u64 open_ns, __u64 now, struct cb_changes *ch)
+{
+	now = cb_clock(b, now);
+	b->forced = CB_FORCE_NONE;
+	if (p)
+		cb_window_fit(b, p, now);
+	cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
+	b->opened_at = now;
+	b->open_until = now + open_ns;
+}
+
 /* A fresh CLOSED breaker: window and backoff cleared; totals stay. */
 void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, struct cb_changes *ch)
 {
+	now = cb_clock(b, now);
 	b->forced = CB_FORCE_NONE;
 	cb_set_state(b, CB_STATE_CLOSED, CB_REASON_RESET, now, ch);
 	b->opened_at = 0;
@@ -593,6 +681,8 @@ __u64 cb_engine_due(const struct cb_breaker *b)
 
 int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
 {
+	if (now < b->seen)
+		now = b->seen;
 	return b->state == CB_STATE_CLOSED && !b->forced &&
 	       (__u32)((now >> 20) - b->last_call) >= (idle_ns >> 20) &&
 	       now - b->changed_at >= idle_ns;

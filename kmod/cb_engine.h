@@ -14,9 +14,14 @@
 #include <linux/types.h>
 #include <linux/cbreaker.h>
 
-/* State changes one engine call made, oldest first, for events. */
+/*
+ * A state change, for events and history: what the window held and how the
+ * probes stood at that moment (the window as it opened, when it opened).
+ */
 struct cb_change {
 	__u8 from, to, reason;
+	__u16 probes_placed, probes_ok, probes_failed;
+	__u32 calls, fails, slows;
 };
 
 /* An engine call makes at most this many changes (open, half-open, open). */
@@ -49,11 +54,16 @@ int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 /*
  * The hot paths, which need no policy: a closed or forced-closed breaker
  * admits (its window is fitted to a changed policy when the result comes),
- * an open one with time left refuses (unless dry-run). Same answer and same
- * counts as cb_engine_admit(), or CB_ADMIT_POLICY: ask cb_engine_admit().
+ * an open one with time left refuses unless its policy is dry-run, as
+ * noted at rules generation @gen (cb_engine_rules); noted at another, the
+ * rules changed since. Same answer and same counts as cb_engine_admit(),
+ * or CB_ADMIT_POLICY: ask cb_engine_admit().
  */
 #define CB_ADMIT_POLICY		(-3)
-int cb_engine_admit_fast(struct cb_breaker *b, __u64 now);
+int cb_engine_admit_fast(struct cb_breaker *b, __u64 now, __u16 gen);
+/* At rules generation @gen, @p (NULL: none) governs the breaker. */
+void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
+		     __u16 gen);
 /* The outcome of a call admitted at @epoch. */
 void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,
@@ -66,6 +76,9 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 		     __u32 epoch, __u64 now, __u64 rnd, struct cb_changes *ch);
 void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		     enum cb_force force, __u64 now, struct cb_changes *ch);
+/* Open now for @open_ns, not forced: then half-open as the policy says. */
+void cb_engine_trip_for(struct cb_breaker *b, const struct cb_policy *p,
+			__u64 open_ns, __u64 now, struct cb_changes *ch);
 void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, struct cb_changes *ch);
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,

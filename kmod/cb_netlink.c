@@ -7,6 +7,7 @@
  */
 #include <linux/in.h>
 #include <linux/ktime.h>
+#include <linux/mutex.h>
 #include <net/genetlink.h>
 #include <net/sock.h>
 
@@ -49,9 +50,18 @@ static const struct nla_policy cb_nl_policy[CB_A_MAX + 1] = {
 	[CB_A_P_MODE]		= NLA_POLICY_MAX(NLA_U8, __CB_MODE_MAX - 1),
 	[CB_A_NETNS]		= { .type = NLA_U64 },
 	[CB_A_SCOPE]		= { .type = NLA_U32 },
+	[CB_A_DURATION_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_open_range),
 };
 
 static struct genl_family cb_genl_family;
+
+/*
+ * The family runs its handlers in parallel (parallel_ops): a walk over the
+ * breaker table (policy del, reset all) must not hold the global genl
+ * mutex, which every generic netlink family on the host shares. The one
+ * read-modify-write of shared state, a policy change, is serialized here.
+ */
+static DEFINE_MUTEX(cb_nl_policy_mutex);
 
 static int cb_parse_proto(struct genl_info *info, u8 *proto)
 {
@@ -221,7 +231,8 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	    cb_put_u64(skb, CB_A_ABANDONED, b->abandoned) ||
 	    cb_put_u64(skb, CB_A_REJECTED, b->rejected) ||
 	    cb_put_u64(skb, CB_A_OPENED_AT, b->opened_at) ||
-	    cb_put_u64(skb, CB_A_OPEN_UNTIL, b->open_until) ||
+	    cb_put_u64(skb, CB_A_OPEN_UNTIL,	/* shares probe_deadline's room */
+		       b->state == CB_STATE_OPEN ? b->open_until : 0) ||
 	    cb_put_u64(skb, CB_A_NOW, ktime_get_ns()) ||
 	    nla_put_u32(skb, CB_A_WINDOW_CALLS, v->win.calls) ||
 	    nla_put_u32(skb, CB_A_WINDOW_FAILURES, v->win.fails) ||
@@ -317,9 +328,47 @@ static int cb_nl_status_get(struct sk_buff *skb, struct genl_info *info)
 	return cb_reply(info, CB_CMD_STATUS_GET, cb_fill_status, NULL);
 }
 
-static int cb_fill_breaker(struct sk_buff *msg, const void *arg)
+/* A breaker with its history: the doit reply. */
+struct cb_breaker_full {
+	struct cb_breaker_view v;
+	unsigned int n;
+	struct cb_history_entry h[CB_HISTORY_LEN];
+};
+
+static int cb_put_history(struct sk_buff *skb, const struct cb_breaker_full *f)
 {
-	return cb_put_breaker(msg, arg);
+	struct nlattr *nest, *e;
+	unsigned int i;
+
+	nest = nla_nest_start(skb, CB_A_HISTORY);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < f->n; i++) {
+		const struct cb_change *c = &f->h[i].c;
+
+		e = nla_nest_start(skb, i + 1);
+		if (!e || cb_put_u64(skb, CB_A_TIME, f->h[i].time) ||
+		    nla_put_u8(skb, CB_A_FROM, c->from) ||
+		    nla_put_u8(skb, CB_A_STATE, c->to) ||
+		    nla_put_u8(skb, CB_A_REASON, c->reason) ||
+		    nla_put_u32(skb, CB_A_WINDOW_CALLS, c->calls) ||
+		    nla_put_u32(skb, CB_A_WINDOW_FAILURES, c->fails) ||
+		    nla_put_u32(skb, CB_A_WINDOW_SLOW, c->slows) ||
+		    nla_put_u16(skb, CB_A_PROBES_PLACED, c->probes_placed) ||
+		    nla_put_u16(skb, CB_A_PROBES_OK, c->probes_ok) ||
+		    nla_put_u16(skb, CB_A_PROBES_FAILED, c->probes_failed))
+			return -EMSGSIZE;
+		nla_nest_end(skb, e);
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int cb_fill_breaker_full(struct sk_buff *msg, const void *arg)
+{
+	const struct cb_breaker_full *f = arg;
+
+	return cb_put_breaker(msg, &f->v) ?: cb_put_history(msg, f);
 }
 
 static int cb_not_loaded(struct genl_info *info)
@@ -331,21 +380,27 @@ static int cb_not_loaded(struct genl_info *info)
 
 static int cb_nl_breaker_get(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cb_breaker_view v;
+	struct cb_breaker_full *f;
 	struct cb_key key;
 	int err;
 
 	err = cb_parse_key(info, &key);
 	if (err)
 		return err;
-	err = cb_breaker_read(&key, &v);
+	f = kmalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	err = cb_breaker_read(&key, &f->v);
 	if (err == -ENODEV)
-		return cb_not_loaded(info);
+		err = cb_not_loaded(info);
 	if (err == -ENOENT)
 		NL_SET_ERR_MSG(info->extack, "no breaker for that destination");
-	if (err)
-		return err;
-	return cb_reply(info, CB_CMD_BREAKER_GET, cb_fill_breaker, &v);
+	if (!err) {
+		f->n = cb_history_get(&key, f->h);
+		err = cb_reply(info, CB_CMD_BREAKER_GET, cb_fill_breaker_full, f);
+	}
+	kfree(f);
+	return err;
 }
 
 /* Dump state kept in cb->ctx: the last key sent. */
@@ -363,7 +418,11 @@ static int cb_nl_breaker_dump(struct sk_buff *skb, struct netlink_callback *cb)
 
 	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
 
-	while (!cb_breaker_next(ctx->started ? &ctx->last : NULL, &v)) {
+	for (;;) {
+		/* before the step: a deletion since the last one may repeat */
+		cb->seq = cb_breakers_gen();
+		if (cb_breaker_next(ctx->started ? &ctx->last : NULL, &v))
+			break;
 		if (visible && v.key.netns != visible) {
 			ctx->last = v.key;
 			ctx->started = true;
@@ -374,6 +433,7 @@ static int cb_nl_breaker_dump(struct sk_buff *skb, struct netlink_callback *cb)
 				  NLM_F_MULTI, CB_CMD_BREAKER_GET);
 		if (!hdr)
 			break;
+		genl_dump_check_consistent(cb, hdr);
 		if (cb_put_breaker(skb, &v)) {
 			genlmsg_cancel(skb, hdr);
 			break;
@@ -398,6 +458,11 @@ static int cb_nl_breaker_set(struct sk_buff *skb, struct genl_info *info)
 	if (!cb_maps_attached())
 		return cb_not_loaded(info);
 
+	if (tb[CB_A_DURATION_NS] && (action != CB_ACTION_TRIP || tb[CB_A_ALL])) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_DURATION_NS],
+				    "a duration applies to trip of one breaker only");
+		return -EINVAL;
+	}
 	if (tb[CB_A_ALL]) {
 		if (action != CB_ACTION_RESET || tb[CB_A_ADDR] || tb[CB_A_PORT]) {
 			NL_SET_ERR_MSG_ATTR(info->extack, tb[CB_A_ALL],
@@ -411,7 +476,15 @@ static int cb_nl_breaker_set(struct sk_buff *skb, struct genl_info *info)
 	err = cb_parse_key(info, &key);
 	if (err)
 		return err;
-	err = cb_breaker_action(&key, action);
+	if (tb[CB_A_DURATION_NS])
+		err = cb_breaker_trip_for(&key, nla_get_u64(tb[CB_A_DURATION_NS]));
+	else
+		err = cb_breaker_action(&key, action);
+	if (err == -ESRCH) {
+		NL_SET_ERR_MSG(info->extack,
+			       "no policy governs that destination: trip it until reset, or add one");
+		err = -EINVAL;
+	}
 	if (err == -ENOENT)
 		NL_SET_ERR_MSG(info->extack, "no breaker for that destination");
 	else if (err == -E2BIG)
@@ -441,6 +514,7 @@ static int cb_nl_policy_put(struct genl_info *info, bool create)
 	err = cb_nl_rule(info, &r);
 	if (err)
 		return err;
+	guard(mutex)(&cb_nl_policy_mutex);
 	if (create) {
 		cb_policy_default(&r.policy);
 	} else if (cb_rule_get(&r)) {
@@ -584,6 +658,7 @@ static struct genl_family cb_genl_family __ro_after_init = {
 	.small_ops	= cb_nl_ops,
 	.n_small_ops	= ARRAY_SIZE(cb_nl_ops),
 	.resv_start_op	= CB_CMD_MAX + 1,
+	.parallel_ops	= true,
 	.mcgrps		= cb_nl_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(cb_nl_mcgrps),
 };
@@ -627,6 +702,7 @@ int cb_netlink_init(void)
 
 void cb_netlink_exit(void)
 {
+	cb_events_stop();	/* its work sends to the family */
 	genl_unregister_family(&cb_genl_family);
 }
 

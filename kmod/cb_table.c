@@ -38,7 +38,15 @@ MODULE_PARM_DESC(idle_ms, "A closed breaker without calls this long may be evict
 static DEFINE_RAW_SPINLOCK(cb_maps_lock);
 static struct bpf_map __rcu *cb_maps[__CB_MAP_MAX];
 static atomic_t cb_nr_breakers;
+/* Bumped when a breaker goes: a dump going on may repeat entries then. */
+static atomic_t cb_deletions = ATOMIC_INIT(1);
 static atomic_t cb_nr_rules;
+/*
+ * Bumped after every rule change: a breaker notes the generation its
+ * cached mode is of, and an open one refuses on the fast path only while
+ * that is current, so a change reaches every breaker at once.
+ */
+static atomic_t cb_rules_gen;
 /* The earliest time a breaker changes by itself (ns); U64_MAX: none. */
 static atomic64_t cb_due = ATOMIC64_INIT(U64_MAX);
 static u64 cb_last_sweep;
@@ -156,6 +164,7 @@ void cb_maps_release(void)
 		old[i] = rcu_replace_pointer(cb_maps[i], NULL,
 					     lockdep_is_held(&cb_maps_lock));
 	raw_spin_unlock_irqrestore(&cb_maps_lock, flags);
+	atomic_inc(&cb_deletions);
 	synchronize_rcu();
 	for (i = 0; i < __CB_MAP_MAX; i++)
 		if (old[i])
@@ -172,6 +181,18 @@ bool cb_maps_attached(void)
 u32 cb_breakers_count(void)
 {
 	return atomic_read(&cb_nr_breakers);
+}
+
+/* Changes when breakers are deleted; never 0 (netlink dump sequence). */
+u32 cb_breakers_gen(void)
+{
+	return atomic_read(&cb_deletions) ?: 1;
+}
+
+static void cb_breaker_deleted(void)
+{
+	atomic_dec(&cb_nr_breakers);
+	atomic_inc(&cb_deletions);
 }
 
 u32 cb_rules_count(void)
@@ -193,6 +214,21 @@ u32 cb_breakers_capacity(void)
 }
 
 /* --- rules -------------------------------------------------------------- */
+
+/* The rules generation, read before the rules it covers. */
+static u16 cb_gen(void)
+{
+	u16 gen = atomic_read(&cb_rules_gen);
+
+	smp_rmb();	/* pairs with the barrier in cb_rules_changed() */
+	return gen;
+}
+
+static void cb_rules_changed(void)
+{
+	smp_mb__before_atomic();	/* the rule change, then the generation */
+	atomic_inc(&cb_rules_gen);
+}
 
 /* The policy governing @key: a rule with its port first, then without. */
 static bool cb_policy_find(const struct cb_key *key, struct cb_policy *out)
@@ -299,6 +335,8 @@ int cb_rule_put(const struct cb_rule *r, bool create)
 	migrate_enable();
 	if (!err && create)
 		atomic_inc(&cb_nr_rules);
+	if (!err)
+		cb_rules_changed();
 	return err;
 }
 
@@ -318,6 +356,7 @@ int cb_rule_del(const struct cb_rule *r)
 	migrate_enable();
 	if (!err) {
 		atomic_dec(&cb_nr_rules);
+		cb_rules_changed();
 		cb_forget_untracked();
 	}
 	return err;
@@ -390,12 +429,25 @@ static void cb_due_note(u64 due)
 	} while ((u64)atomic64_read(&cb_due) < first);
 }
 
-/* After an engine call, outside the lock: its events, and when to sweep. */
+/*
+ * After an engine call, still under the breaker's stripe lock: its events
+ * go into the ring now, so one breaker's events are in the order they
+ * happened, stamped with the time it applied.
+ */
+static void cb_changes_queue(const struct cb_key *key, struct cb_changes *ch,
+			     const struct cb_breaker *b)
+{
+	if (ch->n)
+		cb_events_emit(key, ch, b->seen);
+	ch->due = cb_engine_due(b);
+}
+
+/* Then outside the lock: have the events sent, and the sweeper run when due. */
 static void cb_changed(const struct cb_key *key, const struct cb_changes *ch,
 		       u64 now)
 {
 	if (ch->n)
-		cb_events_emit(key, ch, now);
+		cb_events_kick();
 	cb_due_note(ch->due);
 }
 
@@ -407,7 +459,7 @@ static void cb_changed(const struct cb_key *key, const struct cb_changes *ch,
 static bool cb_evict_one(struct bpf_map *map, u64 now)
 {
 	u64 idle_ns = (u64)READ_ONCE(idle_ms) * NSEC_PER_MSEC;
-	struct cb_key next;
+	struct cb_key cur, next;
 	struct cb_breaker *b;
 	raw_spinlock_t *lock;
 	unsigned long flags, f2;
@@ -416,22 +468,22 @@ static bool cb_evict_one(struct bpf_map *map, u64 now)
 
 	if (!raw_spin_trylock_irqsave(&cb_evict_lock, flags))
 		return false;
+	/* the cursor is the next breaker to look at, not yet looked at */
 	for (i = 0; i < CB_EVICT_SCAN && !done; i++) {
-		if (map->ops->map_get_next_key(map, cb_evict_started ?
-					       &cb_evict_cursor : NULL, &next)) {
-			if (!cb_evict_started)
-				break;		/* empty */
-			cb_evict_started = false;	/* wrap around */
-			continue;
-		}
-		cb_evict_cursor = next;
-		cb_evict_started = true;
-		lock = cb_lock_for(&next);
+		if (cb_evict_started)
+			cur = cb_evict_cursor;
+		else if (map->ops->map_get_next_key(map, NULL, &cur))
+			break;		/* empty */
+		/* the next one first: @cur may go */
+		cb_evict_started = !map->ops->map_get_next_key(map, &cur, &next);
+		if (cb_evict_started)
+			cb_evict_cursor = next;
+		lock = cb_lock_for(&cur);
 		raw_spin_lock_irqsave(lock, f2);
-		b = cb_lookup(map, &next);
+		b = cb_lookup(map, &cur);
 		if (b && cb_engine_idle(b, now, idle_ns) &&
-		    !map->ops->map_delete_elem(map, &next)) {
-			atomic_dec(&cb_nr_breakers);
+		    !map->ops->map_delete_elem(map, &cur)) {
+			cb_breaker_deleted();
 			cb_stat_add(CB_STAT_EVICTED, 1);
 			done = true;
 		}
@@ -483,9 +535,11 @@ static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
 	struct cb_breaker *b;
 	unsigned long flags;
 	bool tracked;
+	u16 gen;
 	u64 rnd;
 	int ret;
 
+	gen = cb_gen();
 	tracked = cb_policy_find(key, &pol);	/* lockless RCU lookups */
 	rnd = cb_rnd();
 	raw_spin_lock_irqsave(lock, flags);
@@ -502,7 +556,8 @@ static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
 		}
 	}
 	ret = cb_engine_admit(b, tracked ? &pol : NULL, now, rnd, &ch);
-	ch.due = cb_engine_due(b);
+	cb_engine_rules(b, tracked ? &pol : NULL, gen);
+	cb_changes_queue(key, &ch, b);
 	raw_spin_unlock_irqrestore(lock, flags);
 
 	if (ret == CB_ADMIT_REFUSE)
@@ -526,15 +581,17 @@ int cb_breaker_admit(const struct cb_key *key)
 	struct bpf_map *map;
 	unsigned long flags;
 	u64 now;
+	u16 gen;
 	int ret;
 
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map)
 		return CB_ADMIT_UNTRACKED;
 	now = ktime_get_ns();
+	gen = cb_gen();
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	ret = b ? cb_engine_admit_fast(b, now) : CB_ADMIT_POLICY;
+	ret = b ? cb_engine_admit_fast(b, now, gen) : CB_ADMIT_POLICY;
 	raw_spin_unlock_irqrestore(lock, flags);
 	if (ret == CB_ADMIT_POLICY)
 		ret = cb_admit_slow(map, key, now);
@@ -577,6 +634,7 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	u64 now, rnd, slow_before = 0, slow_after = 0;
 	u64 results_before = 0, results_after = 0;
 	bool tracked;
+	u16 gen;
 
 	if (out == CB_OUT_IGNORED) {
 		cb_stat_add(CB_STAT_IGNORED, 1);
@@ -585,6 +643,7 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map || out >= __CB_OUT_MAX)
 		return;
+	gen = cb_gen();
 	tracked = cb_policy_find(key, &pol);
 	now = ktime_get_ns();
 	rnd = cb_rnd();
@@ -600,15 +659,19 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		else
 			cb_engine_record(b, tracked ? &pol : NULL, out,
 					 latency_ns, epoch, now, rnd, &ch);
+		cb_engine_rules(b, tracked ? &pol : NULL, gen);
 		slow_after = b->slow;
 		results_after = b->successes + b->failures;
-		ch.due = cb_engine_due(b);
+		cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	if (!b)
 		return;
+	/* a UDP datagram is no success yet: an ICMP error may follow */
+	if (key->proto == IPPROTO_UDP && out == CB_OUT_SUCCESS)
+		cb_stat_add(CB_STAT_DATAGRAMS, 1);
 	/* a handshake abandoned sooner than slow is no result at all */
-	if (out != CB_OUT_ABANDONED || results_after != results_before)
+	else if (out != CB_OUT_ABANDONED || results_after != results_before)
 		cb_stat_add(cb_outcome_stat[out], 1);
 	if (slow_after != slow_before)
 		cb_stat_add(CB_STAT_SLOW, 1);
@@ -617,7 +680,7 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 
 /* Under RCU, migration disabled: apply @action, making the breaker if need be. */
 static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
-			 enum cb_action action)
+			 enum cb_action action, u64 for_ns)
 {
 	struct cb_changes ch = { 0 };
 	struct cb_policy pol;
@@ -625,9 +688,12 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 	raw_spinlock_t *lock = cb_lock_for(key);
 	unsigned long flags;
 	u64 now = ktime_get_ns();
+	u16 gen = cb_gen();
 	bool tracked = cb_policy_find(key, &pol);
 	int err = 0;
 
+	if (for_ns && !tracked)
+		return -ESRCH;	/* no policy to half-open with */
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (!b && action == CB_ACTION_RESET) {
@@ -646,11 +712,14 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 	if (b) {
 		if (action == CB_ACTION_RESET)
 			cb_engine_reset(b, tracked ? &pol : NULL, now, &ch);
+		else if (for_ns)
+			cb_engine_trip_for(b, &pol, for_ns, now, &ch);
 		else
 			cb_engine_force(b, tracked ? &pol : NULL,
 					action == CB_ACTION_TRIP ? CB_FORCE_OPEN :
 					CB_FORCE_CLOSED, now, &ch);
-		ch.due = cb_engine_due(b);
+		cb_engine_rules(b, tracked ? &pol : NULL, gen);
+		cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
@@ -660,7 +729,18 @@ static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
 int cb_breaker_action(const struct cb_key *key, enum cb_action action)
 {
 	struct bpf_map *map = cb_enter();
-	int err = map ? cb_action_rcu(map, key, action) : -ENODEV;
+	int err = map ? cb_action_rcu(map, key, action, 0) : -ENODEV;
+
+	cb_leave();
+	return err;
+}
+
+/* Trip for @for_ns, then as the policy says; -ESRCH: no policy. */
+int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns)
+{
+	struct bpf_map *map = cb_enter();
+	int err = map ? cb_action_rcu(map, key, CB_ACTION_TRIP, for_ns) :
+			-ENODEV;
 
 	cb_leave();
 	return err;
@@ -668,39 +748,42 @@ int cb_breaker_action(const struct cb_key *key, enum cb_action action)
 
 /*
  * Visit every breaker in batches, leaving RCU between them. @fn runs under
- * RCU with migration disabled. A breaker deleted under the walk sends the
- * hash map's iteration back to the start: bounded by two passes.
+ * RCU with migration disabled and may delete the breaker it is given: the
+ * next key is fetched before, since the hash map's iteration from a key no
+ * longer there starts again at the first bucket. Only a breaker deleted by
+ * someone else while we are between two batches can still send the walk
+ * back to the start; the budget, one table's worth, bounds that.
  */
 static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 {
-	struct cb_key prev, key;
+	struct cb_key key, next;
 	struct bpf_map *map;
-	bool started = false;
+	bool more = true;
 	u32 budget, i;
 
-	budget = 2 * cb_breakers_capacity();
-	for (;;) {
-		map = cb_enter();
-		for (i = 0; map && i < CB_WALK_BATCH && budget; i++, budget--) {
-			if (map->ops->map_get_next_key(map, started ? &prev : NULL,
-						       &key)) {
-				map = NULL;
-				break;
-			}
+	budget = cb_breakers_capacity();
+	map = cb_enter();
+	if (!map || map->ops->map_get_next_key(map, NULL, &key))
+		more = false;
+	while (more) {
+		for (i = 0; more && i < CB_WALK_BATCH && budget; i++, budget--) {
+			more = !map->ops->map_get_next_key(map, &key, &next);
 			fn(map, &key);
-			prev = key;
-			started = true;
+			key = next;
 		}
 		cb_leave();
-		if (!map || !budget)
+		if (!more || !budget)
 			return;
 		cond_resched();
+		map = cb_enter();
+		more = map;
 	}
+	cb_leave();
 }
 
 static void cb_reset_one(struct bpf_map *map, const struct cb_key *key)
 {
-	cb_action_rcu(map, key, CB_ACTION_RESET);
+	cb_action_rcu(map, key, CB_ACTION_RESET, 0);
 }
 
 void cb_breaker_reset_all(void)
@@ -717,6 +800,7 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	raw_spinlock_t *lock = cb_lock_for(key);
 	unsigned long flags;
 	u64 now = ktime_get_ns(), rnd = cb_rnd();
+	u16 gen = cb_gen();
 	bool tracked = cb_policy_find(key, &pol);
 
 	if (!tracked)
@@ -725,7 +809,8 @@ static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
 	b = cb_lookup(map, key);
 	if (b) {
 		cb_engine_tick(b, &pol, now, rnd, &ch);
-		ch.due = cb_engine_due(b);
+		cb_engine_rules(b, &pol, gen);
+		cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
@@ -758,7 +843,7 @@ static void cb_forget_one(struct bpf_map *map, const struct cb_key *key)
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (b && !b->forced && !map->ops->map_delete_elem(map, (void *)key))
-		atomic_dec(&cb_nr_breakers);
+		cb_breaker_deleted();
 	raw_spin_unlock_irqrestore(lock, flags);
 }
 
@@ -777,6 +862,7 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 	struct cb_breaker *b;
 	unsigned long flags;
 	u64 now = ktime_get_ns(), rnd = cb_rnd();
+	u16 gen = cb_gen();
 
 	v->key = *key;
 	v->tracked = cb_policy_find(key, &pol);
@@ -787,9 +873,10 @@ static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
 		if (v->tracked)
 			cb_engine_tick(b, &pol, now, rnd, &ch);
 		cb_engine_window(b, v->tracked ? &pol : NULL, now, &v->win);
+		cb_engine_rules(b, v->tracked ? &pol : NULL, gen);
 		v->b = *b;
 		if (v->tracked)
-			ch.due = cb_engine_due(b);
+			cb_changes_queue(key, &ch, b);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 	cb_changed(key, &ch, now);
@@ -809,7 +896,8 @@ int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v)
  * The breaker after @prev in map order (the first if @prev is NULL), for
  * dumps; -ENOENT at the end. A breaker deleted between two calls restarts
  * the walk at the beginning (a hash map property): a dump may repeat an
- * entry, it never misses a live one.
+ * entry, it never misses a live one. cb_breakers_gen() changes then, so a
+ * dump can flag itself interrupted (NLM_F_DUMP_INTR) and be started again.
  */
 int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 {

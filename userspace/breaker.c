@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cbctl breaker { list | show | trip | hold | reset } */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/genetlink.h>
 
@@ -14,7 +16,10 @@ static void cb_breaker_usage(void)
 	printf("Usage: cbctl breaker list [state closed|open|half-open]\n"
 	       "       cbctl breaker show  DEST\n"
 	       "       cbctl breaker trip  DEST     force open until reset\n"
+	       "       cbctl breaker trip  DEST for DURATION\n"
+	       "                                   open that long, then half-open as the policy says\n"
 	       "       cbctl breaker hold  DEST     force closed until reset\n"
+	       "       cbctl breaker history DEST   its last state changes, oldest first\n"
 	       "       cbctl breaker reset DEST | all\n"
 	       "DEST := [netns NAME|ID] [cgroup PATH] dst ADDR port PORT [proto tcp|udp]\n"
 	       "netns: whose namespace's breaker (default: this one's);\n"
@@ -158,6 +163,23 @@ static const char *cb_where_text(const struct cb_key *key)
 	return buf;
 }
 
+/* A window's counts and rates, and probes: in breaker and history JSON. */
+static void cb_window_json(uint32_t calls, uint32_t fails, uint32_t slows)
+{
+	jw_u64("window_calls", calls);
+	jw_u64("window_failures", fails);
+	jw_u64("window_slow", slows);
+	jw_u64("failure_rate", cb_rate(fails, calls));
+	jw_u64("slow_rate", cb_rate(slows, calls));
+}
+
+static void cb_probes_json(uint16_t placed, uint16_t ok, uint16_t failed)
+{
+	jw_u64("probes_placed", placed);
+	jw_u64("probes_ok", ok);
+	jw_u64("probes_failed", failed);
+}
+
 static void cb_breaker_json(const struct cb_breaker_info *b)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -178,15 +200,9 @@ static void cb_breaker_json(const struct cb_breaker_info *b)
 	jw_u64("slow", b->slow);
 	jw_u64("abandoned", b->abandoned);
 	jw_u64("rejected", b->rejected);
-	jw_u64("window_calls", b->win_calls);
-	jw_u64("window_failures", b->win_failures);
-	jw_u64("window_slow", b->win_slow);
-	jw_u64("failure_rate", cb_rate(b->win_failures, b->win_calls));
-	jw_u64("slow_rate", cb_rate(b->win_slow, b->win_calls));
+	cb_window_json(b->win_calls, b->win_failures, b->win_slow);
 	jw_u64("trips", b->trips);
-	jw_u64("probes_placed", b->probes_placed);
-	jw_u64("probes_ok", b->probes_ok);
-	jw_u64("probes_failed", b->probes_failed);
+	cb_probes_json(b->probes_placed, b->probes_ok, b->probes_failed);
 	if (b->state != CB_STATE_CLOSED && b->opened_at)
 		jw_u64("opened_at", b->opened_at);
 	else
@@ -215,9 +231,10 @@ static void cb_breaker_text(const struct cb_breaker_info *b)
 	       b->mode == CB_MODE_DRY_RUN ? " (dry-run)" : "",
 	       b->tracked ? "" : " (no policy)");
 	printf("  window %u calls, %u failed, %u slow: failure rate %" PRIu64
-	       ".%" PRIu64 "%%\n", b->win_calls, b->win_failures, b->win_slow,
+	       ".%" PRIu64 "%%%s\n", b->win_calls, b->win_failures, b->win_slow,
 	       cb_rate(b->win_failures, b->win_calls) / 10,
-	       cb_rate(b->win_failures, b->win_calls) % 10);
+	       cb_rate(b->win_failures, b->win_calls) % 10,
+	       b->state != CB_STATE_CLOSED ? " (when it opened)" : "");
 	printf("  calls %" PRIu64 " successes %" PRIu64 " failures %" PRIu64
 	       " (abandoned %" PRIu64 ") slow %" PRIu64 " rejected %" PRIu64
 	       " trips %u\n", b->calls, b->successes, b->failures, b->abandoned,
@@ -238,20 +255,66 @@ struct cb_list_arg {
 	unsigned int n;
 };
 
-static int cb_list_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct cb_list_arg *a = data;
-	char addr[INET6_ADDRSTRLEN];
-	struct cb_breaker_info b;
+/* Every breaker, in one dump the table did not change under. */
+struct cb_breakers {
+	struct cb_breaker_info *v;
+	size_t n, max;
+};
 
-	if (cb_breaker_cb(nlh, &b) != MNL_CB_OK)
-		return MNL_CB_ERROR;
+static int cb_collect_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct cb_breakers *all = data;
+	struct cb_breaker_info *v;
+
+	if (all->n == all->max) {
+		v = realloc(all->v, (all->max * 2 + 64) * sizeof(*v));
+		if (!v)
+			return MNL_CB_ERROR;
+		all->v = v;
+		all->max = all->max * 2 + 64;
+	}
+	return cb_breaker_cb(nlh, &all->v[all->n++]);
+}
+
+/*
+ * A breaker deleted while the module dumps the table makes the dump start
+ * again from the first breaker; the module then flags it interrupted and
+ * we ask again, so nothing is listed twice.
+ */
+#define CB_DUMP_TRIES 20
+
+static int cb_breakers_get(struct cb_breakers *all)
+{
+	int err = 0, i;
+
+	memset(all, 0, sizeof(*all));
+	for (i = 0; i < CB_DUMP_TRIES; i++) {
+		all->n = 0;
+		err = cb_nl_ask(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
+				cb_collect_cb, all);
+		if (err != -EINTR)
+			break;
+	}
+	if (!err)
+		return 0;
+	free(all->v);
+	all->v = NULL;
+	if (err == -EINTR)
+		return cb_err("the breaker table kept changing: try again");
+	return cb_nl_report(err);
+}
+
+static void cb_list_one(const struct cb_breaker_info *bp, struct cb_list_arg *a)
+{
+	const struct cb_breaker_info b = *bp;
+	char addr[INET6_ADDRSTRLEN];
+
 	if (a->state >= 0 && b.state != a->state)
-		return MNL_CB_OK;
+		return;
 	a->n++;
 	if (cb_json) {
 		cb_breaker_json(&b);
-		return MNL_CB_OK;
+		return;
 	}
 	if (a->n == 1)
 		printf("%-39s %5s %-5s %-9s %-6s %10s %10s %10s  %s\n", "DST",
@@ -264,32 +327,20 @@ static int cb_list_cb(const struct nlmsghdr *nlh, void *data)
 	       b.forced == CB_FORCE_OPEN ? "trip" :
 	       b.forced == CB_FORCE_CLOSED ? "hold" : "-",
 	       b.calls, b.failures, b.rejected, cb_where_text(&b.key));
-	return MNL_CB_OK;
-}
-
-struct cb_dump_arg {
-	void (*fn)(const struct cb_breaker_info *b, void *arg);
-	void *arg;
-};
-
-static int cb_dump_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct cb_dump_arg *d = data;
-	struct cb_breaker_info b;
-
-	if (cb_breaker_cb(nlh, &b) != MNL_CB_OK)
-		return MNL_CB_ERROR;
-	d->fn(&b, d->arg);
-	return MNL_CB_OK;
 }
 
 int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
 		    void *arg)
 {
-	struct cb_dump_arg d = { fn, arg };
+	struct cb_breakers all;
+	size_t i;
 
-	return cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
-			     cb_dump_cb, &d);
+	if (cb_breakers_get(&all))
+		return -1;
+	for (i = 0; i < all.n; i++)
+		fn(&all.v[i], arg);
+	free(all.v);
+	return 0;
 }
 
 struct cb_scopes {
@@ -360,7 +411,8 @@ static int cb_parse_state(const char *s)
 static int cb_breaker_list(int argc, char **argv)
 {
 	struct cb_list_arg a = { .state = -1 };
-	int err;
+	struct cb_breakers all;
+	size_t i;
 
 	if (argc >= 1 && cb_matches(argv[0], "state")) {
 		if (argc < 2)
@@ -375,19 +427,20 @@ static int cb_breaker_list(int argc, char **argv)
 	if (argc)
 		return cb_err("unknown argument \"%s\"", argv[0]);
 
+	if (cb_breakers_get(&all))
+		return -1;
 	if (cb_json)
 		jw_arr_open(NULL);
-	err = cb_nl_request(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
-			    cb_list_cb, &a);
+	for (i = 0; i < all.n; i++)
+		cb_list_one(&all.v[i], &a);
+	free(all.v);
 	if (cb_json) {
-		if (err)	/* the error object already went out */
-			return -1;
 		jw_arr_close();
 		jw_end();
-	} else if (!err && !a.n) {
+	} else if (!a.n) {
 		printf("no breakers\n");
 	}
-	return err;
+	return 0;
 }
 
 static int cb_put_key_arg(struct nlmsghdr *nlh, const void *arg)
@@ -419,16 +472,171 @@ static int cb_breaker_show(int argc, char **argv)
 	return 0;
 }
 
+/* cbctl breaker history DEST: the module keeps the last few changes. */
+#define CB_HISTORY_MAX 32
+
+struct cb_history {
+	struct cb_breaker_info b;
+	unsigned int n;
+	struct cb_change_info {
+		uint64_t time;
+		uint8_t from, to, reason;
+		uint32_t calls, fails, slows;
+		uint16_t placed, ok, failed;
+	} c[CB_HISTORY_MAX];
+};
+
+static int cb_history_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[CB_A_MAX + 1], *etb[CB_A_MAX + 1];
+	struct cb_history *h = data;
+	const struct nlattr *e;
+
+	if (cb_breaker_cb(nlh, &h->b) != MNL_CB_OK || cb_nl_parse(nlh, tb) < 0)
+		return MNL_CB_ERROR;
+	h->n = 0;
+	if (!tb[CB_A_HISTORY])
+		return MNL_CB_OK;	/* an older module */
+	mnl_attr_for_each_nested(e, tb[CB_A_HISTORY]) {
+		struct cb_change_info *c = &h->c[h->n];
+
+		if (h->n == CB_HISTORY_MAX)
+			break;
+		if (cb_nl_parse_nested(e, etb) < 0)
+			return MNL_CB_ERROR;
+		c->time = cb_nl_u64(etb[CB_A_TIME]);
+		c->from = cb_nl_u8(etb[CB_A_FROM]);
+		c->to = cb_nl_u8(etb[CB_A_STATE]);
+		c->reason = cb_nl_u8(etb[CB_A_REASON]);
+		c->calls = cb_nl_u32(etb[CB_A_WINDOW_CALLS]);
+		c->fails = cb_nl_u32(etb[CB_A_WINDOW_FAILURES]);
+		c->slows = cb_nl_u32(etb[CB_A_WINDOW_SLOW]);
+		c->placed = cb_nl_u16(etb[CB_A_PROBES_PLACED]);
+		c->ok = cb_nl_u16(etb[CB_A_PROBES_OK]);
+		c->failed = cb_nl_u16(etb[CB_A_PROBES_FAILED]);
+		h->n++;
+	}
+	return MNL_CB_OK;
+}
+
+static void cb_history_json(const struct cb_history *h)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned int i;
+
+	cb_format_addr(h->b.key.addr, addr, sizeof(addr));
+	jw_obj_open(NULL);
+	jw_str("dst", addr);
+	jw_u64("port", ntohs(h->b.key.port));
+	jw_str("proto", cb_proto_name(h->b.key.proto));
+	jw_str("state", cb_state_name(h->b.state));
+	jw_u64("now", h->b.now);
+	jw_arr_open("history");
+	for (i = 0; i < h->n; i++) {
+		const struct cb_change_info *c = &h->c[i];
+
+		jw_obj_open(NULL);
+		jw_u64("time", c->time);
+		jw_str("from", cb_state_name(c->from));
+		jw_str("to", cb_state_name(c->to));
+		jw_str("reason", cb_reason_name(c->reason));
+		cb_window_json(c->calls, c->fails, c->slows);
+		cb_probes_json(c->placed, c->ok, c->failed);
+		jw_obj_close();
+	}
+	jw_arr_close();
+	jw_obj_close();
+	jw_end();
+}
+
+static void cb_history_text(const struct cb_history *h)
+{
+	char addr[INET6_ADDRSTRLEN], what[64];
+	unsigned int i;
+
+	cb_format_addr(h->b.key.addr, addr, sizeof(addr));
+	printf("dst %s port %u proto %s: %s, %u change%s kept\n", addr,
+	       ntohs(h->b.key.port), cb_proto_name(h->b.key.proto),
+	       cb_state_name(h->b.state), h->n, h->n == 1 ? "" : "s");
+	for (i = 0; i < h->n; i++) {
+		const struct cb_change_info *c = &h->c[i];
+
+		snprintf(what, sizeof(what), "%s -> %s (%s)",
+			 cb_state_name(c->from), cb_state_name(c->to),
+			 cb_reason_name(c->reason));
+		cb_print_rel(what, c->time, h->b.now);
+		if (c->from == CB_STATE_HALF_OPEN)
+			printf("    probes %u placed, %u ok, %u failed\n",
+			       c->placed, c->ok, c->failed);
+		else if (c->calls)
+			printf("    window %u calls: failure rate %" PRIu64
+			       ".%" PRIu64 "%%, slow rate %" PRIu64 ".%" PRIu64
+			       "%%\n", c->calls,
+			       cb_rate(c->fails, c->calls) / 10,
+			       cb_rate(c->fails, c->calls) % 10,
+			       cb_rate(c->slows, c->calls) / 10,
+			       cb_rate(c->slows, c->calls) % 10);
+	}
+}
+
+static int cb_breaker_history(int argc, char **argv)
+{
+	struct cb_history *h;
+	struct cb_key key;
+	int err;
+
+	if (cb_parse_dest(argc, argv, &key))
+		return -1;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return cb_err("out of memory");
+	err = cb_nl_request(CB_CMD_BREAKER_GET, 0, cb_put_key_arg, &key,
+			    cb_history_cb, h);
+	if (!err && cb_json)
+		cb_history_json(h);
+	else if (!err)
+		cb_history_text(h);
+	free(h);
+	return err;
+}
+
 static int cb_put_set(struct nlmsghdr *nlh, const void *arg)
 {
 	const struct cb_req *req = arg;
 
 	mnl_attr_put_u8(nlh, CB_A_ACTION, req->action);
+	if (req->for_ns)
+		mnl_attr_put_u64(nlh, CB_A_DURATION_NS, req->for_ns);
 	if (req->all)
 		mnl_attr_put(nlh, CB_A_ALL, 0, NULL);
 	else
 		cb_nl_put_key(nlh, &req->key);
 	return 0;
+}
+
+/* DEST [for DURATION], "for" before, between or after DEST's pairs. */
+static int cb_parse_trip(int argc, char **argv, struct cb_req *req)
+{
+	char *dest[12];	/* the destination's keywords, five pairs at most */
+	int i, n = 0;
+
+	for (i = 0; i < argc; i += 2) {
+		if (!cb_matches(argv[i], "for")) {
+			if (n + 2 > (int)(sizeof(dest) / sizeof(dest[0])))
+				return cb_err("unknown argument \"%s\"", argv[i]);
+			dest[n++] = argv[i];
+			dest[n++] = i + 1 < argc ? argv[i + 1] : NULL;
+			continue;
+		}
+		if (req->for_ns)
+			return cb_err("for given twice");
+		if (i + 1 >= argc)
+			return cb_err("missing value after \"for\"");
+		if (cb_parse_duration(argv[i + 1], &req->for_ns) ||
+		    req->for_ns < 10000000ULL || req->for_ns > 86400000000000ULL)
+			return cb_err("bad duration \"%s\" (10ms..24h)", argv[i + 1]);
+	}
+	return cb_parse_dest(n, dest, &req->key);
 }
 
 int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req)
@@ -447,6 +655,8 @@ int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req)
 		req->all = true;
 		return 0;
 	}
+	if (req->action == CB_ACTION_TRIP)
+		return cb_parse_trip(argc, argv, req);
 	return cb_parse_dest(argc, argv, &req->key);
 }
 
@@ -482,6 +692,8 @@ int cb_cmd_breaker(int argc, char **argv)
 		cb_breaker_usage();
 		return 0;
 	}
+	if (cb_matches(cmd, "history"))	/* after help: "h" stays help */
+		return cb_breaker_history(argc, argv);
 	ret = cb_breaker_req(cmd, argc, argv, &req);
 	if (ret == 1)
 		return cb_err("unknown command \"breaker %s\" (try: cbctl breaker help)",

@@ -61,6 +61,7 @@ int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
 /* Report what cb_nl_ask() returned; -1. */
 int cb_nl_report(int err);
 int cb_nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb);
+int cb_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb);
 int cb_nl_key(const struct nlattr **tb, struct cb_key *key);
 void cb_nl_put_key(struct nlmsghdr *nlh, const struct cb_key *key);
 uint64_t cb_nl_u64(const struct nlattr *a);
@@ -110,6 +111,7 @@ struct cb_req {
 	bool all;
 	uint8_t action;
 	int line;		/* in a batch file, for messages */
+	uint64_t for_ns;	/* breaker trip DEST for DURATION; 0: until reset */
 };
 
 /* Parse a change; -1 (reported) if bad, 1 if @cmd is no change command. */

@@ -47,6 +47,8 @@ static const struct {
 		"Breaker state changes." },
 	[CB_STAT_EVENTS_DROPPED] = { "events_dropped_total", NULL,
 		"State-change events a consumer missed." },
+	[CB_STAT_DATAGRAMS] = { "udp_datagrams_total", NULL,
+		"UDP datagrams let through; an ICMP error makes one a port_unreachable outcome." },
 	[CB_STAT_IGNORED] = { "ignored_total", NULL,
 		"Results not counted: their socket's owner steered it (TTL, source, device)." },
 };

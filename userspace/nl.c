@@ -122,6 +122,29 @@ static struct nlmsghdr *cb_nl_msg(struct cb_nl *nl, char *buf, uint16_t type,
 	return nlh;
 }
 
+/*
+ * A dump the kernel flagged interrupted (NLM_F_DUMP_INTR: what it walked
+ * changed, so entries may repeat): read what is left of it, up to its end,
+ * so the socket is clean for the retry; -EINTR.
+ */
+static int cb_nl_dump_intr(struct cb_nl *nl, char *buf, size_t len, ssize_t n)
+{
+	const struct nlmsghdr *h;
+	int left;
+
+	for (;;) {
+		left = n;
+		for (h = (const void *)buf; mnl_nlmsg_ok(h, left);
+		     h = mnl_nlmsg_next(h, &left))
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR)
+				return -EINTR;
+		n = mnl_socket_recvfrom(nl->sk, buf, len);
+		if (n < 0)
+			return -errno;
+	}
+}
+
 /* Send @nlh and run @cb on every reply until the ACK or the dump's end. */
 static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 		      void *data)
@@ -139,6 +162,8 @@ static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 			return -errno;
 		ret = mnl_cb_run2(buf, n, nlh->nlmsg_seq, nl->portid, cb, data,
 				  cb_nl_ctl_cbs, NLMSG_MIN_TYPE);
+		if (ret < 0 && errno == EINTR && (nlh->nlmsg_flags & NLM_F_DUMP))
+			return cb_nl_dump_intr(nl, buf, sizeof(buf), n);
 	} while (ret > MNL_CB_STOP);
 	return ret < 0 ? -errno : 0;
 }
@@ -254,7 +279,8 @@ static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_REASON] = MNL_TYPE_U8,	[CB_A_SEQ] = MNL_TYPE_U64,
 	[CB_A_TIME] = MNL_TYPE_U64,	[CB_A_STATS] = MNL_TYPE_NESTED,
 	[CB_A_PROBES_PLACED] = MNL_TYPE_U16, [CB_A_PROBES_OK] = MNL_TYPE_U16,
-	[CB_A_PROBES_FAILED] = MNL_TYPE_U16, [CB_A_NETNS] = MNL_TYPE_U64,
+	[CB_A_PROBES_FAILED] = MNL_TYPE_U16, [CB_A_DURATION_NS] = MNL_TYPE_U64,
+	[CB_A_HISTORY] = MNL_TYPE_NESTED, [CB_A_NETNS] = MNL_TYPE_U64,
 	[CB_A_SCOPE] = MNL_TYPE_U32,	[CB_A_ABANDONED] = MNL_TYPE_U64,
 };
 
@@ -277,6 +303,12 @@ int cb_nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb)
 {
 	memset(tb, 0, sizeof(*tb) * (CB_A_MAX + 1));
 	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), cb_attr_cb, tb);
+}
+
+int cb_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb)
+{
+	memset(tb, 0, sizeof(*tb) * (CB_A_MAX + 1));
+	return mnl_attr_parse_nested(nest, cb_attr_cb, tb);
 }
 
 uint64_t cb_nl_u64(const struct nlattr *a)

@@ -55,7 +55,9 @@ static void cb_policy_usage(void)
 	       "     | probe-success PCT | probe-wait DURATION | max-age DURATION\n"
 	       "     | mode enforce|dry-run\n"
 	       "DURATION := N(ns|us|ms|s|m|h)   PCT := 0..100   proto defaults to tcp\n"
-	       "window 100: the last 100 calls; window 60s: the calls of the last 60 s\n");
+	       "window 100: the last 100 calls; window 60s: the calls of the last 60 s\n"
+	       "slow: a handshake that took this long, done or failed (a SYN timeout\n"
+	       "  is a failure and slow); a probe counts as good only if done and not slow\n");
 }
 
 /* A key by exact name, else by unambiguous prefix. */

@@ -250,6 +250,7 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_EVICTED] = "evicted",
 		[CB_STAT_TRANSITIONS] = "transitions",
 		[CB_STAT_EVENTS_DROPPED] = "events_dropped",
+		[CB_STAT_DATAGRAMS] = "udp_datagrams",
 		[CB_STAT_FAIL_ABANDONED] = "fail_abandoned",
 		[CB_STAT_IGNORED] = "ignored",
 	};

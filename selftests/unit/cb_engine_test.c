@@ -486,6 +486,195 @@ TEST_F(engine, idle_closed_breakers_may_be_evicted)
 	ASSERT_FALSE(cb_engine_idle(&self->b, self->now + 600 * SEC, 60 * SEC));
 }
 
+/*
+ * A caller may apply a time older than one another CPU applied already
+ * (read before the lock, or on a slower clock): it counts as the newest.
+ */
+TEST_F(engine, a_stale_clock_keeps_the_backoff)
+{
+	__u64 closed;
+
+	trip(self);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(1, self->b.trips);
+	closed = self->now;
+	/* failures that read the clock just before it closed */
+	self->now -= MS;
+	trip(self);
+	ASSERT_EQ(CB_STATE_OPEN, self->b.state);
+	ASSERT_EQ(2, self->b.trips);
+	ASSERT_EQ(closed + 20 * SEC, self->b.open_until);
+	ASSERT_EQ(closed, self->b.opened_at);
+}
+
+TEST_F(engine, a_stale_clock_keeps_the_window)
+{
+	int i;
+
+	self->p.max_age_ns = 8 * SEC;		/* ticks of 2 s */
+	self->now = 1000 * SEC;			/* a tick starts here */
+	cb_engine_init(&self->b, &self->p, self->now);
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	self->now -= MS;			/* the tick before */
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, self->b.state);
+	ASSERT_EQ(5, self->b.failures);
+}
+
+TEST_F(engine, a_stale_clock_does_not_make_a_breaker_idle)
+{
+	call(self, CB_OUT_SUCCESS, 0);
+	ASSERT_FALSE(cb_engine_idle(&self->b, self->now - MS, 60 * SEC));
+	ASSERT_FALSE(cb_engine_idle(&self->b, self->now - 2 * SEC, SEC));
+}
+
+/* The module's rules changed: an open breaker's fast path asks again. */
+TEST_F(engine, a_mode_change_reaches_an_open_breaker_on_the_fast_path)
+{
+	cb_engine_rules(&self->b, &self->p, 1);
+	trip(self);
+	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit_fast(&self->b, self->now, 1));
+
+	self->p.mode = CB_MODE_DRY_RUN;		/* generation 2 */
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 2));
+	ASSERT_EQ(CB_ADMIT_UNTRACKED,
+		  cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	cb_engine_rules(&self->b, &self->p, 2);
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 2));
+
+	self->p.mode = CB_MODE_ENFORCE;		/* generation 3 */
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 3));
+	ASSERT_EQ(CB_ADMIT_REFUSE,
+		  cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
+	cb_engine_rules(&self->b, &self->p, 3);
+	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit_fast(&self->b, self->now, 3));
+
+	/* no policy any more (generation 4): nothing refused */
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 4));
+	ASSERT_EQ(CB_ADMIT_UNTRACKED,
+		  cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
+	cb_engine_rules(&self->b, NULL, 4);
+	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 4));
+}
+
+/*
+ * A failure that took the slow threshold or longer (a SYN timeout, a
+ * connect given up on) is failed and slow, as in the seed and resilience4j:
+ * 40 % timeouts and 20 % slow successes make 60 % slow.
+ */
+TEST_F(engine, a_slow_failure_is_slow_too)
+{
+	int i;
+
+	self->p.window_calls = 10;
+	self->p.min_calls = 10;
+	self->p.slow_ns = 200 * MS;
+	self->p.slow_rate = 50;
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_SUCCESS, MS);
+	for (i = 0; i < 2; i++)
+		call(self, CB_OUT_SUCCESS, 300 * MS);
+	for (i = 0; i < 3; i++)
+		call(self, CB_OUT_TIMEOUT, 2 * SEC);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));	/* 9 < min-calls */
+	call(self, CB_OUT_TIMEOUT, 2 * SEC);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_SLOW_RATE, self->ch.c[0].reason);
+	ASSERT_EQ(6, self->b.slow);
+	ASSERT_EQ(4, self->b.failures);
+}
+
+/*
+ * A probe is good only if it succeeded in less than the slow threshold; a
+ * failed probe, a slow one, or one both failed and slow, is one failed
+ * probe. With 3 probes and 2 needed, one failed and one slow reopen.
+ */
+TEST_F(engine, a_failed_probe_and_a_slow_probe_are_two_failed_probes)
+{
+	trip(self);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_TIMEOUT, 2 * SEC);		/* failed and slow: one */
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	ASSERT_EQ(1, self->b.probes_failed);
+	call(self, CB_OUT_SUCCESS, 2 * SEC);		/* slow */
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(CB_REASON_PROBE_FAILED, self->ch.c[self->ch.n - 1].reason);
+}
+
+/*
+ * The results that opened the breaker stay visible while it is open or
+ * half-open, however long, and go when it closes.
+ */
+TEST_F(engine, the_window_that_tripped_stays_visible_until_it_closes)
+{
+	struct cb_window_sum s;
+	int i;
+
+	self->p.window_ns = 8 * SEC;
+	cb_engine_init(&self->b, &self->p, self->now);
+	for (i = 0; i < 3; i++)
+		call(self, CB_OUT_SUCCESS, MS);
+	trip(self);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(6, s.calls);		/* 3 of 6 tripped it */
+	ASSERT_EQ(3, s.fails);
+	self->now += 10 * SEC;			/* longer than the window */
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(6, s.calls);
+	ASSERT_EQ(3, s.fails);
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(0, s.calls);
+}
+
+/* trip for a while: open now, then the policy's half-open path. */
+TEST_F(engine, trip_for_a_while_then_recovers_by_itself)
+{
+	cb_engine_force(&self->b, &self->p, CB_FORCE_OPEN, self->now, NULL);
+	cb_engine_trip_for(&self->b, &self->p, 3 * SEC, self->now, &self->ch);
+	ASSERT_EQ(CB_FORCE_NONE, self->b.forced);
+	ASSERT_EQ(CB_ADMIT_REFUSE, call(self, CB_OUT_SUCCESS, MS));
+	ASSERT_EQ(self->now + 3 * SEC, cb_engine_due(&self->b));
+	self->now += 3 * SEC - 1;
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	self->now += 1;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(0, self->b.trips);	/* an operator's trip is no backoff */
+}
+
+/* A change carries the window and the probes as they stood (history). */
+TEST_F(engine, a_change_carries_the_window_and_probes_of_its_moment)
+{
+	call(self, CB_OUT_SUCCESS, MS);
+	trip(self);
+	ASSERT_EQ(1, self->ch.n);
+	ASSERT_EQ(5, self->ch.c[0].calls);		/* 4 of 5 failed */
+	ASSERT_EQ(4, self->ch.c[0].fails);
+	ASSERT_EQ(0, self->ch.c[0].slows);
+	self->now += 10 * SEC;
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_REFUSED, 0);
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(3, self->ch.n);
+	ASSERT_EQ(CB_REASON_PROBE_FAILED, self->ch.c[2].reason);
+	ASSERT_EQ(3, self->ch.c[2].probes_placed);
+	ASSERT_EQ(1, self->ch.c[2].probes_ok);
+	ASSERT_EQ(2, self->ch.c[2].probes_failed);
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

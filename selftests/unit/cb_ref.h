@@ -7,7 +7,8 @@
  *                 tick (now / (max-age/4, whole ms)) is 4 or more behind
  *                 now's;
  *   time window:  the results whose bucket (t / (window/8)) is one of the
- *                 8 newest.
+ *                 8 newest;
+ * both as of the moment the breaker left CLOSED while it is not closed.
  * No rings, bitmaps, runs or buckets: where the engine's bookkeeping is
  * wrong, the two disagree.
  */
@@ -27,11 +28,26 @@ struct ref {
 	__u32 epoch;
 	__u64 calls, successes, failures, slow, rejected;
 	__u64 opened_at, open_until, changed_at, probe_deadline;
+	__u64 seen;		/* newest time applied */
+	__u64 left_closed;	/* the window is as it was then while not closed */
 	__u32 last_call;
 	unsigned int placed, ok, failed;
 	struct ref_result r[REF_RESULTS];	/* since the window was cleared */
 	unsigned int n;
+	/* the changes of the last call, with window and probes then */
+	struct cb_change ch[CB_MAX_CHANGES];
+	unsigned int nch;
 };
+
+static const struct cb_policy *ref_p;	/* the sequence's policy */
+
+/* Time never goes back for a breaker: an older time counts as the newest. */
+static __u64 ref_clock(struct ref *m, __u64 now)
+{
+	if (now > m->seen)
+		m->seen = now;
+	return m->seen;
+}
 
 static int ref_in_window(const struct ref *m, const struct cb_policy *p,
 			 unsigned int i, __u64 now)
@@ -52,6 +68,8 @@ static void ref_window(const struct ref *m, const struct cb_policy *p,
 	unsigned int i;
 
 	*s = (struct cb_window_sum){ 0 };
+	if (m->state != CB_STATE_CLOSED)
+		now = m->left_closed;
 	for (i = 0; i < m->n; i++) {
 		if (!ref_in_window(m, p, i, now))
 			continue;
@@ -63,8 +81,20 @@ static void ref_window(const struct ref *m, const struct cb_policy *p,
 
 static void ref_set(struct ref *m, int to, __u64 now)
 {
+	struct cb_window_sum s;
+
 	if (m->state == to)
 		return;
+	ref_window(m, ref_p, now, &s);
+	if (m->nch < CB_MAX_CHANGES)
+		m->ch[m->nch++] = (struct cb_change){
+			.from = m->state, .to = to,
+			.probes_placed = m->placed, .probes_ok = m->ok,
+			.probes_failed = m->failed,
+			.calls = s.calls, .fails = s.fails, .slows = s.slows,
+		};
+	if (m->state == CB_STATE_CLOSED)
+		m->left_closed = now;
 	m->state = to;
 	m->changed_at = now;
 	m->epoch++;
@@ -90,7 +120,6 @@ static void ref_trip(struct ref *m, const struct cb_policy *p, __u64 now,
 	if (m->trips < 255)
 		m->trips++;
 	ref_set(m, CB_STATE_OPEN, now);
-	m->n = 0;
 }
 
 static void ref_close(struct ref *m, __u64 now)
@@ -103,6 +132,7 @@ static void ref_close(struct ref *m, __u64 now)
 static void ref_tick(struct ref *m, const struct cb_policy *p, __u64 now,
 		     __u64 rnd)
 {
+	now = ref_clock(m, now);
 	if (m->forced)
 		return;
 	if (m->state == CB_STATE_OPEN && now >= m->open_until)
@@ -119,6 +149,7 @@ static void ref_tick(struct ref *m, const struct cb_policy *p, __u64 now,
 static int ref_admit(struct ref *m, const struct cb_policy *p, __u64 now,
 		     __u64 rnd)
 {
+	now = ref_clock(m, now);
 	if (m->forced == CB_FORCE_OPEN) {
 		m->rejected++;
 		return CB_ADMIT_REFUSE;
@@ -178,8 +209,9 @@ static void ref_add(struct ref *m, const struct cb_policy *p, int fail,
 static void ref_record(struct ref *m, const struct cb_policy *p, int fail,
 		       __u64 latency, __u32 epoch, __u64 now, __u64 rnd)
 {
-	int slow = !fail && latency >= p->slow_ns;
+	int slow = latency >= p->slow_ns;	/* a slow failure is both */
 
+	now = ref_clock(m, now);
 	if (fail)
 		m->failures++;
 	else
@@ -201,6 +233,7 @@ static void ref_amend(struct ref *m, const struct cb_policy *p, __u64 now,
 {
 	int i;
 
+	now = ref_clock(m, now);
 	if (m->successes) {
 		m->successes--;
 		m->failures++;
@@ -270,21 +303,44 @@ static void ref_policy(struct cb_policy *p)
 }
 
 /* Engine and model agree on everything observable? */
-static int ref_same(struct cb_breaker *b, const struct ref *m,
+/* The same changes, each with the same window and probes? (not reasons) */
+static int ref_same_changes(const struct cb_changes *ch, const struct ref *m)
+{
+	unsigned int i;
+
+	if (ch->n != m->nch)
+		return 0;
+	for (i = 0; i < ch->n; i++) {
+		const struct cb_change *e = &ch->c[i], *r = &m->ch[i];
+
+		if (e->from != r->from || e->to != r->to ||
+		    e->calls != r->calls || e->fails != r->fails ||
+		    e->slows != r->slows || e->probes_placed != r->probes_placed ||
+		    e->probes_ok != r->probes_ok ||
+		    e->probes_failed != r->probes_failed)
+			return 0;
+	}
+	return 1;
+}
+
+static int ref_same(struct cb_breaker *b, struct ref *m,
 		    const struct cb_policy *p, __u64 now)
 {
 	struct cb_window_sum se, sm;
 
 	cb_engine_window(b, p, now, &se);
-	ref_window(m, p, now, &sm);
+	ref_window(m, p, ref_clock(m, now), &sm);
 	return b->state == m->state && b->forced == m->forced &&
+	       b->seen == m->seen &&
 	       b->epoch == m->epoch && b->trips == m->trips &&
 	       b->calls == m->calls && b->successes == m->successes &&
 	       b->failures == m->failures && b->slow == m->slow &&
 	       b->rejected == m->rejected && b->opened_at == m->opened_at &&
-	       b->open_until == m->open_until && b->changed_at == m->changed_at &&
-	       b->last_call == m->last_call &&
-	       b->probe_deadline == m->probe_deadline &&
+	       b->changed_at == m->changed_at && b->last_call == m->last_call &&
+	       /* open_until and probe_deadline share their room */
+	       (b->state == CB_STATE_HALF_OPEN ?
+		b->probe_deadline == m->probe_deadline :
+		b->open_until == m->open_until) &&
 	       b->probes_placed == m->placed && b->probes_ok == m->ok &&
 	       b->probes_failed == m->failed &&
 	       se.calls == sm.calls && se.fails == sm.fails && se.slows == sm.slows;
@@ -299,27 +355,37 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 	unsigned int seq, ev, npend, i, events = 0, transitions = 0;
 	struct cb_policy p;
 	struct cb_breaker b;
+	struct cb_changes ch;
 	__u32 pend[64];
 	__u64 now, rnd;
+	__u16 gen = 0;
 	int a, am;
+	static const __u64 steps_for[] = { 10, 100, 1000, 5000 };
 
 	ref_rng = 0x9e3779b97f4a7c15ULL;
 	for (seq = 0; seq < REF_SEQUENCES; seq++) {
 		ref_policy(&p);
+		ref_p = &p;
 		now = 1000 * SEC + ref_rand() % SEC;
 		cb_engine_init(&b, &p, now);
+		cb_engine_rules(&b, &p, ++gen);
 		memset(&m, 0, sizeof(m));
 		m.changed_at = now;
+		m.seen = now;
 		npend = 0;
 		for (ev = 0; ev < REF_EVENTS; ev++, events++) {
 			unsigned int r = ref_rand() % 100;
 
 			rnd = ref_rand();
+			ch.n = 0;
+			m.nch = 0;
 			if (r < 35) {
 				/* as the module does for TCP: the fast path first */
-				a = cb_engine_admit_fast(&b, now);
-				if (a == CB_ADMIT_POLICY)
-					a = cb_engine_admit(&b, &p, now, rnd, NULL);
+				a = cb_engine_admit_fast(&b, now, gen);
+				if (a == CB_ADMIT_POLICY) {
+					a = cb_engine_admit(&b, &p, now, rnd, &ch);
+					cb_engine_rules(&b, &p, gen);
+				}
 				am = ref_admit(&m, &p, now, rnd);
 				ASSERT_EQ(am, a);
 				if (a >= 0 && npend < 64)
@@ -335,37 +401,62 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				i = ref_rand() % npend;
 				ep = pend[i];
 				pend[i] = pend[--npend];
-				cb_engine_record(&b, &p, out, lat, ep, now, rnd, NULL);
+				cb_engine_record(&b, &p, out, lat, ep, now, rnd, &ch);
 				ref_record(&m, &p, out != CB_OUT_SUCCESS, lat, ep, now, rnd);
 			} else if (r < 75) {
 				cb_engine_amend(&b, &p, b.epoch & 0x7fffffff,
-						now, rnd, NULL);
+						now, rnd, &ch);
 				ref_amend(&m, &p, now, rnd);
 			} else if (r < 95) {
 				static const __u64 steps[] = { 1, 10, 100, 400, 1000, 2500 };
 
-				now += ref_pick(steps, 6) * MS + ref_rand() % MS;
-			} else if (r < 97) {
-				cb_engine_tick(&b, &p, now, rnd, NULL);
+				/* a quarter of the steps go back: a caller that
+				 * read the clock before another CPU applied a
+				 * later time
+				 */
+				if (ref_rand() % 4)
+					now += ref_pick(steps, 6) * MS + ref_rand() % MS;
+				else
+					now -= ref_rand() % (3 * SEC);
+			} else if (r < 96) {
+				cb_engine_tick(&b, &p, now, rnd, &ch);
 				ref_tick(&m, &p, now, rnd);
+			} else if (r < 97 && ref_rand() % 2) {
+				/* policy change dry-run <-> enforce: the rules'
+				 * generation moves; the breaker hears of it
+				 * only through it
+				 */
+				p.mode = !p.mode;
+				gen++;
+			} else if (r < 97) {
+				/* trip for a while: open, unforced, its own end */
+				__u64 d = ref_pick(steps_for, 4) * MS;
+				__u64 t = ref_clock(&m, now);
+
+				cb_engine_trip_for(&b, &p, d, now, &ch);
+				m.forced = 0;
+				ref_set(&m, CB_STATE_OPEN, t);
+				m.opened_at = t;
+				m.open_until = t + d;
 			} else if (r < 98) {
 				int f = 1 + ref_rand() % 2;
+				__u64 t = ref_clock(&m, now);
 
-				cb_engine_force(&b, &p, f, now, NULL);
+				cb_engine_force(&b, &p, f, now, &ch);
 				m.forced = f;
 				ref_set(&m, f == CB_FORCE_OPEN ? CB_STATE_OPEN :
-					CB_STATE_CLOSED, now);
-				m.opened_at = f == CB_FORCE_OPEN ? now : 0;
+					CB_STATE_CLOSED, t);
+				m.opened_at = f == CB_FORCE_OPEN ? t : 0;
 				m.open_until = 0;
 			} else {
-				cb_engine_reset(&b, &p, now, NULL);
+				cb_engine_reset(&b, &p, now, &ch);
 				m.forced = 0;
-				ref_set(&m, CB_STATE_CLOSED, now);
+				ref_set(&m, CB_STATE_CLOSED, ref_clock(&m, now));
 				m.opened_at = m.open_until = 0;
 				m.trips = 0;
 				m.n = 0;
 			}
-			if (!ref_same(&b, &m, &p, now)) {
+			if (!ref_same_changes(&ch, &m) || !ref_same(&b, &m, &p, now)) {
 				TH_LOG("sequence %u event %u (kind %u) differs", seq, ev, r);
 				TH_LOG("engine: state %u epoch %u calls %llu fails %llu",
 				       b.state, b.epoch, (unsigned long long)b.calls,

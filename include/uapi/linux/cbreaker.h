@@ -186,22 +186,26 @@ struct cb_breaker {
 	__u8	forced;		/* enum cb_force */
 	__u8	trips;		/* consecutive trips, for backoff */
 	__u8	time_window;	/* which member of the window union */
-	__u8	dry_run;	/* its policy's mode when last seen */
+	__u8	dry_run;	/* its policy refuses nothing (dry-run, or none) */
 	__u8	datagram;	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
-	__u16	probes_placed;
+	__u8	pad[2];
 	__u32	epoch;		/* counts state changes; stale results are known by it */
 	__u32	last_call;	/* last admission, in 2^20 ns (~1 ms), for idle eviction */
-	__u16	probes_ok, probes_failed;
-	__u32	abandoned;	/* failures that were handshakes given up by their owner */
+	__u16	probes_placed, probes_ok, probes_failed;
+	__u16	rules_gen;	/* generation of the rules dry_run was taken from */
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
-	__u64	slow;
+	__u32	slow;		/* per breaker, these two wrap at 2^32 */
+	__u32	abandoned;	/* failures that were handshakes given up by their owner */
 	__u64	rejected;	/* refused by us (or would have been, dry-run); never failures */
 	__u64	opened_at;
-	__u64	open_until;	/* 0 while forced open: until reset */
+	union {			/* one or the other, by state */
+		__u64	open_until;	/* open: 0 while forced open (until reset) */
+		__u64	probe_deadline;	/* half-open: unfinished probes count as failed */
+	};
 	__u64	changed_at;	/* last state change */
-	__u64	probe_deadline;	/* half-open: when unfinished probes count as failed */
+	__u64	seen;		/* newest time applied: an older one counts as this */
 	union {
 		struct cb_count_window cw;
 		struct cb_time_window tw;
@@ -224,6 +228,9 @@ enum cb_stat {
 	CB_STAT_EVICTED,	/* idle breakers evicted to make room */
 	CB_STAT_TRANSITIONS,	/* state changes */
 	CB_STAT_EVENTS_DROPPED,	/* state-change events a consumer missed */
+	CB_STAT_DATAGRAMS,	/* UDP datagrams let through (not in SUCCESS:
+				 * an ICMP error may make one a failure later)
+				 */
 	CB_STAT_FAIL_ABANDONED,	/* handshakes given up by their owner after slow */
 	CB_STAT_IGNORED,	/* results of sockets their owner steered */
 	__CB_STAT_MAX,
@@ -249,7 +256,7 @@ enum cb_cmd {
 #define CB_MCGRP_EVENTS "events"
 
 enum cb_action {
-	CB_ACTION_TRIP = 1,	/* force open until reset */
+	CB_ACTION_TRIP = 1,	/* force open until reset (or CB_A_DURATION_NS) */
 	CB_ACTION_HOLD,		/* force closed until reset */
 	CB_ACTION_RESET,	/* clear forcing, window and backoff */
 	__CB_ACTION_MAX,
@@ -311,6 +318,16 @@ enum cb_attr {
 	CB_A_PROBES_PLACED,	/* u16, half-open probes let through */
 	CB_A_PROBES_OK,		/* u16 */
 	CB_A_PROBES_FAILED,	/* u16 */
+	CB_A_DURATION_NS,	/* u64: CB_ACTION_TRIP for this long, then the
+				 * policy's half-open path (without: until reset)
+				 */
+	CB_A_HISTORY,		/* nested, in a breaker's doit reply: its last
+				 * changes, oldest first, each nested (type:
+				 * 1, 2, ...) of CB_A_TIME, CB_A_FROM,
+				 * CB_A_STATE (to), CB_A_REASON, the window
+				 * (CB_A_WINDOW_*) and probes (CB_A_PROBES_*)
+				 * at that moment
+				 */
 	CB_A_NETNS,		/* u64, network namespace cookie; default: the caller's */
 	CB_A_SCOPE,		/* u32, attached cgroup of a breaker (low 32 bits of its id) */
 	CB_A_ABANDONED,		/* u64, handshakes abandoned by their owner after slow */
