@@ -286,7 +286,10 @@ int BPF_PROG(cb_udp4_err, struct sk_buff *skb, __u32 info)
 	return 0;
 }
 
-/* udpv6_err() itself is not traceable on 6.12; what it calls is. */
+/*
+ * udpv6_err() itself is not traceable on 6.12; what it calls is. From 7.1 on
+ * it is the other way round: cbctl retargets this program (userspace/compat.h).
+ */
 SEC("fentry/__udp6_lib_err")
 int BPF_PROG(cb_udp6_err, struct sk_buff *skb, struct inet6_skb_parm *opt,
 	     __u8 type, __u8 code, int offset, __be32 info)

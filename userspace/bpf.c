@@ -28,6 +28,8 @@
 #include <linux/if_ether.h>
 #include <linux/magic.h>
 
+#include "compat.h"
+
 #include "cbctl.h"
 #include "cbreaker.skel.h"
 
@@ -154,7 +156,7 @@ static int cb_load_pin(uint32_t table)
 		return cb_err("opening the BPF object failed: %s", strerror(errno));
 	if (table)
 		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
-	err = cb_bpf__load(skel);
+	err = cb_compat_udp6_err(skel->progs.cb_udp6_err) ?: cb_bpf__load(skel);
 	if (err) {
 		cb_err("loading the BPF programs failed: %s", strerror(-err));
 		goto out;
