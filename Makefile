@@ -1,20 +1,61 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# make          module (cbreaker.ko), BPF object + skeleton, cbctl, selftests
+# make          module (cbreaker.ko), BPF object + skeleton, cbctl
+# make tests    the selftests and unit tests (need linux-source-6.12)
 # make deps     install build and test dependencies (root, Debian 12)
-# make check    all of the above, unit tests on this host, selftests in the 6.12 guest
+# make check    all of the above, unit tests on this host, selftests in the guest
 # make demo     a real curl refused by an open breaker, in the guest
 # make install  cbctl, man page, bash completion, systemd unit (DESTDIR, PREFIX)
 # make module-install   cbreaker.ko into /lib/modules (or dkms: dkms.conf)
 # make stress   the stress suites in the guest (SLUB debug, KFENCE)
-# make check-rt the selftests on Debian's PREEMPT_RT 6.12 flavour
+# make check-rt the selftests on Debian's PREEMPT_RT 6.12 flavour (CB_KERNEL=6.12-rt)
+# make check-debug  selftests and short stress on a KASAN/lockdep/kmemleak 6.12
+#
+# CB_KERNEL picks the kernel the module is built for and the guest boots:
+#   6.12      Debian's 6.12 LTS from bookworm-backports, installed here (default)
+#   7.3       the newest 7.x of trixie-backports, in a trixie root (kernel-root.sh)
+#   6.12-rt   Debian's PREEMPT_RT flavour of 6.12
+#   6.12-debug  6.12 built from linux-source with the checkers (debug-kernel.sh)
+# KVER=/KDIR= build the module for any other kernel (a real host: uname -r).
 # make bench    benchmarks; figures in bench/results.json
 #
 # Kbuild (next to this file) describes the module; this file drives the rest.
 
-# The newest 6.12 kernel installed (by make deps); lazily, deps may install it.
-KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\.' | grep -v -- '-rt-' | sort -V | tail -n 1)
-KDIR ?= /lib/modules/$(KVER)/build
+CB_KERNEL ?= 6.12
+CB_KERNELS := 6.12 7.3 6.12-rt 6.12-debug
+ifeq ($(filter $(CB_KERNEL),$(CB_KERNELS)),)
+$(error CB_KERNEL=$(CB_KERNEL) is not one of: $(CB_KERNELS))
+endif
+CB_CACHE ?= /var/cache/cbreaker
+# Per kernel: where its files are (KROOT: /boot, /lib/modules, /usr/src as on
+# a host; empty for this host), which release names match, what installs it.
+ifeq ($(CB_KERNEL),7.3)
+KROOT ?= $(CB_CACHE)/trixie
+KVER_MATCH := ^7\.
+KDEPS := scripts/deps.sh 7
+KCHROOT = $(KROOT)
+else ifeq ($(CB_KERNEL),6.12-rt)
+KVER_MATCH := ^6\.12\..*-rt-
+KDEPS := scripts/deps.sh rt
+else ifeq ($(CB_KERNEL),6.12-debug)
+KROOT ?= $(CB_CACHE)/debug-6.12
+KVER_MATCH := -cbdebug$$
+KDEPS := scripts/debug-kernel.sh
+else
+KVER_MATCH := ^6\.12\.[^-]*-amd64$$
+KDEPS := true
+endif
+
+# The newest matching kernel present; lazily, since deps may install it.
+# KVER= on the command line builds for that kernel instead (e.g. $(uname -r)).
+KVER ?= $(shell ls -1 $(KROOT)/lib/modules 2>/dev/null | grep -E -- '$(KVER_MATCH)' | sort -V | tail -n 1)
+# A chroot kernel's headers as seen from here (the build runs inside it).
+KDIR ?= $(if $(KCHROOT),$(KCHROOT)/usr/src/linux-headers-$(KVER),$(KROOT)/lib/modules/$(KVER)/build)
+# 7.x keeps the image beside its modules, older kernels in /boot.
+KIMAGE = $(firstword $(wildcard $(KROOT)/lib/modules/$(KVER)/vmlinuz) $(KROOT)/boot/vmlinuz-$(KVER))
+# Stops with what to install when the kernel or its headers are missing.
+KCHECK = @test -n "$(KVER)" || { echo "no $(CB_KERNEL) kernel found: run make deps CB_KERNEL=$(CB_KERNEL)" >&2; exit 1; }; \
+	test -e "$(KDIR)/Makefile" || { echo "no headers for kernel $(KVER) in $(KDIR): install linux-headers-$(KVER)$(if $(KROOT), (make deps CB_KERNEL=$(CB_KERNEL)))" >&2; exit 1; }
 KSRC_TAR ?= $(firstword $(wildcard /usr/src/linux-source-6.12.tar.xz))
 
 O := build
@@ -27,7 +68,7 @@ CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Iinclude/uapi -Ikmod -I$(O)
 LDLIBS_CBCTL := -lbpf -lmnl -lelf -lz
 # The harness is not -Wextra clean; it is kept as Debian ships it.
 TEST_CFLAGS = $(CFLAGS) -isystem $(O)/kselftest -Wno-clobbered
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Werror \
+BPF_CFLAGS = -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
 	      -Iinclude/uapi -I$(O)
 
 UAPI := include/uapi/linux/cbreaker.h
@@ -39,32 +80,48 @@ SELFTESTS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/*.c)
 UNITTESTS := $(patsubst selftests/unit/%.c,$(O)/unit/%,$(wildcard selftests/unit/*.c))
 KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
 
-.PHONY: all deps module check checkpatch unit vm-image print-kver print-vm-image \
-	demo clean check-rt deps-rt \
+.PHONY: all deps module cbctl tests check checkpatch unit vm-image print-kver print-vm-image \
+	print-kimage print-version demo clean check-rt check-debug deps-rt \
 	install module-install dkms-source bench stress
 .DELETE_ON_ERROR:
 
-all: module $(O)/cbctl $(SELFTESTS) $(UNITTESTS)
+# cbctl and the module; the tests (which need linux-source-6.12 for the
+# kselftest harness) are built by make tests, check and the guest.
+all: module cbctl
 
+cbctl: $(O)/cbctl
+
+tests: $(SELFTESTS) $(UNITTESTS)
+
+# The host's packages, then the kernel CB_KERNEL picks (when not the default).
 deps:
 	@scripts/deps.sh
+	@$(KDEPS)
 
 # --- kernel module --------------------------------------------------------
 
 # Built in a directory of its own per kernel (6.12 has no kbuild MO=): the
-# generic and the PREEMPT_RT flavour side by side, and no objects in kmod/.
+# kernels side by side, and no objects in kmod/. A kernel in a chroot root
+# (7.x: its kbuild needs trixie's glibc) is built there, with the directory
+# bind-mounted at /mnt, /proc and /dev, in a private mount namespace (root).
+# -Werror is ours (CB_WERROR), not imposed on DKMS builds with a user's
+# compiler.
 KMOD_DIR = $(O)/kmod-$(KVER)
 MODULE = $(KMOD_DIR)/cbreaker.ko
+KBUILD = $(if $(KCHROOT),unshare -m sh -c 'mount --bind "$(abspath $(KMOD_DIR))" "$(KCHROOT)/mnt" && \
+	mount -t proc proc "$(KCHROOT)/proc" && mount --bind /dev "$(KCHROOT)/dev" && \
+	exec chroot "$(KCHROOT)" make -C /usr/src/linux-headers-$(KVER) M=/mnt "$$@"' kbuild,\
+	$(MAKE) -C $(KDIR) M=$(abspath $(KMOD_DIR))) CB_WERROR=y
 
 module: $(MODULE)
 
 $(MODULE): $(KMOD_SRC)
-	@test -n "$(KVER)" || { echo "no 6.12 kernel headers: run make deps" >&2; exit 1; }
+	$(KCHECK)
 	@mkdir -p $(KMOD_DIR)/kmod $(KMOD_DIR)/include/uapi/linux
 	cp -p Kbuild $(KMOD_DIR)/
 	cp -p $(wildcard kmod/*.c kmod/*.h) $(KMOD_DIR)/kmod/
 	cp -p $(UAPI) $(KMOD_DIR)/include/uapi/linux/
-	$(MAKE) -C $(KDIR) M=$(abspath $(KMOD_DIR)) modules
+	$(KBUILD) modules
 	@# Without BTF the module loads but kfunc registration fails: stop here.
 	@readelf -S $@ | grep -q '\.BTF ' || \
 		{ echo "cbreaker.ko has no BTF section (need pahole and $(KDIR)/vmlinux)" >&2; \
@@ -72,9 +129,17 @@ $(MODULE): $(KMOD_SRC)
 
 # --- BPF ------------------------------------------------------------------
 
+# One CO-RE object for every kernel: its types come from the oldest kernel we
+# test (6.12's headers, when installed) or else from this machine's own BTF,
+# never from the kernel CB_KERNEL picks. The target architecture is this
+# machine's.
+VMLINUX_BTF ?= $(or $(lastword $(wildcard /lib/modules/6.12.*-amd64/build/vmlinux)),/sys/kernel/btf/vmlinux)
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+	      -e 's/s390x/s390/' -e 's/riscv64/riscv/' -e 's/loongarch64/loongarch/')
+
 $(O)/vmlinux.h: | $(O)
-	@test -n "$(KVER)" || { echo "no 6.12 kernel headers: run make deps" >&2; exit 1; }
-	$(BPFTOOL) btf dump file $(KDIR)/vmlinux format c > $@
+	@test -r "$(VMLINUX_BTF)" || { echo "no kernel BTF ($(VMLINUX_BTF)): run make deps" >&2; exit 1; }
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
 
 $(O)/cbreaker.bpf.o: bpf/cbreaker.bpf.c $(UAPI) $(O)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -153,7 +218,7 @@ STRESS := $(patsubst stress/%.c,$(O)/stress/%,$(wildcard stress/*.c))
 # allocation it samples; one closing "N passed, N failed".
 STRESS_CMDLINE := slub_debug=FZPU kfence.sample_interval=1
 stress: deps
-	@$(MAKE) --no-print-directory all vm-image
+	@$(MAKE) --no-print-directory all tests vm-image
 	@CB_VM_MEM=4G CB_VM_TIMEOUT=7200 CB_VM_CMDLINE="$(STRESS_CMDLINE)" \
 		selftests/vm/run --exec 'FUZZ=$(FUZZ) /stress/run' 2>&1 | \
 		tee $(O)/stress.log; \
@@ -163,15 +228,22 @@ FUZZ ?= 1000000
 
 # The selftests on the PREEMPT_RT flavour of Debian's 6.12: it exposes
 # locking that is only right without preemption.
-deps-rt: deps
-	@scripts/deps.sh rt
+deps-rt:
+	@$(MAKE) --no-print-directory CB_KERNEL=6.12-rt deps
 
-check-rt: deps-rt
-	@$(MAKE) --no-print-directory KVER=$(RT_KVER) all vm-image
-	@CB_VM_KVER=$(RT_KVER) selftests/vm/run 2>&1 | tee $(O)/check-rt.log; \
-	selftests/tap-summary $(O)/check-rt.log
+check-rt:
+	@$(MAKE) --no-print-directory CB_KERNEL=6.12-rt check
 
-RT_KVER = $(shell ls -1 /lib/modules 2>/dev/null | grep '^6\.12\..*-rt-' | sort -V | tail -n 1)
+# The selftests, a short stress and a kmemleak scan on a 6.12 built from
+# linux-source with the kernel's own checkers (scripts/debug-kernel.sh, built
+# once and cached: long, see README); a report of any of them fails it.
+check-debug:
+	@$(MAKE) --no-print-directory CB_KERNEL=6.12-debug deps
+	@$(MAKE) --no-print-directory CB_KERNEL=6.12-debug all tests vm-image
+	@CB_KERNEL=6.12-debug CB_VM_MEM=4G CB_VM_TIMEOUT=10800 \
+		selftests/vm/run --exec 'sh /src/selftests/vm/debug-run' 2>&1 | \
+		tee $(O)/check-debug.log; \
+	selftests/tap-summary $(O)/check-debug.log
 
 # The engine and the BPF side alone natively here, the rest in the guest
 # (4G: a million breakers); all figures go to bench/results.json.
@@ -197,23 +269,31 @@ $(VM_IMAGE): $(MODULE) $(O)/cbctl $(SELFTESTS) $(O)/bench/connect_bench $(STRESS
 	     stress/run selftests/run_guest \
 	     selftests/vm/init selftests/vm/build-initramfs
 	@mkdir -p $(@D)
-	selftests/vm/build-initramfs $(KVER) $@ $(MODULE)
+	$(KCHECK)
+	@test -r "$(KIMAGE)" || { echo "no kernel image $(KIMAGE): run make deps CB_KERNEL=$(CB_KERNEL)" >&2; exit 1; }
+	selftests/vm/build-initramfs $(KVER) $@ $(MODULE) $(KROOT)
 
 print-kver:
 	@echo $(KVER)
+
+print-kimage:
+	@echo $(KIMAGE)
+
+print-version:
+	@echo $(VERSION)
 
 print-vm-image:
 	@echo $(VM_IMAGE)
 
 # Unit tests here, selftests in the guest, one closing "N passed, N failed".
 check: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all tests
 	@\
 	{ $(MAKE) --no-print-directory -s unit; \
 	  for t in selftests/host/*.sh; do sh $$t; done; \
 	  selftests/vm/run; } 2>&1 | \
-		tee $(O)/check.log; \
-	selftests/tap-summary $(O)/check.log
+		tee $(O)/check-$(CB_KERNEL).log; \
+	selftests/tap-summary $(O)/check-$(CB_KERNEL).log
 
 # Kernel style for what is kernel or BPF code; the script comes from
 # Debian's linux-source-6.12, like the kselftest harness.
@@ -229,11 +309,13 @@ checkpatch: $(CHECKPATCH)
 		$(wildcard kmod/*.c kmod/*.h bpf/*.c) $(UAPI)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all tests
 	selftests/vm/run --exec 'sh /src/scripts/demo.sh'
 
 # --- install --------------------------------------------------------------
 
+# The version lives in the UAPI header (CB_VERSION); dkms.conf and the man
+# page get it from here.
 VERSION := $(shell sed -n 's/^\#define CB_VERSION[[:space:]]*"\(.*\)"/\1/p' $(UAPI))
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -245,7 +327,8 @@ SYSCONFDIR ?= /etc
 
 install: $(O)/cbctl
 	install -D -m 0755 $(O)/cbctl $(DESTDIR)$(SBINDIR)/cbctl
-	install -D -m 0644 docs/cbctl.8 $(DESTDIR)$(MANDIR)/man8/cbctl.8
+	install -d $(DESTDIR)$(MANDIR)/man8
+	sed 's/@VERSION@/$(VERSION)/' docs/cbctl.8 >$(DESTDIR)$(MANDIR)/man8/cbctl.8
 	install -D -m 0644 dist/cbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/cbctl
 	install -d $(DESTDIR)$(SYSTEMDDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -255,14 +338,22 @@ install: $(O)/cbctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf || \
 		install -D -m 0644 dist/cbreaker.conf $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf
 
-module-install: $(MODULE)
+# For the running kernel unless KVER= (or CB_KERNEL=) says which.
+INSTALL_KVER = $(if $(filter command line environment,$(origin KVER) $(origin CB_KERNEL)),$(KVER),$(shell uname -r))
+
+module-install:
+	@$(MAKE) --no-print-directory KVER=$(INSTALL_KVER) module-install-kver
+
+.PHONY: module-install-kver
+module-install-kver: $(MODULE)
 	$(MAKE) -C $(KDIR) M=$(abspath $(KMOD_DIR)) INSTALL_MOD_PATH=$(DESTDIR) \
 		INSTALL_MOD_DIR=extra modules_install
 
 # The module's sources where dkms wants them: dkms add cbreaker/$(VERSION)
 DKMS_SRC = $(DESTDIR)/usr/src/cbreaker-$(VERSION)
 dkms-source:
-	install -D -m 0644 -t $(DKMS_SRC) Kbuild dkms.conf
+	install -D -m 0644 -t $(DKMS_SRC) Kbuild
+	sed 's/@VERSION@/$(VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
 	install -D -m 0644 -t $(DKMS_SRC)/kmod $(wildcard kmod/*.c kmod/*.h)
 	install -D -m 0644 -t $(DKMS_SRC)/include/uapi/linux $(UAPI)
 

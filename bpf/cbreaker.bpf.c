@@ -488,23 +488,32 @@ int BPF_PROG(cb_udp4_err, struct sk_buff *skb, __u32 info)
 	return 0;
 }
 
-/* Every UDP socket lookup: one per-CPU load unless an error is pending. */
+/*
+ * Every UDP socket lookup: one per-CPU load unless an error is pending.
+ * The arguments read here come first in every kernel's version of the
+ * lookup (7.1 dropped the table argument after them), and the socket it
+ * found is read with bpf_get_func_ret(), wherever that sits.
+ */
 SEC("fexit/__udp4_lib_lookup")
 int BPF_PROG(cb_udp4_lookup, struct net *net, __be32 saddr, __be16 sport,
-	     __be32 daddr, __be16 dport, int dif, int sdif,
-	     struct udp_table *udptable, struct sk_buff *skb, struct sock *sk)
+	     __be32 daddr, __be16 dport)
 {
 	struct cb_icmp *e = cb_icmp_slot();
+	__u64 sk = 0;
 
 	/* the error handler looks up (its destination, its source) */
 	if (!e || !e->active || e->rport != sport || e->lport != dport ||
 	    *(__u32 *)&e->raddr[12] != saddr || *(__u32 *)&e->laddr[12] != daddr)
 		return 0;
-	cb_udp_icmp(sk, e);
+	bpf_get_func_ret(ctx, &sk);
+	cb_udp_icmp(bpf_core_cast((void *)sk, struct sock), e);
 	return 0;
 }
 
-/* udpv6_err() itself is not traceable on 6.12; what it calls is. */
+/*
+ * udpv6_err() itself is not traceable on 6.12; what it calls is. From 7.1 on
+ * it is the other way round: cbctl retargets this program (userspace/compat.h).
+ */
 SEC("fentry/__udp6_lib_err")
 int BPF_PROG(cb_udp6_err, struct sk_buff *skb, struct inet6_skb_parm *opt,
 	     __u8 type, __u8 code, int offset, __be32 info)
@@ -530,12 +539,10 @@ int BPF_PROG(cb_udp6_err, struct sk_buff *skb, struct inet6_skb_parm *opt,
 
 SEC("fexit/__udp6_lib_lookup")
 int BPF_PROG(cb_udp6_lookup, struct net *net, struct in6_addr *saddr,
-	     __be16 sport, struct in6_addr *daddr, __be16 dport, int dif,
-	     int sdif, struct udp_table *udptable, struct sk_buff *skb,
-	     struct sock *sk)
+	     __be16 sport, struct in6_addr *daddr, __be16 dport)
 {
 	struct cb_icmp *e = cb_icmp_slot();
-	__u64 ra[2], la[2], er[2], el[2];
+	__u64 ra[2], la[2], er[2], el[2], sk = 0;
 
 	if (!e || !e->active || e->rport != sport || e->lport != dport ||
 	    bpf_probe_read_kernel(ra, sizeof(ra), saddr) ||
@@ -545,7 +552,8 @@ int BPF_PROG(cb_udp6_lookup, struct net *net, struct in6_addr *saddr,
 	__builtin_memcpy(el, e->laddr, sizeof(el));
 	if (ra[0] != er[0] || ra[1] != er[1] || la[0] != el[0] || la[1] != el[1])
 		return 0;
-	cb_udp_icmp(sk, e);
+	bpf_get_func_ret(ctx, &sk);
+	cb_udp_icmp(bpf_core_cast((void *)sk, struct sock), e);
 	return 0;
 }
 

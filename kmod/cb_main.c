@@ -30,7 +30,7 @@ __bpf_kfunc int cb_map_attach(void *map__map, u32 id)
 {
 	/*
 	 * The loader's privilege was checked when the program was verified
-	 * (cb_kfunc_filter). Run, it must be by a task that has it too (a
+	 * (cb_register_filter). Run, it must be by a task that has it too (a
 	 * test run), never from a packet path in softirq.
 	 */
 	if (!in_task() || !capable(CAP_NET_ADMIN))
@@ -83,69 +83,61 @@ BTF_KFUNCS_START(cb_tracing_kfuncs)
 BTF_ID_FLAGS(func, cb_record)
 BTF_KFUNCS_END(cb_tracing_kfuncs)
 
-BTF_ID_LIST(cb_kfunc_ids)
-BTF_ID(func, cb_map_attach)
-BTF_ID(func, cb_admit)
-BTF_ID(func, cb_record)
-
 /* The functions our sensors trace: the only callers cb_record() serves. */
 static const char * const cb_sensor_targets[] = {
 	"tcp_finish_connect", "tcp_done_with_error", "__tcp_close",
 	"tcp_disconnect", "__udp4_lib_lookup", "__udp6_lib_lookup",
 };
 
-static bool cb_is_sensor(const struct bpf_prog *prog)
+/*
+ * Who may call which kfunc is decided when a program is verified, in the
+ * loader's task. Each set holds one kfunc and is registered for one program
+ * type, so each filter judges one kfunc (by set, not by BTF id: a module
+ * built with distilled base BTF has its ids relocated when it loads).
+ */
+
+/* cb_record(): outcomes only from programs on our sensors' attach points */
+static int cb_tracing_filter(const struct bpf_prog *prog, u32 kfunc_id)
 {
 	const char *name = prog->aux->attach_func_name;
 	int i;
 
 	if (prog->expected_attach_type != BPF_TRACE_FENTRY &&
 	    prog->expected_attach_type != BPF_TRACE_FEXIT)
-		return false;
+		return -EACCES;
 	for (i = 0; name && i < ARRAY_SIZE(cb_sensor_targets); i++)
 		if (!strcmp(name, cb_sensor_targets[i]))
-			return true;
-	return false;
+			return 0;
+	return -EACCES;
 }
 
-static bool cb_is_hook(const struct bpf_prog *prog)
+/* cb_admit(): admissions only from the connect and sendmsg hooks */
+static int cb_sock_addr_filter(const struct bpf_prog *prog, u32 kfunc_id)
 {
 	switch (prog->expected_attach_type) {
 	case BPF_CGROUP_INET4_CONNECT:
 	case BPF_CGROUP_INET6_CONNECT:
 	case BPF_CGROUP_UDP4_SENDMSG:
 	case BPF_CGROUP_UDP6_SENDMSG:
-		return true;
+		return 0;
 	default:
-		return false;
+		return -EACCES;
 	}
 }
 
-/*
- * Who may call which kfunc, decided when a program is verified (in the
- * loader's task): outcomes come only from programs on our sensors' attach
- * points, admissions only from the connect and sendmsg hooks, and maps are
- * handed over only by a program whose loader has CAP_NET_ADMIN. Other
- * kfuncs of the same program type are not ours to judge.
- */
-static int cb_kfunc_filter(const struct bpf_prog *prog, u32 kfunc_id)
+/* cb_map_attach(): maps only from a program whose loader has CAP_NET_ADMIN */
+static int cb_register_filter(const struct bpf_prog *prog, u32 kfunc_id)
 {
-	if (kfunc_id == cb_kfunc_ids[0])
-		return capable(CAP_NET_ADMIN) ? 0 : -EACCES;
-	if (kfunc_id == cb_kfunc_ids[1])
-		return cb_is_hook(prog) ? 0 : -EACCES;
-	if (kfunc_id == cb_kfunc_ids[2])
-		return cb_is_sensor(prog) ? 0 : -EACCES;
-	return 0;
+	return capable(CAP_NET_ADMIN) ? 0 : -EACCES;
 }
 
 static const struct btf_kfunc_id_set cb_kfunc_sets[] = {
 	{ .owner = THIS_MODULE, .set = &cb_register_kfuncs,
-	  .filter = cb_kfunc_filter },
+	  .filter = cb_register_filter },
 	{ .owner = THIS_MODULE, .set = &cb_sock_addr_kfuncs,
-	  .filter = cb_kfunc_filter },
+	  .filter = cb_sock_addr_filter },
 	{ .owner = THIS_MODULE, .set = &cb_tracing_kfuncs,
-	  .filter = cb_kfunc_filter },
+	  .filter = cb_tracing_filter },
 };
 
 static const enum bpf_prog_type cb_kfunc_prog_types[] = {

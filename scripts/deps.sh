@@ -8,7 +8,7 @@
 set -eu
 
 KVER_SERIES=${KVER_SERIES:-6.12}
-FLAVOUR=${1:-}	# "rt": the PREEMPT_RT kernel and headers too
+FLAVOUR=${1:-}	# "rt": the PREEMPT_RT kernel and headers too; "7": the newest 7.x
 LIST=/etc/apt/sources.list.d/cbreaker-backports.sources
 
 PKGS="build-essential make gcc clang llvm lld dwarves pkg-config
@@ -20,9 +20,10 @@ die() { echo "deps: $*" >&2; exit 1; }
 
 
 
-if [ "$FLAVOUR" = rt ]; then
-	PKGS="linux-image-rt-amd64 linux-headers-rt-amd64"
-fi
+case "$FLAVOUR" in
+rt) PKGS="linux-image-rt-amd64 linux-headers-rt-amd64" ;;
+7) exec "$(dirname "$0")/kernel-root.sh" ;;
+esac
 
 have_all() {
 	for p in $PKGS; do
@@ -42,25 +43,7 @@ if have_all; then
 fi
 [ "$(id -u)" = 0 ] || die "missing packages; run as root: sudo make deps"
 
-# The first URI that serves the plain "bookworm" suite (not -security).
-mirror_from_sources() {
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk '
-			/^[ \t]*$/ { if (uri != "" && suite) { print uri; exit } uri = ""; suite = 0; next }
-			/^URIs:/   { uri = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
-			END        { if (uri != "" && suite) print uri }
-		' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		awk '$1 == "deb" {
-			i = 2; if ($i ~ /^\[/) while ($i !~ /\]$/) i++; if ($2 ~ /^\[/) i++
-			if ($(i + 1) == "bookworm") print $i
-		}' "$f"
-	done
-}
+. "$(dirname "$0")/apt-mirror.sh"
 
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
 	mirror=$(mirror_from_sources | head -n 1)

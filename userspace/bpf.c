@@ -33,6 +33,8 @@
 #include <linux/if_ether.h>
 #include <linux/magic.h>
 
+#include "compat.h"
+
 #include "cbctl.h"
 #include "cbreaker.skel.h"
 
@@ -183,7 +185,7 @@ static int cb_load_pin(uint32_t table, uint32_t scope)
 	if (table)
 		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
 	skel->bss->cb_scope = scope;
-	err = cb_bpf__load(skel);
+	err = cb_compat_udp6_err(skel->progs.cb_udp6_err) ?: cb_bpf__load(skel);
 	if (err) {
 		cb_err("loading the BPF programs failed: %s", strerror(-err));
 		goto out;

@@ -1,16 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # The installed layout under a DESTDIR, on this host (TAP).
-top=$(cd "$(dirname "$0")/../.." && pwd)
-d=$(mktemp -d)
-trap 'rm -rf "$d"' EXIT
-n=0
-check() {	# check DESCRIPTION COMMAND...
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@" >/dev/null 2>&1; then echo "ok $n $desc"; else echo "not ok $n $desc"; fi
-}
+. "$(dirname "$0")/tap.inc"
 
 echo "TAP version 13"
 echo "1..13"
@@ -30,5 +21,6 @@ make -s -C "$top" install DESTDIR="$d/local" >/dev/null 2>&1
 check "PREFIX defaults to /usr/local" test -x "$d/local/usr/local/sbin/cbctl"
 check "the unit follows PREFIX" grep -q 'ExecStart=/usr/local/sbin/cbctl load' "$d/local/usr/local/lib/systemd/system/cbreaker.service"
 make -s -C "$top" dkms-source DESTDIR="$d" >/dev/null 2>&1
-check "dkms sources" test -f "$d/usr/src/cbreaker-0.1.0/dkms.conf" -a -f "$d/usr/src/cbreaker-0.1.0/kmod/cb_engine.c"
+v=$(make -s --no-print-directory -C "$top" print-version)
+check "dkms sources" test -f "$d/usr/src/cbreaker-$v/dkms.conf" -a -f "$d/usr/src/cbreaker-$v/kmod/cb_engine.c"
 check "dkms sources hold no build output" sh -c "! find '$d/usr/src' -name '*.o' | grep -q ."
