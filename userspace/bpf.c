@@ -8,7 +8,7 @@
  *   trace_<name>             the outcome sensors (global)
  *
  * Every attached cgroup is a scope of its own: its hook programs are loaded
- * for it (cb_scope in their read-only data), so that its processes'
+ * for it (cb_scope, set in their .bss before loading), so that its processes'
  * failures open only its breakers. The sensors and maps are shared.
  */
 #define _GNU_SOURCE
