@@ -19,6 +19,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * The harness arms alarm(timeout) around each test. On the debug kernel
+ * (KASAN and lockdep under TCG, several times slower) make check-debug sets
+ * CB_TIMEOUT_SCALE to stretch every timeout alike.
+ */
+static inline unsigned int cb_alarm(unsigned int seconds)
+{
+	const char *scale = getenv("CB_TIMEOUT_SCALE");
+	int k = scale ? atoi(scale) : 1;
+
+	return alarm(seconds * (k > 0 ? k : 1));
+}
+#define alarm cb_alarm
+
 /* Run a shell command built from @fmt; returns its exit status, -1 if it
  * did not exit. Output goes to @out (if not NULL, NUL-terminated).
  */
