@@ -155,6 +155,25 @@ struct cb_policy {
 	__u8	pad[2];
 };
 
+/* Nanoseconds, for the policy keys' limits and defaults. */
+#define CB_NS_MS		1000000ULL
+#define CB_NS_S			1000000000ULL
+#define CB_NS_DAY		(86400 * CB_NS_S)
+
+/* How a policy key is written: it decides parsing, printing and JSON. */
+enum cb_unit {
+	CB_UNIT_N,		/* a whole number */
+	CB_UNIT_PCT,		/* a percentage, 0..100 */
+	CB_UNIT_NS,		/* a duration, N(ns|us|ms|s|m|h) */
+	CB_UNIT_NS_OFF,		/* a duration, or 0: off */
+	CB_UNIT_FACTOR,		/* "2" or "1.5", kept as a percentage */
+	CB_UNIT_MODE,		/* enum cb_mode: enforce or dry-run */
+	CB_UNIT_WINDOW_N,	/* window in calls: sets window_ns to 0 */
+	CB_UNIT_WINDOW_NS,	/* window in time: 0 means in calls */
+};
+
+/* The policy keys themselves are listed once, in <linux/cbreaker_keys.h>. */
+
 /* Count window: the last window_calls results, as bits of a ring. */
 struct cb_count_window {
 	__u64	fail[CB_WINDOW_CALLS_MAX / 64];
@@ -294,7 +313,7 @@ enum cb_attr {
 	CB_A_DEFAULT,		/* flag: the default rule of CB_A_PROTO */
 	CB_A_PREFIXLEN,		/* u8, 0..128, of the 128-bit (mapped) address */
 	CB_A_RULES,		/* u32, rules in both tries */
-	CB_A_P_WINDOW_CALLS,	/* u32; the policy keys, one attribute each */
+	CB_A_P_WINDOW_CALLS,	/* the policy keys: <linux/cbreaker_keys.h> */
 	CB_A_P_WINDOW_NS,	/* u64 */
 	CB_A_P_MIN_CALLS,	/* u32 */
 	CB_A_P_FAILURE_RATE,	/* u8 */
