@@ -52,7 +52,7 @@
 #ifndef CB_BPF_NO_MODULE
 extern int cb_admit(void *key, __u32 key__sz) __ksym;
 extern void cb_record(void *key, __u32 key__sz, __u32 outcome,
-		      __u64 latency_ns, __u32 epoch) __ksym;
+		      __u64 start_ns, __u32 epoch) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
 #endif
 
@@ -196,19 +196,21 @@ static __always_inline bool cb_ruled(struct cb_key *key)
  * the module counts it. Anything else (open, half-open, forced open, no
  * breaker yet) is the module's to decide: -1. A change the module makes
  * meanwhile is one made just after this admission: the epoch is read
- * before the state, so a result can only be from an earlier epoch than
- * the breaker's, which counts in its totals and decides nothing.
+ * before the state, so the result is of an earlier epoch than the
+ * breaker's, which counts in its totals and decides nothing. (A CPU that
+ * reorders the two loads at worst pairs a closed state with the epoch of
+ * the open one that follows it: a result judged in an open state, where
+ * results decide nothing either.)
  */
 static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 {
-	__u32 epoch = *(volatile __u32 *)&b->epoch;
-	__u8 forced = *(volatile __u8 *)&b->forced;
-	__u32 tick = now >> 20, zero = 0;
+	__u32 tick = now >> 20, zero = 0, epoch;
 	__u64 *n;
 
-	if (forced != CB_FORCE_CLOSED &&
-	    (forced != CB_FORCE_NONE ||
-	     *(volatile __u8 *)&b->state != CB_STATE_CLOSED))
+	epoch = b->epoch;
+	barrier();	/* the epoch first (see above) */
+	if (b->forced != CB_FORCE_CLOSED &&
+	    (b->forced != CB_FORCE_NONE || b->state != CB_STATE_CLOSED))
 		return -1;
 	__sync_fetch_and_add(&b->calls, 1);
 	n = bpf_map_lookup_elem(&cb_counts, &zero);
@@ -430,8 +432,9 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 	    out == CB_OUT_NONE)
 		return;
 	cb_sk_key(sk, &key, IPPROTO_TCP, scope);
+	/* the module reads the clock once, for the latency and the result */
 	cb_record(&key, sizeof(key), cb_steered(sk) ? CB_OUT_IGNORED : out,
-		  bpf_ktime_get_ns() - start, epoch);
+		  start, epoch);
 }
 
 /*
@@ -634,7 +637,8 @@ int cb_register(struct __sk_buff *skb)
 {
 	return cb_map_attach(&cb_breakers, CB_MAP_BREAKERS) ?:
 	       cb_map_attach(&cb_rules, CB_MAP_RULES) ?:
-	       cb_map_attach(&cb_port_rules, CB_MAP_PORT_RULES);
+	       cb_map_attach(&cb_port_rules, CB_MAP_PORT_RULES) ?:
+	       cb_map_attach(&cb_counts, CB_MAP_COUNTS);
 }
 
 char LICENSE[] SEC("license") = "GPL";
