@@ -60,6 +60,11 @@ static void cb_policy_usage(void)
 	       "  is a failure and slow); a probe counts as good only if done and not slow\n");
 }
 
+const char *cb_pkey_name(int i)
+{
+	return cb_pkeys[i].name;
+}
+
 /* A key by exact name, else by unambiguous prefix. */
 static int cb_find_pkey(const char *arg)
 {
