@@ -8,7 +8,7 @@
 
 #include "cb_engine.h"
 
-/* cb_table.c: the maps the BPF object handed over, breakers and rules */
+/* cb_maps.c, cb_rules.c, cb_breakers.c: the maps handed over, rules, breakers */
 void cb_table_init(void);
 void cb_table_exit(void);
 int cb_maps_attach(struct bpf_map *map, u32 id);

@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Breakers: one BPF hash map entry per destination, changed only here, by
+ * the engine (cb_engine.c). The map is created with BPF_F_NO_PREALLOC, so
+ * an element stays valid for a whole RCU section even if it is deleted
+ * meanwhile; we update values in place under a lock striped by key, and
+ * look a breaker up only with that lock held (cb_op_run).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/in.h>
+#include <linux/jhash.h>
+#include <linux/ktime.h>
+#include <linux/moduleparam.h>
+#include <linux/prandom.h>
+#include <linux/workqueue.h>
+
+#include "cb_table.h"
+
+#define CB_LOCKS	256	/* power of two */
+#define CB_EVICT_SCAN	64	/* breakers looked at to make room for one */
+#define CB_WALK_BATCH	256	/* breakers per RCU section in table walks */
+#define CB_SWEEP_MS	1000
+
+static unsigned int idle_ms = 60000;
+module_param(idle_ms, uint, 0644);
+MODULE_PARM_DESC(idle_ms, "A closed breaker without calls this long may be evicted when the table is full");
+
+/* The earliest time a breaker changes by itself (ns); U64_MAX: none. */
+static atomic64_t cb_due = ATOMIC64_INIT(U64_MAX);
+static u64 cb_last_sweep;
+
+static raw_spinlock_t cb_locks[CB_LOCKS];
+
+static DEFINE_RAW_SPINLOCK(cb_evict_lock);
+static struct cb_key cb_evict_cursor;
+static bool cb_evict_started;
+
+static void cb_sweep(struct work_struct *work);
+static DECLARE_DELAYED_WORK(cb_sweep_work, cb_sweep);
+
+/*
+ * Randomness for jitter, which must spread reopenings, not be unguessable:
+ * a per-CPU prandom state costs a few instructions where get_random_u64()
+ * costs a lock (a sleeping one on PREEMPT_RT) and now and then a ChaCha
+ * block. Callers have migration disabled; a preemption between two draws
+ * on one CPU at worst repeats a number.
+ */
+static DEFINE_PER_CPU(struct rnd_state, cb_rnd_state);
+
+static u64 cb_rnd(void)
+{
+	struct rnd_state *s = this_cpu_ptr(&cb_rnd_state);
+
+	return (u64)prandom_u32_state(s) << 32 | prandom_u32_state(s);
+}
+
+static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
+{
+	return &cb_locks[jhash(key, sizeof(*key), 0) & (CB_LOCKS - 1)];
+}
+
+static void cb_breaker_deleted(void)
+{
+	atomic_dec(&cb_nr_breakers);
+	atomic_inc(&cb_deletions);
+}
+
+/* A new breaker map: eviction starts from its beginning. */
+void cb_evict_restart(void)
+{
+	cb_evict_started = false;
+}
+
+/*
+ * A breaker changes by itself at @due (0: never): have the sweeper run by
+ * then, though not sooner than CB_SWEEP_MS after its last run. Only a due
+ * earlier than any noted since that run moves the work; if another CPU
+ * notes an earlier one while we move it, we move it again.
+ */
+static void cb_due_note(u64 due)
+{
+	s64 old = atomic64_read(&cb_due);
+	u64 first, now, at;
+
+	if (!due)
+		return;
+	do {
+		if ((u64)old <= due)
+			return;
+	} while (!atomic64_try_cmpxchg(&cb_due, &old, due));
+	do {
+		first = atomic64_read(&cb_due);
+		if (first == U64_MAX)
+			return;	/* a sweep began: it notes what it finds */
+		now = ktime_get_ns();
+		at = max(first, READ_ONCE(cb_last_sweep) +
+				CB_SWEEP_MS * NSEC_PER_MSEC);
+		mod_delayed_work(system_wq, &cb_sweep_work,
+				 at > now ? nsecs_to_jiffies(at - now) + 1 : 0);
+	} while ((u64)atomic64_read(&cb_due) < first);
+}
+
+/*
+ * After an engine call, still under the breaker's stripe lock: its events
+ * go into the ring now, so one breaker's events are in the order they
+ * happened, stamped with the time it applied.
+ */
+static void cb_changes_queue(const struct cb_key *key, struct cb_changes *ch,
+			     const struct cb_breaker *b)
+{
+	if (ch->n)
+		cb_events_emit(key, ch, b->seen);
+	ch->due = cb_engine_due(b);
+}
+
+/* Then outside the lock: have the events sent, and the sweeper run when due. */
+static void cb_changed(const struct cb_key *key, const struct cb_changes *ch,
+		       u64 now)
+{
+	if (ch->n)
+		cb_events_kick();
+	cb_due_note(ch->due);
+}
+
+/*
+ * Make room for one breaker: look at the next few breakers after where the
+ * last search stopped and evict the first idle closed one. Bounded work, so
+ * a full table costs every new destination the same.
+ */
+static bool cb_evict_one(struct bpf_map *map, u64 now)
+{
+	u64 idle_ns = (u64)READ_ONCE(idle_ms) * NSEC_PER_MSEC;
+	struct cb_key cur, next;
+	struct cb_breaker *b;
+	raw_spinlock_t *lock;
+	unsigned long flags, f2;
+	bool done = false;
+	int i;
+
+	if (!raw_spin_trylock_irqsave(&cb_evict_lock, flags))
+		return false;
+	/* the cursor is the next breaker to look at, not yet looked at */
+	for (i = 0; i < CB_EVICT_SCAN && !done; i++) {
+		if (cb_evict_started)
+			cur = cb_evict_cursor;
+		else if (map->ops->map_get_next_key(map, NULL, &cur))
+			break;		/* empty */
+		/* the next one first: @cur may go */
+		cb_evict_started = !map->ops->map_get_next_key(map, &cur, &next);
+		if (cb_evict_started)
+			cb_evict_cursor = next;
+		lock = cb_lock_for(&cur);
+		raw_spin_lock_irqsave(lock, f2);
+		b = cb_lookup(map, &cur);
+		if (b && cb_engine_idle(b, now, idle_ns) &&
+		    !map->ops->map_delete_elem(map, &cur)) {
+			cb_breaker_deleted();
+			cb_stat_add(CB_STAT_EVICTED, 1);
+			done = true;
+		}
+		raw_spin_unlock_irqrestore(lock, f2);
+	}
+	raw_spin_unlock_irqrestore(&cb_evict_lock, flags);
+	return done;
+}
+
+/* A new breaker for @key, under its stripe lock; @p NULL: no policy. */
+static int cb_breaker_insert(struct bpf_map *map, const struct cb_key *key,
+			     const struct cb_policy *p, u64 now)
+{
+	struct cb_breaker fresh;
+	int err;
+
+	cb_engine_init(&fresh, p, now);
+	fresh.datagram = key->proto == IPPROTO_UDP;
+	err = map->ops->map_update_elem(map, (void *)key, &fresh, BPF_NOEXIST);
+	if (!err) {
+		atomic_inc(&cb_nr_breakers);
+		cb_stat_add(CB_STAT_CREATED, 1);
+	}
+	return err;
+}
+
+/*
+ * A new breaker for a call, outside its stripe lock (eviction takes other
+ * stripes); false if the table has no room for it.
+ */
+static bool cb_breaker_create(struct bpf_map *map, const struct cb_key *key,
+			      const struct cb_policy *p, u64 now)
+{
+	int err, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		err = cb_breaker_insert(map, key, p, now);
+		if (!err || err == -EEXIST)
+			return true;	/* -EEXIST: made by another CPU meanwhile */
+		if (err != -E2BIG || !cb_evict_one(map, now))
+			break;
+	}
+	cb_stat_add(CB_STAT_UNTRACKED, 1);
+	return false;
+}
+
+/* One engine call on a breaker: what it needs, taken before the lock. */
+struct cb_op {
+	const struct cb_key *key;
+	const struct cb_policy *pol;	/* &rule, or NULL: no rule governs key */
+	struct cb_policy rule;
+	struct cb_changes ch;
+	u64 now, rnd;
+	u16 gen;
+	bool create;			/* make the breaker if there is none */
+	bool quiet;			/* queue no events and no due time */
+	struct cb_breaker *copy;	/* if set: the breaker as left */
+};
+
+/* The generation before the policy it covers (lockless RCU lookups). */
+static void cb_op_init(struct cb_op *op, const struct cb_key *key, u64 now)
+{
+	*op = (struct cb_op){ .key = key, .now = now };
+	op->gen = cb_gen();
+	op->pol = cb_policy_find(key, &op->rule) ? &op->rule : NULL;
+	op->rnd = cb_rnd();
+}
+
+typedef void cb_op_fn(struct cb_op *op, struct cb_breaker *b, void *arg);
+
+/*
+ * Run @fn on the breaker under its stripe lock, note the rules it now
+ * follows, queue its events while the lock keeps them in order, then send
+ * them and have the sweeper run when the breaker is due. 0, or -ENOENT
+ * (no breaker) or why it could not be made. Inlined so that @fn, always a
+ * constant, is a direct call.
+ */
+static __always_inline int cb_op_run(struct bpf_map *map, struct cb_op *op,
+				     cb_op_fn *fn, void *arg)
+{
+	raw_spinlock_t *lock = cb_lock_for(op->key);
+	struct cb_breaker *b;
+	unsigned long flags;
+	int err = -ENOENT;
+
+	raw_spin_lock_irqsave(lock, flags);
+	b = cb_lookup(map, op->key);
+	if (!b && op->create) {
+		err = cb_breaker_insert(map, op->key, op->pol, op->now);
+		if (!err)
+			b = cb_lookup(map, op->key);
+	}
+	if (b) {
+		fn(op, b, arg);
+		cb_engine_rules(b, op->pol, op->gen);
+		if (op->copy)
+			*op->copy = *b;
+		if (!op->quiet)
+			cb_changes_queue(op->key, &op->ch, b);
+		err = 0;
+	}
+	raw_spin_unlock_irqrestore(lock, flags);
+	cb_changed(op->key, &op->ch, op->now);
+	return err;
+}
+
+static void cb_admit_fn(struct cb_op *op, struct cb_breaker *b, void *ret)
+{
+	*(int *)ret = cb_engine_admit(b, op->pol, op->now, op->rnd, &op->ch);
+}
+
+/* A call the fast path could not decide: with its policy, maybe a new breaker. */
+static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
+			 u64 now)
+{
+	struct cb_op op;
+	int ret;
+
+	cb_op_init(&op, key, now);
+	if (cb_op_run(map, &op, cb_admit_fn, &ret)) {
+		if (!op.pol || !cb_breaker_create(map, key, op.pol, now))
+			return CB_ADMIT_UNTRACKED;
+		if (cb_op_run(map, &op, cb_admit_fn, &ret))
+			return CB_ADMIT_UNTRACKED;	/* evicted in between */
+	}
+	if (ret == CB_ADMIT_REFUSE)
+		cb_stat_add(CB_STAT_REFUSED, 1);
+	else if (ret < 0 && op.pol && op.pol->mode == CB_MODE_DRY_RUN)
+		cb_stat_add(CB_STAT_DRY_RUN, 1);
+	return ret;
+}
+
+/*
+ * Called by the connect/sendmsg hooks (under RCU, migration disabled).
+ * Anything missing admits: cbreaker fails open. The common cases, a closed
+ * breaker admitting and an open one refusing, take one lock section and no
+ * policy lookup.
+ */
+int cb_breaker_admit(const struct cb_key *key)
+{
+	raw_spinlock_t *lock = cb_lock_for(key);
+	struct cb_breaker *b;
+	struct bpf_map *map;
+	unsigned long flags;
+	u64 now;
+	u16 gen;
+	int ret;
+
+	map = cb_map(CB_MAP_BREAKERS);
+	if (!map)
+		return CB_ADMIT_UNTRACKED;
+	now = ktime_get_ns();
+	gen = cb_gen();
+	raw_spin_lock_irqsave(lock, flags);
+	b = cb_lookup(map, key);
+	ret = b ? cb_engine_admit_fast(b, now, gen) : CB_ADMIT_POLICY;
+	raw_spin_unlock_irqrestore(lock, flags);
+	if (ret == CB_ADMIT_POLICY)
+		ret = cb_admit_slow(map, key, now);
+	else if (ret == CB_ADMIT_REFUSE)
+		cb_stat_add(CB_STAT_REFUSED, 1);
+	if (ret < 0)
+		return ret;
+	cb_stat_add(CB_STAT_ADMITTED, 1);
+	/* UDP has no handshake: a datagram let through is a success until
+	 * an ICMP error says otherwise (cb_engine_amend).
+	 */
+	if (key->proto == IPPROTO_UDP)
+		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret);
+	return ret;
+}
+
+static const enum cb_stat cb_outcome_stat[__CB_OUT_MAX] = {
+	[CB_OUT_SUCCESS]	= CB_STAT_SUCCESS,
+	[CB_OUT_REFUSED]	= CB_STAT_FAIL_REFUSED,
+	[CB_OUT_TIMEOUT]	= CB_STAT_FAIL_TIMEOUT,
+	[CB_OUT_UNREACH]	= CB_STAT_FAIL_UNREACH,
+	[CB_OUT_PORT_UNREACH]	= CB_STAT_FAIL_PORT_UNREACH,
+	[CB_OUT_ABANDONED]	= CB_STAT_FAIL_ABANDONED,
+};
+
+struct cb_record_arg {
+	enum cb_outcome out;
+	u64 latency_ns;
+	u32 epoch;
+	bool slowed, counted;	/* counted slow; counted a result */
+};
+
+static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
+{
+	struct cb_record_arg *a = arg;
+	u64 slow = b->slow, results = b->successes + b->failures;
+
+	if (op->key->proto == IPPROTO_UDP && a->out != CB_OUT_SUCCESS)
+		cb_engine_amend(b, op->pol, a->epoch, op->now, op->rnd,
+				&op->ch);
+	else
+		cb_engine_record(b, op->pol, a->out, a->latency_ns, a->epoch,
+				 op->now, op->rnd, &op->ch);
+	a->slowed = b->slow != slow;
+	a->counted = b->successes + b->failures != results;
+}
+
+/*
+ * An outcome: sensed by the tracing programs (any context, under RCU), or
+ * a UDP datagram let through. A UDP failure (an ICMP error) turns the
+ * success its datagram was counted as into a failure.
+ */
+void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
+		       u64 latency_ns, u32 epoch)
+{
+	struct cb_record_arg a = {
+		.out = out, .latency_ns = latency_ns, .epoch = epoch,
+	};
+	struct bpf_map *map;
+	struct cb_op op;
+
+	if (out == CB_OUT_IGNORED) {
+		cb_stat_add(CB_STAT_IGNORED, 1);
+		return;
+	}
+	map = cb_map(CB_MAP_BREAKERS);
+	if (!map || out >= __CB_OUT_MAX)
+		return;
+	cb_op_init(&op, key, ktime_get_ns());
+	if (cb_op_run(map, &op, cb_record_fn, &a))
+		return;
+	/* a UDP datagram is no success yet: an ICMP error may follow */
+	if (key->proto == IPPROTO_UDP && out == CB_OUT_SUCCESS)
+		cb_stat_add(CB_STAT_DATAGRAMS, 1);
+	/* a handshake abandoned sooner than slow is no result at all */
+	else if (out != CB_OUT_ABANDONED || a.counted)
+		cb_stat_add(cb_outcome_stat[out], 1);
+	if (a.slowed)
+		cb_stat_add(CB_STAT_SLOW, 1);
+}
+
+struct cb_action_arg {
+	enum cb_action action;
+	u64 for_ns;
+};
+
+static void cb_action_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
+{
+	struct cb_action_arg *a = arg;
+
+	if (a->action == CB_ACTION_RESET)
+		cb_engine_reset(b, op->pol, op->now, &op->ch);
+	else if (a->for_ns)
+		cb_engine_trip_for(b, op->pol, a->for_ns, op->now, &op->ch);
+	else
+		cb_engine_force(b, op->pol, a->action == CB_ACTION_TRIP ?
+				CB_FORCE_OPEN : CB_FORCE_CLOSED, op->now,
+				&op->ch);
+}
+
+/* Under RCU, migration disabled: apply @action, making the breaker if need be. */
+static int cb_action_rcu(struct bpf_map *map, const struct cb_key *key,
+			 enum cb_action action, u64 for_ns)
+{
+	struct cb_action_arg a = { .action = action, .for_ns = for_ns };
+	struct cb_op op;
+
+	cb_op_init(&op, key, ktime_get_ns());
+	if (for_ns && !op.pol)
+		return -ESRCH;	/* no policy to half-open with */
+	/* Forcing a destination with no breaker yet creates one. */
+	op.create = action != CB_ACTION_RESET;
+	return cb_op_run(map, &op, cb_action_fn, &a);
+}
+
+int cb_breaker_action(const struct cb_key *key, enum cb_action action)
+{
+	struct bpf_map *map = cb_enter();
+	int err = map ? cb_action_rcu(map, key, action, 0) : -ENODEV;
+
+	cb_leave();
+	return err;
+}
+
+/* Trip for @for_ns, then as the policy says; -ESRCH: no policy. */
+int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns)
+{
+	struct bpf_map *map = cb_enter();
+	int err = map ? cb_action_rcu(map, key, CB_ACTION_TRIP, for_ns) :
+			-ENODEV;
+
+	cb_leave();
+	return err;
+}
+
+/*
+ * Visit every breaker in batches, leaving RCU between them. @fn runs under
+ * RCU with migration disabled and may delete the breaker it is given: the
+ * next key is fetched before, since the hash map's iteration from a key no
+ * longer there starts again at the first bucket. Only a breaker deleted by
+ * someone else while we are between two batches can still send the walk
+ * back to the start; the budget, one table's worth, bounds that.
+ */
+static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
+{
+	struct cb_key key, next;
+	struct bpf_map *map;
+	bool more = true;
+	u32 budget, i;
+
+	budget = cb_breakers_capacity();
+	map = cb_enter();
+	if (!map || map->ops->map_get_next_key(map, NULL, &key))
+		more = false;
+	while (more) {
+		for (i = 0; more && i < CB_WALK_BATCH && budget; i++, budget--) {
+			more = !map->ops->map_get_next_key(map, &key, &next);
+			fn(map, &key);
+			key = next;
+		}
+		cb_leave();
+		if (!more || !budget)
+			return;
+		cond_resched();
+		map = cb_enter();
+		more = map;
+	}
+	cb_leave();
+}
+
+static void cb_reset_one(struct bpf_map *map, const struct cb_key *key)
+{
+	cb_action_rcu(map, key, CB_ACTION_RESET, 0);
+}
+
+void cb_breaker_reset_all(void)
+{
+	cb_walk(cb_reset_one);
+}
+
+static void cb_tick_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
+{
+	cb_engine_tick(b, op->pol, op->now, op->rnd, &op->ch);
+}
+
+/* Apply what time alone changes, for one breaker. */
+static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
+{
+	struct cb_op op;
+
+	cb_op_init(&op, key, ktime_get_ns());
+	if (op.pol)
+		cb_op_run(map, &op, cb_tick_fn, NULL);
+}
+
+/*
+ * Open breakers become half-open, and half-open ones give up on their
+ * probes, when time says so; calls and reads apply that too, the sweeper
+ * makes sure the event comes when it happens even without them. It runs
+ * when the earliest such time comes (cb_due_note), and every breaker it
+ * ticks notes its next one.
+ */
+static void cb_sweep(struct work_struct *work)
+{
+	WRITE_ONCE(cb_last_sweep, ktime_get_ns());
+	atomic64_set(&cb_due, U64_MAX);
+	cb_walk(cb_tick_one);
+}
+
+/* A breaker no rule governs any more and nobody forces is forgotten. */
+static void cb_forget_one(struct bpf_map *map, const struct cb_key *key)
+{
+	raw_spinlock_t *lock = cb_lock_for(key);
+	struct cb_policy pol;
+	struct cb_breaker *b;
+	unsigned long flags;
+
+	if (cb_policy_find(key, &pol))
+		return;
+	raw_spin_lock_irqsave(lock, flags);
+	b = cb_lookup(map, key);
+	if (b && !b->forced && !map->ops->map_delete_elem(map, (void *)key))
+		cb_breaker_deleted();
+	raw_spin_unlock_irqrestore(lock, flags);
+}
+
+void cb_forget_untracked(void)
+{
+	cb_walk(cb_forget_one);
+}
+
+static void cb_view_fn(struct cb_op *op, struct cb_breaker *b, void *win)
+{
+	if (op->pol)
+		cb_engine_tick(b, op->pol, op->now, op->rnd, &op->ch);
+	cb_engine_window(b, op->pol, op->now, win);
+}
+
+/* A consistent copy of the breaker, with what time changed applied. */
+static int cb_view_rcu(struct bpf_map *map, const struct cb_key *key,
+		       struct cb_breaker_view *v)
+{
+	struct cb_op op;
+
+	cb_op_init(&op, key, ktime_get_ns());
+	v->key = *key;
+	v->tracked = op.pol;
+	v->mode = op.pol ? op.pol->mode : CB_MODE_ENFORCE;
+	op.quiet = !op.pol;	/* time changes nothing without a policy */
+	op.copy = &v->b;
+	return cb_op_run(map, &op, cb_view_fn, &v->win);
+}
+
+int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v)
+{
+	struct bpf_map *map = cb_enter();
+	int err = map ? cb_view_rcu(map, key, v) : -ENODEV;
+
+	cb_leave();
+	return err;
+}
+
+/*
+ * The breaker after @prev in map order (the first if @prev is NULL), for
+ * dumps; -ENOENT at the end. A breaker deleted between two calls restarts
+ * the walk at the beginning (a hash map property): a dump may repeat an
+ * entry, it never misses a live one. cb_breakers_gen() changes then, so a
+ * dump can flag itself interrupted (NLM_F_DUMP_INTR) and be started again.
+ */
+int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
+{
+	struct bpf_map *map = cb_enter();
+	struct cb_key key, skipped;
+	int err = -ENODEV;
+
+	while (map) {
+		err = map->ops->map_get_next_key(map, (void *)prev, &key);
+		if (err)
+			break;
+		err = cb_view_rcu(map, &key, v);
+		if (err != -ENOENT)
+			break;
+		skipped = key;	/* deleted under us: go past it */
+		prev = &skipped;
+	}
+	cb_leave();
+	return err;
+}
+
+void cb_table_init(void)
+{
+	int i;
+
+	for (i = 0; i < CB_LOCKS; i++)
+		raw_spin_lock_init(&cb_locks[i]);
+	prandom_seed_full_state(&cb_rnd_state);
+}
+
+void cb_table_exit(void)
+{
+	cancel_delayed_work_sync(&cb_sweep_work);
+	cb_maps_release();
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The maps the BPF object hands over (cb_map_attach kfunc), and the
+ * table's counts. What is shared with rules and breakers is in cb_table.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include "cb_table.h"
+
+/* Guards changes of the map pointers; kfunc context: it must not sleep. */
+DEFINE_RAW_SPINLOCK(cb_maps_lock);
+struct bpf_map __rcu *cb_maps[__CB_MAP_MAX];
+atomic_t cb_nr_breakers;
+atomic_t cb_deletions = ATOMIC_INIT(1);
+atomic_t cb_nr_rules;
+
+static const struct {
+	u32 type, key_size, value_size, flags;
+} cb_map_shapes[__CB_MAP_MAX] = {
+	[CB_MAP_BREAKERS] = { BPF_MAP_TYPE_HASH, sizeof(struct cb_key),
+			      sizeof(struct cb_breaker), BPF_F_NO_PREALLOC },
+	[CB_MAP_RULES] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct cb_rule_key),
+			   sizeof(struct cb_policy), BPF_F_NO_PREALLOC },
+	[CB_MAP_PORT_RULES] = { BPF_MAP_TYPE_LPM_TRIE,
+				sizeof(struct cb_port_rule_key),
+				sizeof(struct cb_policy), BPF_F_NO_PREALLOC },
+};
+
+/*
+ * From cb_map_attach(), in a BPF program: no sleeping. One BPF object at a
+ * time: a map is only taken where none is held (cbctl unload releases them).
+ */
+int cb_maps_attach(struct bpf_map *map, u32 id)
+{
+	unsigned long flags;
+	int err = 0;
+
+	if (id >= __CB_MAP_MAX || map->map_type != cb_map_shapes[id].type ||
+	    map->key_size != cb_map_shapes[id].key_size ||
+	    map->value_size != cb_map_shapes[id].value_size ||
+	    !(map->map_flags & cb_map_shapes[id].flags))
+		return -EINVAL;
+
+	raw_spin_lock_irqsave(&cb_maps_lock, flags);
+	if (rcu_access_pointer(cb_maps[id])) {
+		err = -EBUSY;
+	} else {
+		bpf_map_inc(map);
+		rcu_assign_pointer(cb_maps[id], map);
+		if (id == CB_MAP_BREAKERS) {
+			atomic_set(&cb_nr_breakers, 0);
+			cb_evict_restart();
+		} else if (id == CB_MAP_RULES) {
+			atomic_set(&cb_nr_rules, 0);
+		}
+	}
+	raw_spin_unlock_irqrestore(&cb_maps_lock, flags);
+	return err;
+}
+
+void cb_maps_release(void)
+{
+	struct bpf_map *old[__CB_MAP_MAX];
+	unsigned long flags;
+	int i;
+
+	raw_spin_lock_irqsave(&cb_maps_lock, flags);
+	for (i = 0; i < __CB_MAP_MAX; i++)
+		old[i] = rcu_replace_pointer(cb_maps[i], NULL,
+					     lockdep_is_held(&cb_maps_lock));
+	raw_spin_unlock_irqrestore(&cb_maps_lock, flags);
+	atomic_inc(&cb_deletions);
+	synchronize_rcu();
+	for (i = 0; i < __CB_MAP_MAX; i++)
+		if (old[i])
+			bpf_map_put(old[i]);
+	atomic_set(&cb_nr_breakers, 0);
+	atomic_set(&cb_nr_rules, 0);
+}
+
+bool cb_maps_attached(void)
+{
+	return rcu_access_pointer(cb_maps[CB_MAP_BREAKERS]);
+}
+
+u32 cb_breakers_count(void)
+{
+	return atomic_read(&cb_nr_breakers);
+}
+
+/* Changes when breakers are deleted; never 0 (netlink dump sequence). */
+u32 cb_breakers_gen(void)
+{
+	return atomic_read(&cb_deletions) ?: 1;
+}
+
+u32 cb_rules_count(void)
+{
+	return atomic_read(&cb_nr_rules);
+}
+
+u32 cb_breakers_capacity(void)
+{
+	struct bpf_map *map;
+	u32 n = 0;
+
+	rcu_read_lock();
+	map = cb_map(CB_MAP_BREAKERS);
+	if (map)
+		n = map->max_entries;
+	rcu_read_unlock();
+	return n;
+}

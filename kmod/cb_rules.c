@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Rules: two LPM tries (with a port, without), updated whole, read
+ * locklessly under RCU by BPF programs and by the breakers' slow paths.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include "cb_table.h"
+
+atomic_t cb_rules_gen;
+
+static void cb_rules_changed(void)
+{
+	smp_mb__before_atomic();	/* the rule change, then the generation */
+	atomic_inc(&cb_rules_gen);
+}
+
+/* The policy governing @key: a rule with its port first, then without. */
+bool cb_policy_find(const struct cb_key *key, struct cb_policy *out)
+{
+	struct cb_port_rule_key pk = {
+		.prefixlen = CB_PORT_RULE_BITS(128),
+		.proto = key->proto,
+	};
+	struct cb_rule_key rk = {
+		.prefixlen = CB_RULE_BITS(128),
+		.proto = key->proto,
+	};
+	struct cb_policy *p = NULL;
+	struct bpf_map *map;
+
+	memcpy(pk.port, &key->port, sizeof(pk.port));
+	memcpy(pk.addr, key->addr, sizeof(pk.addr));
+	memcpy(rk.addr, key->addr, sizeof(rk.addr));
+	map = cb_map(CB_MAP_PORT_RULES);
+	if (map)
+		p = cb_lookup(map, &pk);
+	map = cb_map(CB_MAP_RULES);
+	if (!p && map)
+		p = cb_lookup(map, &rk);
+	if (p)
+		*out = *p;	/* rule updates replace the node: a consistent copy */
+	return p;
+}
+
+/* The trie and its key for a rule. */
+static enum cb_map_id cb_rule_key(const struct cb_rule *r,
+				  union cb_any_rule_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (r->port) {
+		k->p.prefixlen = CB_PORT_RULE_BITS(r->prefixlen);
+		k->p.proto = r->proto;
+		k->p.port[0] = r->port >> 8;
+		k->p.port[1] = r->port & 0xff;
+		memcpy(k->p.addr, r->addr, sizeof(k->p.addr));
+		return CB_MAP_PORT_RULES;
+	}
+	k->r.prefixlen = CB_RULE_BITS(r->prefixlen);
+	k->r.proto = r->proto;
+	memcpy(k->r.addr, r->addr, sizeof(k->r.addr));
+	return CB_MAP_RULES;
+}
+
+static void cb_rule_from_key(struct cb_rule *r, enum cb_map_id trie,
+			     const union cb_any_rule_key *k)
+{
+	memset(r, 0, sizeof(*r));
+	if (trie == CB_MAP_PORT_RULES) {
+		r->prefixlen = k->p.prefixlen - CB_PORT_RULE_BITS(0);
+		r->proto = k->p.proto;
+		r->port = k->p.port[0] << 8 | k->p.port[1];
+		memcpy(r->addr, k->p.addr, sizeof(r->addr));
+	} else {
+		r->prefixlen = k->r.prefixlen - CB_RULE_BITS(0);
+		r->proto = k->r.proto;
+		memcpy(r->addr, k->r.addr, sizeof(r->addr));
+	}
+}
+
+int cb_rule_get(struct cb_rule *r)
+{
+	union cb_any_rule_key k;
+	enum cb_map_id trie = cb_rule_key(r, &k);
+	struct cb_policy *p;
+	struct bpf_map *map;
+	int err = -ENODEV;
+
+	rcu_read_lock();
+	map = cb_map(trie);
+	if (map) {
+		/* LPM finds covering rules too: only this very one counts */
+		p = cb_lookup(map, &k);
+		err = p && p->prefixlen == r->prefixlen ? 0 : -ENOENT;
+		if (!err)
+			r->policy = *p;
+	}
+	rcu_read_unlock();
+	return err;
+}
+
+int cb_rule_put(const struct cb_rule *r, bool create)
+{
+	union cb_any_rule_key k;
+	enum cb_map_id trie = cb_rule_key(r, &k);
+	struct cb_policy p = r->policy;
+	struct bpf_map *map;
+	int err = -ENODEV;
+
+	p.prefixlen = r->prefixlen;
+	migrate_disable();
+	rcu_read_lock();
+	map = cb_map(trie);
+	if (map)
+		err = map->ops->map_update_elem(map, &k, &p,
+						create ? BPF_NOEXIST : BPF_EXIST);
+	rcu_read_unlock();
+	migrate_enable();
+	if (!err && create)
+		atomic_inc(&cb_nr_rules);
+	if (!err)
+		cb_rules_changed();
+	return err;
+}
+
+int cb_rule_del(const struct cb_rule *r)
+{
+	union cb_any_rule_key k;
+	enum cb_map_id trie = cb_rule_key(r, &k);
+	struct bpf_map *map;
+	int err = -ENODEV;
+
+	migrate_disable();
+	rcu_read_lock();
+	map = cb_map(trie);
+	if (map)
+		err = map->ops->map_delete_elem(map, &k);
+	rcu_read_unlock();
+	migrate_enable();
+	if (!err) {
+		atomic_dec(&cb_nr_rules);
+		cb_rules_changed();
+		cb_forget_untracked();
+	}
+	return err;
+}
+
+int cb_rule_next(struct cb_rule_cursor *cur, struct cb_rule *r)
+{
+	union cb_any_rule_key next;
+	struct cb_policy *p;
+	struct bpf_map *map;
+	int err;
+
+	if (!cur->trie)
+		cur->trie = CB_MAP_RULES;
+	rcu_read_lock();
+	for (;;) {
+		map = cb_map(cur->trie);
+		err = map ? map->ops->map_get_next_key(map, cur->started ?
+						       &cur->last : NULL, &next) :
+			    -ENOENT;
+		if (!err) {
+			p = cb_lookup(map, &next);
+			if (!p) {	/* deleted meanwhile */
+				cur->last = next;
+				continue;
+			}
+			cb_rule_from_key(r, cur->trie, &next);
+			r->policy = *p;
+			cur->last = next;
+			cur->started = true;
+			break;
+		}
+		if (cur->trie == CB_MAP_PORT_RULES)
+			break;
+		cur->trie = CB_MAP_PORT_RULES;
+		cur->started = false;
+	}
+	rcu_read_unlock();
+	return err;
+}
