@@ -245,10 +245,30 @@ static enum MHD_Result cb_serve_request(void *cls, struct MHD_Connection *c,
 			       s->out ? s->len : 0, CB_PROM_TYPE);
 }
 
-/* MHD's own messages (a malformed request, a client over its limit). */
+/*
+ * MHD's own messages (a malformed request, a client over its limit): a
+ * hostile client could make one per connection, so at most
+ * CB_SERVE_LOG_BURST a minute, then how many were left out.
+ */
+#define CB_SERVE_LOG_BURST 20
+
 static void cb_serve_log(void *cls, const char *fmt, va_list ap)
 {
+	static uint64_t window;
+	static unsigned int logged, dropped;
+	uint64_t now = cb_ms() / 60000;
+
 	(void)cls;
+	if (now != window) {
+		if (dropped)
+			fprintf(stderr, "cbctl: http: %u more messages left out\n", dropped);
+		window = now;
+		logged = dropped = 0;
+	}
+	if (logged++ >= CB_SERVE_LOG_BURST) {
+		dropped++;
+		return;
+	}
 	fputs("cbctl: http: ", stderr);
 	vfprintf(stderr, fmt, ap);
 }
