@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define REQ_MAX 65536
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define IDLE_CONNS 64
 
 static struct sockaddr_in target;
@@ -141,11 +142,13 @@ static const char *const methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT",
 	"PRI", "get", "G\x01T", "", "GETGETGETGETGETGETGETGETGETGETGETGET",
 };
+
 static const char *const paths[] = {
 	"/metrics", "/", "/metrics/", "/metrics?x=1", "//metrics", "/%00",
 	"/../../etc/passwd", "*", "http://x/metrics", "/metrics#", "",
 	"/%2e%2e/%zz", "/\xff\xfe",
 };
+
 static const char *const versions[] = {
 	"HTTP/1.1", "HTTP/1.0", "HTTP/0.9", "HTTP/2.0", "HTTP/9.9", "HTTP/1.1x",
 	"", "http/1.1", "HTTP/1.1\r\nHTTP/1.1",
@@ -157,19 +160,19 @@ static size_t build(char *buf)
 	size_t n, i, k;
 
 	n = snprintf(buf, REQ_MAX, "%s %s %s\r\n",
-		     methods[below(sizeof(methods) / sizeof(methods[0]))],
-		     paths[below(sizeof(paths) / sizeof(paths[0]))],
-		     versions[below(sizeof(versions) / sizeof(versions[0]))]);
+		     methods[below(ARRAY_SIZE(methods))], paths[below(ARRAY_SIZE(paths))],
+		     versions[below(ARRAY_SIZE(versions))]);
 	k = below(6);
 	for (i = 0; i < k && n < REQ_MAX - 256; i++) {
-		switch (below(6)) {
-		case 0: n += sprintf(buf + n, "Host: x\r\n"); break;
-		case 1: n += sprintf(buf + n, "Content-Length: %d\r\n", (int)rnd()); break;
-		case 2: n += sprintf(buf + n, "Transfer-Encoding: chunked\r\n"); break;
-		case 3: n += sprintf(buf + n, "Connection: keep-alive\r\n"); break;
-		case 4: n += sprintf(buf + n, "Expect: 100-continue\r\n"); break;
-		default: n += sprintf(buf + n, "X: \r\n \t folded\r\n"); break;
-		}
+		static const char *const heads[] = {
+			"Host: x", "Transfer-Encoding: chunked", "Connection: keep-alive",
+			"Expect: 100-continue", "X: \r\n \t folded", "Content-Length: -1",
+		};
+
+		if (below(4))
+			n += sprintf(buf + n, "%s\r\n", heads[below(ARRAY_SIZE(heads))]);
+		else
+			n += sprintf(buf + n, "Content-Length: %d\r\n", (int)rnd());
 	}
 	n += sprintf(buf + n, "\r\n");
 	return n;
@@ -232,8 +235,8 @@ int main(int argc, char **argv)
 	size_t n, i;
 	ssize_t got;
 
-	if (argc < 3 || !(colon = strrchr(argv[1], ':')) ||
-	    (size_t)(colon - argv[1]) >= sizeof(host)) {
+	colon = argc >= 3 ? strrchr(argv[1], ':') : NULL;
+	if (!colon || (size_t)(colon - argv[1]) >= sizeof(host)) {
 		fprintf(stderr, "usage: cb_httpfuzz ADDR:PORT SECONDS [SEED]\n");
 		return 2;
 	}
@@ -288,8 +291,7 @@ int main(int argc, char **argv)
 	}
 	if (check())
 		return 1;
-	printf("# %llu inputs in %.0f s: answered 1xx %llu, 2xx %llu, 3xx %llu, 4xx %llu, "
-	       "5xx %llu, closed without an answer %llu; %llu checks passed\n",
+	printf("# %llu inputs in %.0f s: answered 1xx %llu, 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu, closed without an answer %llu; %llu checks passed\n",
 	       sent, now_s() - t0, answered[1], answered[2], answered[3], answered[4],
 	       answered[5], closed, checks);
 	return 0;

@@ -23,6 +23,8 @@
 #include "cbctl.h"
 #include "cb_engine.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 struct cb_want {
 	struct cb_rule_arg rule;
 	struct cb_policy policy;
@@ -363,23 +365,23 @@ int cb_cmd_apply(int argc, char **argv)
 		return 0;
 	}
 	/* getopt wants a program name first */
-	if (argc >= (int)(sizeof(args) / sizeof(args[0])))
+	if (argc >= (int)ARRAY_SIZE(args))
 		return cb_err("too many arguments");
 	args[0] = "apply";
 	for (i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
 	optind = 1;
 	while ((c = getopt_long(argc + 1, args, "+dh", opts, NULL)) != -1) {
-		if (c == 'd') {
-			diff = true;
-		} else if (c == 'h') {
+		if (c == 'h') {
 			cb_apply_usage();
 			return 0;
-		} else {
+		}
+		if (c != 'd') {
 			cb_err("unknown option \"%s\" (try: cbctl apply help)",
 			       args[optind - 1]);
 			goto out;
 		}
+		diff = true;
 	}
 	if (optind != argc) {
 		cb_err("apply takes one FILE");

@@ -69,7 +69,8 @@ static uint64_t cb_ms(void)
 }
 
 /* The child: the metrics command itself, its stdout into @fd. */
-static void __attribute__((noreturn)) cb_scrape_child(int fd, unsigned int limit)
+static void __attribute__((noreturn))
+cb_scrape_child(int fd, unsigned int limit)
 {
 	char lim[16], *argv[] = { "format", "prometheus", "limit", lim, NULL };
 
@@ -190,7 +191,8 @@ static void cb_serve_refresh(struct cb_serve *s)
 	s->up = cb_module_loaded() && !cb_scrape(s);
 	if (!s->up) {
 		if (!s->logged_down)
-			fprintf(stderr, "cbctl: the module did not answer: serving cbreaker_up 0\n");
+			fputs("cbctl: the module did not answer: serving cbreaker_up 0\n",
+			      stderr);
 		s->logged_down = true;
 		free(s->out);
 		s->out = NULL;
@@ -340,7 +342,7 @@ int cb_metrics_serve(int argc, char **argv)
 			return cb_err("missing value after \"%s\"", argv[i]);
 		if (cb_matches(argv[i], "listen")) {
 			if (cb_parse_listen(argv[i + 1], &ss))
-				return cb_err("bad listen address \"%s\" (ADDR:PORT, [V6ADDR]:PORT or :PORT)",
+				return cb_err("bad listen address \"%s\" (ADDR:PORT or [V6ADDR]:PORT)",
 					      argv[i + 1]);
 		} else if (cb_matches(argv[i], "limit")) {
 			if (cb_parse_u32(argv[i + 1], CB_SERVE_LIMIT_MAX, &s.limit))
