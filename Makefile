@@ -66,7 +66,7 @@ CC ?= cc
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Iinclude/uapi -Ikmod -I$(O)
-LDLIBS_CBCTL := -lbpf -lmnl -lmicrohttpd -lelf -lz
+LDLIBS_CBCTL := -lbpf -lmnl -lelf -lz
 # The harness is not -Wextra clean; it is kept as Debian ships it.
 TEST_CFLAGS = $(CFLAGS) -isystem $(O)/kselftest -Wno-clobbered
 BPF_CFLAGS = -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \

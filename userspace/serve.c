@@ -5,7 +5,9 @@
  * A Prometheus exporter: GET /metrics answers what "cbctl metrics format
  * prometheus" prints, anything else 404. HTTP is libmicrohttpd's, run from
  * this one thread (no thread of its own), so requests are served one at a
- * time and a fork is safe.
+ * time and a fork is safe. It is opened (dlopen) only here: linked in, it
+ * and GnuTLS would be loaded by every cbctl command, several times their
+ * start-up time.
  *
  * Each scrape runs in a child process with a deadline: a fresh netlink
  * socket every time (the module may have been reloaded, its family id with
@@ -17,6 +19,7 @@
  */
 #define _GNU_SOURCE	/* pipe2 */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -51,6 +54,29 @@ struct cb_serve {
 	bool up;		/* the module answered it */
 	bool logged_down;
 };
+
+/* libmicrohttpd's functions, from dlopen; with its header's types. */
+#define CB_MHD_LIB "libmicrohttpd.so.12"
+#define CB_MHD_FUNCS(X) X(MHD_start_daemon) X(MHD_run_wait) X(MHD_stop_daemon) \
+	X(MHD_create_response_from_buffer) X(MHD_add_response_header) \
+	X(MHD_queue_response) X(MHD_destroy_response)
+#define CB_MHD_PTR(f) static __typeof__(f) *cb_##f;
+CB_MHD_FUNCS(CB_MHD_PTR)
+
+static int cb_mhd_open(void)
+{
+	void *h = dlopen(CB_MHD_LIB, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return cb_err("metrics serve needs libmicrohttpd (Debian: libmicrohttpd12): %s",
+			      dlerror());
+#define CB_MHD_SYM(f)							\
+	cb_##f = (__typeof__(f) *)dlsym(h, #f);				\
+	if (!cb_##f)							\
+		return cb_err("%s has no %s", CB_MHD_LIB, #f);
+	CB_MHD_FUNCS(CB_MHD_SYM)
+	return 0;
+}
 
 static volatile sig_atomic_t cb_serve_stop;
 
@@ -213,13 +239,13 @@ static enum MHD_Result cb_serve_answer(struct MHD_Connection *c,
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(len, (void *)text,
+	r = cb_MHD_create_response_from_buffer(len, (void *)text,
 					    MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(c, code, r);
-	MHD_destroy_response(r);
+	cb_MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = cb_MHD_queue_response(c, code, r);
+	cb_MHD_destroy_response(r);
 	return ret;
 }
 
@@ -358,10 +384,12 @@ int cb_metrics_serve(int argc, char **argv)
 		}
 	}
 
+	if (cb_mhd_open())
+		return -1;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+	d = cb_MHD_start_daemon(MHD_USE_AUTO | MHD_USE_ERROR_LOG |
 			     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 			     0, NULL, NULL, cb_serve_request, &s,
 			     MHD_OPTION_EXTERNAL_LOGGER, cb_serve_log, NULL,
@@ -386,8 +414,8 @@ int cb_metrics_serve(int argc, char **argv)
 		ss.ss_family == AF_INET6 ? "[" : "", where,
 		ss.ss_family == AF_INET6 ? "]" : "", port);
 	while (!cb_serve_stop)
-		MHD_run_wait(d, 1000);
-	MHD_stop_daemon(d);
+		cb_MHD_run_wait(d, 1000);
+	cb_MHD_stop_daemon(d);
 	free(s.out);
 	return 0;
 }
