@@ -72,7 +72,7 @@ TEST_CFLAGS = $(CFLAGS) -isystem $(O)/kselftest -Wno-clobbered
 BPF_CFLAGS = -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
 	      -Iinclude/uapi -I$(O)
 
-UAPI := include/uapi/linux/cbreaker.h
+UAPI := include/uapi/linux/cbreaker.h include/uapi/linux/cbreaker_keys.h
 KMOD_SRC := Kbuild $(wildcard kmod/*.c kmod/*.h) $(UAPI)
 CBCTL_SRC := $(wildcard userspace/*.c)
 CBCTL_HDR := $(wildcard userspace/*.h)
@@ -90,7 +90,7 @@ KSFT_HDRS := $(O)/kselftest/kselftest.h $(O)/kselftest/kselftest_harness.h
 # kselftest harness) are built by make tests, check and the guest.
 all: module cbctl
 
-cbctl: $(O)/cbctl
+cbctl: $(O)/cbctl $(O)/cbctl.bash-completion
 
 tests: $(SELFTESTS) $(UNITTESTS)
 
@@ -154,6 +154,17 @@ $(O)/cbreaker.skel.h: $(O)/cbreaker.bpf.o
 $(O)/cbctl: $(CBCTL_SRC) $(CBCTL_HDR) $(ENGINE) $(UAPI) $(O)/cbreaker.skel.h
 	$(CC) $(CFLAGS) -o $@ $(CBCTL_SRC) kmod/cb_engine.c $(LDLIBS_CBCTL)
 
+# The completion's policy keys, from the rows of cbreaker_keys.h: all of
+# them, and those whose value is free text (not mode's two words).
+$(O)/cbctl.bash-completion: dist/cbctl.bash-completion $(UAPI) | $(O)
+	awk -F'"' '/^CB_PKEY\(/ { name = $$2 } \
+		/CB_UNIT_/ && name != "" && !seen[name]++ { all = all sep name; \
+		if ($$0 !~ /CB_UNIT_MODE/) val = val vsep name; sep = " "; vsep = " | " } \
+		END { print all; print val }' include/uapi/linux/cbreaker_keys.h >$@.keys
+	sed -e "s/@CB_POLICY_KEYS@/$$(sed -n 1p $@.keys)/" \
+	    -e "s/@CB_POLICY_VALUE_KEYS@/$$(sed -n 2p $@.keys)/" $< >$@
+	rm -f $@.keys
+
 # --- tests ----------------------------------------------------------------
 
 # The kselftest harness comes from Debian's linux-source-6.12 tarball.
@@ -185,7 +196,7 @@ $(O)/unit/%: selftests/unit/%.c $(wildcard selftests/unit/*.h) $(ENGINE) $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< kmod/cb_engine.c
 
-unit: $(UNITTESTS)
+unit: $(UNITTESTS) $(O)/cbctl.bash-completion
 	@for t in $(UNITTESTS); do ./$$t; done
 
 # --- benchmarks -------------------------------------------------------------
@@ -331,11 +342,11 @@ MODLOADDIR ?= $(PREFIX)/lib/modules-load.d
 SYSCONFDIR ?= /etc
 DATADIR ?= $(PREFIX)/share
 
-install: $(O)/cbctl
+install: $(O)/cbctl $(O)/cbctl.bash-completion
 	install -D -m 0755 $(O)/cbctl $(DESTDIR)$(SBINDIR)/cbctl
 	install -d $(DESTDIR)$(MANDIR)/man8
 	sed 's/@VERSION@/$(VERSION)/' docs/cbctl.8 >$(DESTDIR)$(MANDIR)/man8/cbctl.8
-	install -D -m 0644 dist/cbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/cbctl
+	install -D -m 0644 $(O)/cbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/cbctl
 	install -d $(DESTDIR)$(SYSTEMDDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		dist/cbreaker.service >$(DESTDIR)$(SYSTEMDDIR)/cbreaker.service

@@ -23,63 +23,102 @@
 #define NSEC_PER_MS	1000000ULL
 #define NSEC_PER_S	1000000000ULL
 
+const struct cb_pkey cb_pkeys[CB_NR_PKEYS] = {
+#define CB_PKEY(_attr, _name, _range, _field, type, _unit, _min, _max,	\
+		_def, _help)						\
+	[CB_PK_##_attr] = {						\
+		.name = _name, .range = _range, .field = #_field,	\
+		.help = _help, .min = _min, .max = _max, .def = _def,	\
+		.attr = CB_A_P_##_attr,					\
+		.offset = __builtin_offsetof(struct cb_policy, _field),	\
+		.size = sizeof(type), .unit = _unit,			\
+	},
+#include <linux/cbreaker_keys.h>
+#undef CB_PKEY
+};
+
+/* What cb_policy_invalid() says of a key out of its range. */
+static const char *const cb_pkey_bad[CB_NR_PKEYS] = {
+#define CB_PKEY(attr, name, range, ...)	\
+	[CB_PK_##attr] = name " (" range ")",
+#include <linux/cbreaker_keys.h>
+#undef CB_PKEY
+};
+
+__u64 cb_pkey_get(const struct cb_policy *p, const struct cb_pkey *k)
+{
+	const void *f = (const char *)p + k->offset;
+
+	switch (k->size) {
+	case 1:
+		return *(const __u8 *)f;
+	case 2:
+		return *(const __u16 *)f;
+	case 4:
+		return *(const __u32 *)f;
+	}
+	return *(const __u64 *)f;
+}
+
+void cb_pkey_set(struct cb_policy *p, const struct cb_pkey *k, __u64 v)
+{
+	void *f = (char *)p + k->offset;
+
+	switch (k->size) {
+	case 1:
+		*(__u8 *)f = v;
+		break;
+	case 2:
+		*(__u16 *)f = v;
+		break;
+	case 4:
+		*(__u32 *)f = v;
+		break;
+	default:
+		*(__u64 *)f = v;
+	}
+	if (k->unit == CB_UNIT_WINDOW_N)
+		p->window_ns = 0;
+}
+
+int cb_pkey_in_force(const struct cb_policy *p, const struct cb_pkey *k)
+{
+	if (k->unit == CB_UNIT_WINDOW_N)
+		return !p->window_ns;
+	if (k->unit == CB_UNIT_WINDOW_NS)
+		return !!p->window_ns;
+	return 1;
+}
+
 void cb_policy_default(struct cb_policy *p)
 {
-	*p = (struct cb_policy){
-		.window_calls	= 100,
-		.min_calls	= 10,
-		.failure_rate	= 50,
-		.slow_ns	= 1 * NSEC_PER_S,
-		.slow_rate	= 100,
-		.open_ns	= 30 * NSEC_PER_S,
-		.jitter		= 10,
-		.backoff	= 200,
-		.backoff_max_ns	= 300 * NSEC_PER_S,
-		.probes		= 5,
-		.probe_success	= 80,
-		.probe_wait_ns	= 10 * NSEC_PER_S,
-		.max_age_ns	= 600 * NSEC_PER_S,
-		.mode		= CB_MODE_ENFORCE,
-	};
+	unsigned int i;
+
+	*p = (struct cb_policy){ 0 };
+	for (i = 0; i < CB_NR_PKEYS; i++)
+		cb_pkey_set(p, &cb_pkeys[i], cb_pkeys[i].def);
 }
 
 const char *cb_policy_invalid(const struct cb_policy *p)
 {
-	const __u64 day = 86400 * NSEC_PER_S;
+	const struct cb_pkey *k;
+	unsigned int i;
+	__u64 v;
 
-	if (p->window_ns && (p->window_ns < 100 * NSEC_PER_MS || p->window_ns > day))
-		return "window (100ms..24h)";
-	if (!p->window_ns && (p->window_calls < 1 ||
-			      p->window_calls > CB_WINDOW_CALLS_MAX))
-		return "window (1..128 calls)";
-	if (p->min_calls < 1 || p->min_calls > 100000)
-		return "min-calls (1..100000)";
-	if (!p->window_ns && p->min_calls > p->window_calls)
-		return "min-calls (at most the window's calls)";
-	if (p->failure_rate < 1 || p->failure_rate > 100)
-		return "failure-rate (1..100)";
-	if (p->slow_ns < NSEC_PER_MS || p->slow_ns > 600 * NSEC_PER_S)
-		return "slow (1ms..10m)";
-	if (p->slow_rate < 1 || p->slow_rate > 100)
-		return "slow-rate (1..100)";
-	if (p->open_ns < 10 * NSEC_PER_MS || p->open_ns > day)
-		return "open (10ms..24h)";
-	if (p->jitter > 100)
-		return "jitter (0..100)";
-	if (p->backoff < 100 || p->backoff > 1600)
-		return "backoff (1..16)";
-	if (p->backoff_max_ns < p->open_ns || p->backoff_max_ns > day)
-		return "backoff-max (open..24h)";
-	if (p->probes < 1 || p->probes > 1000)
-		return "probes (1..1000)";
-	if (p->probe_success < 1 || p->probe_success > 100)
-		return "probe-success (1..100)";
-	if (p->probe_wait_ns < 10 * NSEC_PER_MS || p->probe_wait_ns > 3600 * NSEC_PER_S)
-		return "probe-wait (10ms..1h)";
-	if (p->max_age_ns && (p->max_age_ns < NSEC_PER_S || p->max_age_ns > 30 * day))
-		return "max-age (0, or 1s..30d)";
-	if (p->mode >= __CB_MODE_MAX)
-		return "mode (enforce or dry-run)";
+	for (i = 0; i < CB_NR_PKEYS; i++) {
+		k = &cb_pkeys[i];
+		v = cb_pkey_get(p, k);
+		if (!cb_pkey_in_force(p, k) || (k->unit == CB_UNIT_NS_OFF && !v))
+			continue;
+		if (v < k->min || v > k->max)
+			return cb_pkey_bad[i];
+		/* the keys checked against others, in the same order */
+		if (i == CB_PK_MIN_CALLS && !p->window_ns &&
+		    p->min_calls > p->window_calls)
+			return "min-calls (at most the window's calls)";
+		if (i == CB_PK_BACKOFF_MAX_NS && p->backoff_max_ns < p->open_ns)
+			return cb_pkey_bad[i];
+	}
 	return 0;
 }
 

@@ -38,6 +38,35 @@ struct cb_window_sum {
 	__u32 calls, fails, slows;
 };
 
+/* A policy key, as <linux/cbreaker_keys.h> describes it. */
+struct cb_pkey {
+	const char *name;
+	const char *field;	/* its name in struct cb_policy (JSON) */
+	const char *range;	/* the values it takes, as messages say them */
+	const char *help;
+	__u64 min, max, def;
+	__u16 attr;		/* CB_A_P_... */
+	__u16 offset;		/* of its field in struct cb_policy */
+	__u8 size;		/* of that field, and of the attribute */
+	__u8 unit;		/* enum cb_unit */
+};
+
+/* The keys' indexes in cb_pkeys[]: CB_PK_WINDOW_CALLS, ... */
+enum {
+#define CB_PKEY(attr, ...) CB_PK_##attr,
+#include <linux/cbreaker_keys.h>
+#undef CB_PKEY
+	CB_NR_PKEYS
+};
+
+extern const struct cb_pkey cb_pkeys[CB_NR_PKEYS];
+
+__u64 cb_pkey_get(const struct cb_policy *p, const struct cb_pkey *k);
+/* A window in calls also makes the window one of calls (window_ns 0). */
+void cb_pkey_set(struct cb_policy *p, const struct cb_pkey *k, __u64 v);
+/* False for the form of the window @p does not use. */
+int cb_pkey_in_force(const struct cb_policy *p, const struct cb_pkey *k);
+
 /* Policy defaults and ranges, shared by the module (validation) and cbctl. */
 void cb_policy_default(struct cb_policy *p);
 /* 0, or the name of the first key out of range or inconsistent. */

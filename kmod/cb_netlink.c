@@ -13,18 +13,10 @@
 
 #include "cb_core.h"
 
-#define CB_RANGE(name, lo, hi) \
-	static const struct netlink_range_validation name = { .min = (lo), .max = (hi) }
+/* The policy keys' attributes (cb_pkeys): filled in by cb_netlink_init(). */
+static struct netlink_range_validation cb_pkey_ranges[CB_NR_PKEYS] __ro_after_init;
 
-/* First line of defence; cb_policy_invalid() checks the whole policy. */
-CB_RANGE(cb_min_calls_range, 1, 100000);
-CB_RANGE(cb_window_range, 100 * NSEC_PER_MSEC, 86400 * NSEC_PER_SEC);
-CB_RANGE(cb_slow_range, NSEC_PER_MSEC, 600 * NSEC_PER_SEC);
-CB_RANGE(cb_open_range, 10 * NSEC_PER_MSEC, 86400 * NSEC_PER_SEC);
-CB_RANGE(cb_probe_wait_range, 10 * NSEC_PER_MSEC, 3600 * NSEC_PER_SEC);
-CB_RANGE(cb_max_age_range, 0, 30 * 86400 * NSEC_PER_SEC);
-
-static const struct nla_policy cb_nl_policy[CB_A_MAX + 1] = {
+static struct nla_policy cb_nl_policy[CB_A_MAX + 1] __ro_after_init = {
 	[CB_A_ADDR]		= NLA_POLICY_EXACT_LEN(16),
 	[CB_A_PORT]		= NLA_POLICY_MIN(NLA_U16, 1),
 	[CB_A_PROTO]		= NLA_POLICY_RANGE(NLA_U8, IPPROTO_TCP, IPPROTO_UDP),
@@ -33,24 +25,9 @@ static const struct nla_policy cb_nl_policy[CB_A_MAX + 1] = {
 	[CB_A_ALL]		= { .type = NLA_FLAG },
 	[CB_A_DEFAULT]		= { .type = NLA_FLAG },
 	[CB_A_PREFIXLEN]	= NLA_POLICY_MAX(NLA_U8, 128),
-	[CB_A_P_WINDOW_CALLS]	= NLA_POLICY_RANGE(NLA_U32, 1, CB_WINDOW_CALLS_MAX),
-	[CB_A_P_WINDOW_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_window_range),
-	[CB_A_P_MIN_CALLS]	= NLA_POLICY_FULL_RANGE(NLA_U32, &cb_min_calls_range),
-	[CB_A_P_FAILURE_RATE]	= NLA_POLICY_RANGE(NLA_U8, 1, 100),
-	[CB_A_P_SLOW_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_slow_range),
-	[CB_A_P_SLOW_RATE]	= NLA_POLICY_RANGE(NLA_U8, 1, 100),
-	[CB_A_P_OPEN_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_open_range),
-	[CB_A_P_JITTER]		= NLA_POLICY_MAX(NLA_U8, 100),
-	[CB_A_P_BACKOFF]	= NLA_POLICY_RANGE(NLA_U16, 100, 1600),
-	[CB_A_P_BACKOFF_MAX_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_open_range),
-	[CB_A_P_PROBES]		= NLA_POLICY_RANGE(NLA_U16, 1, 1000),
-	[CB_A_P_PROBE_SUCCESS]	= NLA_POLICY_RANGE(NLA_U8, 1, 100),
-	[CB_A_P_PROBE_WAIT_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_probe_wait_range),
-	[CB_A_P_MAX_AGE_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_max_age_range),
-	[CB_A_P_MODE]		= NLA_POLICY_MAX(NLA_U8, __CB_MODE_MAX - 1),
 	[CB_A_NETNS]		= { .type = NLA_U64 },
 	[CB_A_SCOPE]		= { .type = NLA_U32 },
-	[CB_A_DURATION_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_open_range),
+	[CB_A_DURATION_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_pkey_ranges[CB_PK_OPEN_NS]),
 };
 
 static struct genl_family cb_genl_family;
@@ -146,10 +123,24 @@ static int cb_parse_rule(struct genl_info *info, struct cb_rule *r)
 	return 0;
 }
 
+static u64 cb_nla_get(const struct nlattr *a, unsigned int size)
+{
+	switch (size) {
+	case 1:
+		return nla_get_u8(a);
+	case 2:
+		return nla_get_u16(a);
+	case 4:
+		return nla_get_u32(a);
+	}
+	return nla_get_u64(a);
+}
+
 /* The policy keys given override those of @p; then the whole is checked. */
 static int cb_parse_policy(struct genl_info *info, struct cb_policy *p)
 {
 	struct nlattr **tb = info->attrs;
+	const struct cb_pkey *k;
 	const char *bad;
 
 	if (tb[CB_A_P_WINDOW_CALLS] && tb[CB_A_P_WINDOW_NS]) {
@@ -157,38 +148,9 @@ static int cb_parse_policy(struct genl_info *info, struct cb_policy *p)
 				    "a window is counted in calls or in time, not both");
 		return -EINVAL;
 	}
-	if (tb[CB_A_P_WINDOW_CALLS]) {
-		p->window_calls = nla_get_u32(tb[CB_A_P_WINDOW_CALLS]);
-		p->window_ns = 0;
-	}
-	if (tb[CB_A_P_WINDOW_NS])
-		p->window_ns = nla_get_u64(tb[CB_A_P_WINDOW_NS]);
-	if (tb[CB_A_P_MIN_CALLS])
-		p->min_calls = nla_get_u32(tb[CB_A_P_MIN_CALLS]);
-	if (tb[CB_A_P_FAILURE_RATE])
-		p->failure_rate = nla_get_u8(tb[CB_A_P_FAILURE_RATE]);
-	if (tb[CB_A_P_SLOW_NS])
-		p->slow_ns = nla_get_u64(tb[CB_A_P_SLOW_NS]);
-	if (tb[CB_A_P_SLOW_RATE])
-		p->slow_rate = nla_get_u8(tb[CB_A_P_SLOW_RATE]);
-	if (tb[CB_A_P_OPEN_NS])
-		p->open_ns = nla_get_u64(tb[CB_A_P_OPEN_NS]);
-	if (tb[CB_A_P_JITTER])
-		p->jitter = nla_get_u8(tb[CB_A_P_JITTER]);
-	if (tb[CB_A_P_BACKOFF])
-		p->backoff = nla_get_u16(tb[CB_A_P_BACKOFF]);
-	if (tb[CB_A_P_BACKOFF_MAX_NS])
-		p->backoff_max_ns = nla_get_u64(tb[CB_A_P_BACKOFF_MAX_NS]);
-	if (tb[CB_A_P_PROBES])
-		p->probes = nla_get_u16(tb[CB_A_P_PROBES]);
-	if (tb[CB_A_P_PROBE_SUCCESS])
-		p->probe_success = nla_get_u8(tb[CB_A_P_PROBE_SUCCESS]);
-	if (tb[CB_A_P_PROBE_WAIT_NS])
-		p->probe_wait_ns = nla_get_u64(tb[CB_A_P_PROBE_WAIT_NS]);
-	if (tb[CB_A_P_MAX_AGE_NS])
-		p->max_age_ns = nla_get_u64(tb[CB_A_P_MAX_AGE_NS]);
-	if (tb[CB_A_P_MODE])
-		p->mode = nla_get_u8(tb[CB_A_P_MODE]);
+	for (k = cb_pkeys; k < cb_pkeys + CB_NR_PKEYS; k++)
+		if (tb[k->attr])
+			cb_pkey_set(p, k, cb_nla_get(tb[k->attr], k->size));
 
 	bad = cb_policy_invalid(p);
 	if (bad) {
@@ -244,32 +206,35 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	return 0;
 }
 
+static int cb_put_uint(struct sk_buff *skb, int type, unsigned int size, u64 v)
+{
+	switch (size) {
+	case 1:
+		return nla_put_u8(skb, type, v);
+	case 2:
+		return nla_put_u16(skb, type, v);
+	case 4:
+		return nla_put_u32(skb, type, v);
+	}
+	return cb_put_u64(skb, type, v);
+}
+
 static int cb_put_rule(struct sk_buff *skb, const struct cb_rule *r)
 {
 	const struct cb_policy *p = &r->policy;
+	const struct cb_pkey *k;
 
 	if ((!r->prefixlen && !r->port &&
 	     nla_put_flag(skb, CB_A_DEFAULT)) ||
 	    nla_put(skb, CB_A_ADDR, sizeof(r->addr), r->addr) ||
 	    nla_put_u8(skb, CB_A_PREFIXLEN, r->prefixlen) ||
 	    (r->port && nla_put_u16(skb, CB_A_PORT, r->port)) ||
-	    nla_put_u8(skb, CB_A_PROTO, r->proto) ||
-	    (p->window_ns ? cb_put_u64(skb, CB_A_P_WINDOW_NS, p->window_ns) :
-	     nla_put_u32(skb, CB_A_P_WINDOW_CALLS, p->window_calls)) ||
-	    nla_put_u32(skb, CB_A_P_MIN_CALLS, p->min_calls) ||
-	    nla_put_u8(skb, CB_A_P_FAILURE_RATE, p->failure_rate) ||
-	    cb_put_u64(skb, CB_A_P_SLOW_NS, p->slow_ns) ||
-	    nla_put_u8(skb, CB_A_P_SLOW_RATE, p->slow_rate) ||
-	    cb_put_u64(skb, CB_A_P_OPEN_NS, p->open_ns) ||
-	    nla_put_u8(skb, CB_A_P_JITTER, p->jitter) ||
-	    nla_put_u16(skb, CB_A_P_BACKOFF, p->backoff) ||
-	    cb_put_u64(skb, CB_A_P_BACKOFF_MAX_NS, p->backoff_max_ns) ||
-	    nla_put_u16(skb, CB_A_P_PROBES, p->probes) ||
-	    nla_put_u8(skb, CB_A_P_PROBE_SUCCESS, p->probe_success) ||
-	    cb_put_u64(skb, CB_A_P_PROBE_WAIT_NS, p->probe_wait_ns) ||
-	    cb_put_u64(skb, CB_A_P_MAX_AGE_NS, p->max_age_ns) ||
-	    nla_put_u8(skb, CB_A_P_MODE, p->mode))
+	    nla_put_u8(skb, CB_A_PROTO, r->proto))
 		return -EMSGSIZE;
+	for (k = cb_pkeys; k < cb_pkeys + CB_NR_PKEYS; k++)
+		if (cb_pkey_in_force(p, k) &&
+		    cb_put_uint(skb, k->attr, k->size, cb_pkey_get(p, k)))
+			return -EMSGSIZE;
 	return 0;
 }
 
@@ -695,8 +660,31 @@ dropped:
 	cb_stat_add(CB_STAT_EVENTS_DROPPED, 1);
 }
 
+/*
+ * The policy keys' attribute policy, from their table: the type by their
+ * field's size, the range theirs (a key that may be off also takes 0).
+ * cb_policy_invalid() then checks the whole policy.
+ */
+static void cb_nl_policy_keys(void)
+{
+	static const u8 types[] = { [1] = NLA_U8, [2] = NLA_U16, [4] = NLA_U32,
+				    [8] = NLA_U64 };
+	const struct cb_pkey *k;
+	int i;
+
+	for (i = 0; i < CB_NR_PKEYS; i++) {
+		k = &cb_pkeys[i];
+		cb_pkey_ranges[i].min = k->unit == CB_UNIT_NS_OFF ? 0 : k->min;
+		cb_pkey_ranges[i].max = k->max;
+		cb_nl_policy[k->attr].type = types[k->size];
+		cb_nl_policy[k->attr].validation_type = NLA_VALIDATE_RANGE_PTR;
+		cb_nl_policy[k->attr].range = &cb_pkey_ranges[i];
+	}
+}
+
 int cb_netlink_init(void)
 {
+	cb_nl_policy_keys();
 	return genl_register_family(&cb_genl_family);
 }
 

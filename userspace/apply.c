@@ -178,32 +178,6 @@ static int cb_apply_fetch(struct cb_apply *a)
 
 /* --- the changes as batch lines (--diff) ------------------------------------ */
 
-static void cb_fmt_value(int attr, uint64_t v, char *buf, size_t len)
-{
-	switch (attr) {
-	case CB_A_P_WINDOW_NS:
-	case CB_A_P_SLOW_NS:
-	case CB_A_P_OPEN_NS:
-	case CB_A_P_BACKOFF_MAX_NS:
-	case CB_A_P_PROBE_WAIT_NS:
-	case CB_A_P_MAX_AGE_NS:
-		cb_format_duration(v, buf, len);
-		break;
-	case CB_A_P_BACKOFF:
-		if (v % 100)
-			snprintf(buf, len, "%u.%02u", (unsigned int)v / 100,
-				 (unsigned int)v % 100);
-		else
-			snprintf(buf, len, "%u", (unsigned int)v / 100);
-		break;
-	case CB_A_P_MODE:
-		snprintf(buf, len, "%s", cb_mode_name(v));
-		break;
-	default:
-		snprintf(buf, len, "%llu", (unsigned long long)v);
-	}
-}
-
 static void cb_fmt_rule(const struct cb_rule_arg *r, char *buf, size_t len)
 {
 	char pfx[64];
@@ -231,8 +205,8 @@ static void cb_fmt_keys(const struct cb_rule_arg *r, char *buf, size_t len)
 	for (i = 0; i < CB_NR_PKEYS && n < len; i++) {
 		if (!r->given[i])
 			continue;
-		cb_fmt_value(r->attr[i], r->val[i], v, sizeof(v));
-		n += snprintf(buf + n, len - n, " %s %s", cb_pkey_name(i), v);
+		cb_pkey_text(i, r->val[i], v, sizeof(v));
+		n += snprintf(buf + n, len - n, " %s %s", cb_pkeys[i].name, v);
 	}
 }
 
@@ -307,15 +281,15 @@ static int cb_apply_plan(struct cb_apply *a, struct cb_req *reqs,
 		cb_rule_give_all(&wanted, &w->policy);
 		memset(reqs[n].rule.given, 0, sizeof(reqs[n].rule.given));
 		memset(&was[n], 0, sizeof(was[n]));
+		/* row by row: a window in calls and one in time are two rows */
 		for (k = 0; k < CB_NR_PKEYS; k++) {
-			if (now.attr[k] == wanted.attr[k] && now.val[k] == wanted.val[k])
+			if (now.given[k] == wanted.given[k] &&
+			    (!now.given[k] || now.val[k] == wanted.val[k]))
 				continue;
 			differs = true;
-			reqs[n].rule.given[k] = true;
-			reqs[n].rule.attr[k] = wanted.attr[k];
+			reqs[n].rule.given[k] = wanted.given[k];
 			reqs[n].rule.val[k] = wanted.val[k];
-			was[n].given[k] = true;
-			was[n].attr[k] = now.attr[k];
+			was[n].given[k] = now.given[k];
 			was[n].val[k] = now.val[k];
 		}
 		if (differs) {

@@ -8,6 +8,8 @@
 #include <libmnl/libmnl.h>
 #include <linux/cbreaker.h>
 
+#include "cb_engine.h"
+
 /* Global options (-j, -p) */
 extern bool cb_json;
 extern bool cb_pretty;
@@ -68,6 +70,10 @@ uint64_t cb_nl_u64(const struct nlattr *a);
 uint32_t cb_nl_u32(const struct nlattr *a);
 uint16_t cb_nl_u16(const struct nlattr *a);
 uint8_t cb_nl_u8(const struct nlattr *a);
+/* An unsigned attribute of any size (1, 2, 4 or 8 bytes). */
+uint64_t cb_nl_uint(const struct nlattr *a);
+void cb_nl_put_uint(struct nlmsghdr *nlh, uint16_t type, unsigned int size,
+		    uint64_t v);
 int cb_nl_monitor(mnl_cb_t fn, void (*lost)(void), void *data);
 
 struct cb_status_info {
@@ -81,14 +87,11 @@ int cb_nl_status(struct cb_status_info *st);
 int cb_nl_maps_release(void);
 
 /* policy.c: a rule (where) and the policy keys given for it (what) */
-#define CB_NR_PKEYS 14
-
 struct cb_rule_arg {
 	bool is_default, have_dst, have_port, have_proto;
 	uint8_t addr[16], prefixlen, proto;
 	uint16_t port;
-	bool given[CB_NR_PKEYS];
-	int attr[CB_NR_PKEYS];
+	bool given[CB_NR_PKEYS];	/* by row of cb_pkeys */
 	uint64_t val[CB_NR_PKEYS];
 };
 
@@ -116,8 +119,8 @@ struct cb_req {
 
 /* Parse a change; -1 (reported) if bad, 1 if @cmd is no change command. */
 int cb_policy_req(const char *cmd, int argc, char **argv, struct cb_req *req);
-/* The name of policy key @i (0..CB_NR_PKEYS-1), as the grammar spells it. */
-const char *cb_pkey_name(int i);
+/* Value @v of row @i of cb_pkeys, as the grammar writes it. */
+void cb_pkey_text(int i, uint64_t v, char *buf, size_t len);
 int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req);
 int cb_req_send_policy(const struct cb_req *req);
 int cb_req_send_breaker(const struct cb_req *req);

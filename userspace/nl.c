@@ -253,6 +253,9 @@ void cb_nl_put_key(struct nlmsghdr *nlh, const struct cb_key *key)
 		mnl_attr_put_u64(nlh, CB_A_NETNS, key->netns);
 }
 
+#define CB_MNL_TYPE(size) ((size) == 1 ? MNL_TYPE_U8 : (size) == 2 ? MNL_TYPE_U16 : \
+			   (size) == 4 ? MNL_TYPE_U32 : MNL_TYPE_U64)
+
 /* Attribute types we read and their expected kind. */
 static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_ADDR] = MNL_TYPE_BINARY,	[CB_A_PORT] = MNL_TYPE_U16,
@@ -268,14 +271,11 @@ static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_TRIPS] = MNL_TYPE_U8,	[CB_A_MODE] = MNL_TYPE_U8,
 	[CB_A_TRACKED] = MNL_TYPE_U8,	[CB_A_DEFAULT] = MNL_TYPE_FLAG,
 	[CB_A_PREFIXLEN] = MNL_TYPE_U8,	[CB_A_RULES] = MNL_TYPE_U32,
-	[CB_A_P_WINDOW_CALLS] = MNL_TYPE_U32, [CB_A_P_WINDOW_NS] = MNL_TYPE_U64,
-	[CB_A_P_MIN_CALLS] = MNL_TYPE_U32, [CB_A_P_FAILURE_RATE] = MNL_TYPE_U8,
-	[CB_A_P_SLOW_NS] = MNL_TYPE_U64, [CB_A_P_SLOW_RATE] = MNL_TYPE_U8,
-	[CB_A_P_OPEN_NS] = MNL_TYPE_U64, [CB_A_P_JITTER] = MNL_TYPE_U8,
-	[CB_A_P_BACKOFF] = MNL_TYPE_U16, [CB_A_P_BACKOFF_MAX_NS] = MNL_TYPE_U64,
-	[CB_A_P_PROBES] = MNL_TYPE_U16,	[CB_A_P_PROBE_SUCCESS] = MNL_TYPE_U8,
-	[CB_A_P_PROBE_WAIT_NS] = MNL_TYPE_U64, [CB_A_P_MAX_AGE_NS] = MNL_TYPE_U64,
-	[CB_A_P_MODE] = MNL_TYPE_U8,	[CB_A_FROM] = MNL_TYPE_U8,
+#define CB_PKEY(attr, name, range, field, type, ...) \
+	[CB_A_P_##attr] = CB_MNL_TYPE(sizeof(type)),
+#include <linux/cbreaker_keys.h>
+#undef CB_PKEY
+	[CB_A_FROM] = MNL_TYPE_U8,
 	[CB_A_REASON] = MNL_TYPE_U8,	[CB_A_SEQ] = MNL_TYPE_U64,
 	[CB_A_TIME] = MNL_TYPE_U64,	[CB_A_STATS] = MNL_TYPE_NESTED,
 	[CB_A_PROBES_PLACED] = MNL_TYPE_U16, [CB_A_PROBES_OK] = MNL_TYPE_U16,
@@ -314,6 +314,39 @@ int cb_nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb)
 uint64_t cb_nl_u64(const struct nlattr *a)
 {
 	return a ? mnl_attr_get_u64(a) : 0;
+}
+
+uint64_t cb_nl_uint(const struct nlattr *a)
+{
+	switch (a ? mnl_attr_get_payload_len(a) : 0) {
+	case 1:
+		return mnl_attr_get_u8(a);
+	case 2:
+		return mnl_attr_get_u16(a);
+	case 4:
+		return mnl_attr_get_u32(a);
+	case 8:
+		return mnl_attr_get_u64(a);
+	}
+	return 0;
+}
+
+void cb_nl_put_uint(struct nlmsghdr *nlh, uint16_t type, unsigned int size,
+		    uint64_t v)
+{
+	switch (size) {
+	case 1:
+		mnl_attr_put_u8(nlh, type, v);
+		break;
+	case 2:
+		mnl_attr_put_u16(nlh, type, v);
+		break;
+	case 4:
+		mnl_attr_put_u32(nlh, type, v);
+		break;
+	default:
+		mnl_attr_put_u64(nlh, type, v);
+	}
 }
 
 uint32_t cb_nl_u32(const struct nlattr *a)

@@ -4,8 +4,10 @@
  *
  *   DST := default [proto tcp|udp] | dst PREFIX [port PORT] [proto tcp|udp]
  *
- * Values are parsed here; ranges and consistency are the module's to check
- * (its message is shown), so the two can never disagree.
+ * The keys are the engine's table (cb_pkeys, from CB_POLICY_KEYS). Values
+ * are parsed here; ranges and consistency are checked by the engine's own
+ * cb_policy_invalid(), here before sending and again in the module, so the
+ * two can never disagree.
  */
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -15,66 +17,99 @@
 #include "cbctl.h"
 #include "cb_engine.h"
 
-enum cb_kind { CB_COUNT, CB_PCT, CB_DURATION, CB_WINDOW, CB_FACTOR, CB_MODE };
-
-static const struct cb_pkey {
-	const char *name;
-	enum cb_kind kind;
-	int attr;		/* for CB_WINDOW: the count attribute */
-	uint32_t max;		/* for CB_COUNT */
-} cb_pkeys[] = {
-	{ "window", CB_WINDOW, CB_A_P_WINDOW_CALLS, 0 },
-	{ "min-calls", CB_COUNT, CB_A_P_MIN_CALLS, 100000 },
-	{ "failure-rate", CB_PCT, CB_A_P_FAILURE_RATE, 0 },
-	{ "slow", CB_DURATION, CB_A_P_SLOW_NS, 0 },
-	{ "slow-rate", CB_PCT, CB_A_P_SLOW_RATE, 0 },
-	{ "open", CB_DURATION, CB_A_P_OPEN_NS, 0 },
-	{ "jitter", CB_PCT, CB_A_P_JITTER, 0 },
-	{ "backoff", CB_FACTOR, CB_A_P_BACKOFF, 0 },
-	{ "backoff-max", CB_DURATION, CB_A_P_BACKOFF_MAX_NS, 0 },
-	{ "probes", CB_COUNT, CB_A_P_PROBES, 65535 },
-	{ "probe-success", CB_PCT, CB_A_P_PROBE_SUCCESS, 0 },
-	{ "probe-wait", CB_DURATION, CB_A_P_PROBE_WAIT_NS, 0 },
-	{ "max-age", CB_DURATION, CB_A_P_MAX_AGE_NS, 0 },
-	{ "mode", CB_MODE, CB_A_P_MODE, 0 },
+/* How each unit is written in help. */
+static const char *const cb_unit_arg[] = {
+	[CB_UNIT_N] = "N",		[CB_UNIT_PCT] = "PCT",
+	[CB_UNIT_NS] = "DURATION",	[CB_UNIT_NS_OFF] = "DURATION",
+	[CB_UNIT_FACTOR] = "FACTOR",	[CB_UNIT_MODE] = "enforce|dry-run",
+	[CB_UNIT_WINDOW_N] = "N",	[CB_UNIT_WINDOW_NS] = "DURATION",
 };
 
-_Static_assert(sizeof(cb_pkeys) / sizeof(cb_pkeys[0]) == CB_NR_PKEYS,
-	       "one entry per policy key");
+/* The second row of a key written two ways (window): not a key of its own. */
+static bool cb_pkey_alias(int i)
+{
+	return i && !strcmp(cb_pkeys[i].name, cb_pkeys[i - 1].name);
+}
+
+static void cb_pkey_format(const struct cb_pkey *k, uint64_t v, char *buf,
+			   size_t len)
+{
+	switch (k->unit) {
+	case CB_UNIT_NS:
+	case CB_UNIT_NS_OFF:
+	case CB_UNIT_WINDOW_NS:
+		cb_format_duration(v, buf, len);
+		break;
+	case CB_UNIT_FACTOR:
+		if (v % 100)
+			snprintf(buf, len, "%u.%02u", (unsigned int)v / 100,
+				 (unsigned int)v % 100);
+		else
+			snprintf(buf, len, "%u", (unsigned int)v / 100);
+		break;
+	case CB_UNIT_MODE:
+		snprintf(buf, len, "%s", cb_mode_name(v));
+		break;
+	default:
+		snprintf(buf, len, "%" PRIu64, v);
+	}
+}
 
 static void cb_policy_usage(void)
 {
+	struct cb_policy def;
+	char word[64], val[32];
+	int i, n, col;
+
 	printf("Usage: cbctl policy add    DST [KEY VALUE]...\n"
 	       "       cbctl policy change DST [KEY VALUE]...\n"
 	       "       cbctl policy del    DST\n"
 	       "       cbctl policy show   [DST]\n"
-	       "DST := default [proto tcp|udp] | dst PREFIX [port PORT] [proto tcp|udp]\n"
-	       "KEY := window N | window DURATION | min-calls N | failure-rate PCT\n"
-	       "     | slow DURATION | slow-rate PCT | open DURATION | jitter PCT\n"
-	       "     | backoff FACTOR | backoff-max DURATION | probes N\n"
-	       "     | probe-success PCT | probe-wait DURATION | max-age DURATION\n"
-	       "     | mode enforce|dry-run\n"
-	       "DURATION := N(ns|us|ms|s|m|h)   PCT := 0..100   proto defaults to tcp\n"
+	       "DST := default [proto tcp|udp] | dst PREFIX [port PORT] [proto tcp|udp]\n");
+	col = printf("KEY :=");
+	for (i = 0; i < CB_NR_PKEYS; i++) {
+		n = snprintf(word, sizeof(word), "%s %s", cb_pkeys[i].name,
+			     cb_unit_arg[cb_pkeys[i].unit]);
+		if (i && col + 3 + n > 72)
+			col = printf("\n     |");
+		else if (i)
+			col += printf(" |");
+		col += printf(" %s", word);
+	}
+	printf("\nDURATION := N(ns|us|ms|s|m|h)   PCT := 0..100   proto defaults to tcp\n"
 	       "window 100: the last 100 calls; window 60s: the calls of the last 60 s\n"
 	       "slow: a handshake that took this long, done or failed (a SYN timeout\n"
-	       "  is a failure and slow); a probe counts as good only if done and not slow\n");
+	       "  is a failure and slow); a probe counts as good only if done and not slow\n"
+	       "Keys: values (default)\n");
+	cb_policy_default(&def);
+	for (i = 0; i < CB_NR_PKEYS; i++) {
+		const struct cb_pkey *k = &cb_pkeys[i];
+
+		printf("  %s %s: %s", k->name, cb_unit_arg[k->unit], k->range);
+		if (cb_pkey_in_force(&def, k)) {
+			cb_pkey_format(k, k->def, val, sizeof(val));
+			printf(" (%s)", val);
+		}
+		printf("\n      %s\n", k->help);
+	}
 }
 
-const char *cb_pkey_name(int i)
+/* For cbctl apply --diff: row @i's value @v as the grammar writes it. */
+void cb_pkey_text(int i, uint64_t v, char *buf, size_t len)
 {
-	return cb_pkeys[i].name;
+	cb_pkey_format(&cb_pkeys[i], v, buf, len);
 }
 
-/* A key by exact name, else by unambiguous prefix. */
+/* A key by exact name, else by unambiguous prefix: its first row. */
 static int cb_find_pkey(const char *arg)
 {
 	int i, found = -1;
 
-	for (i = 0; i < (int)CB_NR_PKEYS; i++)
+	for (i = 0; i < CB_NR_PKEYS; i++)
 		if (!strcmp(arg, cb_pkeys[i].name))
 			return i;
-	for (i = 0; i < (int)CB_NR_PKEYS; i++) {
-		if (!cb_matches(arg, cb_pkeys[i].name))
+	for (i = 0; i < CB_NR_PKEYS; i++) {
+		if (!cb_matches(arg, cb_pkeys[i].name) || cb_pkey_alias(i))
 			continue;
 		if (found >= 0)
 			return -2;
@@ -83,54 +118,68 @@ static int cb_find_pkey(const char *arg)
 	return found;
 }
 
-static int cb_parse_value(const struct cb_pkey *k, const char *s,
-			  struct cb_rule_arg *r, int i)
+/* Whether key @i was given, in any of its rows. */
+static bool cb_pkey_given(const struct cb_rule_arg *r, int i)
 {
+	int j;
+
+	for (j = 0; j < CB_NR_PKEYS; j++)
+		if (r->given[j] && !strcmp(cb_pkeys[j].name, cb_pkeys[i].name))
+			return true;
+	return false;
+}
+
+static int cb_parse_value(int i, const char *s, struct cb_rule_arg *r)
+{
+	const struct cb_pkey *k = &cb_pkeys[i];
 	uint32_t u;
 	uint16_t f;
 
-	r->attr[i] = k->attr;
-	switch (k->kind) {
-	case CB_COUNT:
-		if (cb_parse_u32(s, k->max, &u))
+	switch (k->unit) {
+	case CB_UNIT_N:
+		if (cb_parse_u32(s, k->size == 2 ? UINT16_MAX : UINT32_MAX, &u))
 			return cb_err("bad %s \"%s\" (a whole number)", k->name, s);
 		r->val[i] = u;
-		return 0;
-	case CB_PCT:
+		break;
+	case CB_UNIT_PCT:
 		if (cb_parse_u32(s, 100, &u))
 			return cb_err("bad %s \"%s\" (0..100)", k->name, s);
 		r->val[i] = u;
-		return 0;
-	case CB_DURATION:
+		break;
+	case CB_UNIT_NS:
+	case CB_UNIT_NS_OFF:
+	case CB_UNIT_WINDOW_NS:
 		if (cb_parse_duration(s, &r->val[i]))
 			return cb_err("bad %s \"%s\" (N with a unit: ns, us, ms, s, m or h)",
 				      k->name, s);
-		return 0;
-	case CB_WINDOW:
-		if (!cb_parse_u32(s, 1000000, &u)) {
+		break;
+	case CB_UNIT_WINDOW_N:
+		if (!cb_parse_u32(s, UINT32_MAX, &u)) {
 			r->val[i] = u;
-			return 0;
+			break;
 		}
+		i = CB_PK_WINDOW_NS;
 		if (cb_parse_duration(s, &r->val[i]))
 			return cb_err("bad window \"%s\" (N calls, or a duration such as 60s)",
 				      s);
-		r->attr[i] = CB_A_P_WINDOW_NS;
-		return 0;
-	case CB_FACTOR:
+		break;
+	case CB_UNIT_FACTOR:
 		if (cb_parse_factor(s, &f))
-			return cb_err("bad backoff \"%s\" (a factor such as 2 or 1.5)", s);
+			return cb_err("bad %s \"%s\" (a factor such as 2 or 1.5)",
+				      k->name, s);
 		r->val[i] = f;
-		return 0;
-	case CB_MODE:
+		break;
+	case CB_UNIT_MODE:
 		if (!strcmp(s, "enforce"))
 			r->val[i] = CB_MODE_ENFORCE;
 		else if (!strcmp(s, "dry-run"))
 			r->val[i] = CB_MODE_DRY_RUN;
 		else
 			return cb_err("bad mode \"%s\" (enforce or dry-run)", s);
-		return 0;
+		break;
 	}
-	return -1;
+	r->given[i] = true;
+	return 0;
 }
 
 /* DST, then (if @keys) policy keys, in any order, each at most once. */
@@ -178,11 +227,10 @@ static int cb_parse_rule_args(int argc, char **argv, bool keys,
 				return cb_err("ambiguous key \"%s\"", kw);
 			if (k < 0)
 				return cb_err("unknown key \"%s\"", kw);
-			if (r->given[k])
+			if (cb_pkey_given(r, k))
 				return cb_err("%s given twice", cb_pkeys[k].name);
-			if (cb_parse_value(&cb_pkeys[k], val, r, k))
+			if (cb_parse_value(k, val, r))
 				return -1;
-			r->given[k] = true;
 		}
 	}
 	if (!r->is_default && !r->have_dst)
@@ -195,7 +243,7 @@ static int cb_parse_rule_args(int argc, char **argv, bool keys,
 static int cb_put_rule(struct nlmsghdr *nlh, const void *arg)
 {
 	const struct cb_rule_arg *r = arg;
-	unsigned int i;
+	int i;
 
 	mnl_attr_put_u8(nlh, CB_A_PROTO, r->proto);
 	if (r->is_default) {
@@ -206,48 +254,22 @@ static int cb_put_rule(struct nlmsghdr *nlh, const void *arg)
 		if (r->have_port)
 			mnl_attr_put_u16(nlh, CB_A_PORT, r->port);
 	}
-	for (i = 0; i < CB_NR_PKEYS; i++) {
-		if (!r->given[i])
-			continue;
-		switch (r->attr[i]) {
-		case CB_A_P_WINDOW_CALLS:
-		case CB_A_P_MIN_CALLS:
-			mnl_attr_put_u32(nlh, r->attr[i], r->val[i]);
-			break;
-		case CB_A_P_BACKOFF:
-		case CB_A_P_PROBES:
-			mnl_attr_put_u16(nlh, r->attr[i], r->val[i]);
-			break;
-		case CB_A_P_FAILURE_RATE:
-		case CB_A_P_SLOW_RATE:
-		case CB_A_P_JITTER:
-		case CB_A_P_PROBE_SUCCESS:
-		case CB_A_P_MODE:
-			mnl_attr_put_u8(nlh, r->attr[i], r->val[i]);
-			break;
-		default:
-			mnl_attr_put_u64(nlh, r->attr[i], r->val[i]);
-		}
-	}
+	for (i = 0; i < CB_NR_PKEYS; i++)
+		if (r->given[i])
+			cb_nl_put_uint(nlh, cb_pkeys[i].attr, cb_pkeys[i].size,
+				       r->val[i]);
 	return 0;
 }
 
 /* --- show --------------------------------------------------------------- */
 
-static void cb_show_duration(const char *name, const struct nlattr *a)
-{
-	char buf[32];
-
-	cb_format_duration(cb_nl_u64(a), buf, sizeof(buf));
-	printf(" %s %s", name, buf);
-}
-
 static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[CB_A_MAX + 1];
-	char dst[64], factor[16];
+	char dst[64], val[32], name[40];
 	unsigned int *n = data;
-	uint16_t backoff;
+	const struct cb_pkey *k;
+	uint64_t v;
 
 	if (cb_nl_parse(nlh, tb) < 0 || !tb[CB_A_ADDR] || !tb[CB_A_PREFIXLEN])
 		return MNL_CB_ERROR;
@@ -257,12 +279,6 @@ static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 	else
 		cb_format_prefix(mnl_attr_get_payload(tb[CB_A_ADDR]),
 				 cb_nl_u8(tb[CB_A_PREFIXLEN]), dst, sizeof(dst));
-	backoff = cb_nl_u16(tb[CB_A_P_BACKOFF]);
-	if (backoff % 100)
-		snprintf(factor, sizeof(factor), "%u.%02u", backoff / 100,
-			 backoff % 100);
-	else
-		snprintf(factor, sizeof(factor), "%u", backoff / 100);
 
 	if (cb_json) {
 		jw_obj_open(NULL);
@@ -272,48 +288,34 @@ static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 		else
 			jw_null("port");
 		jw_str("proto", cb_proto_name(cb_nl_u8(tb[CB_A_PROTO])));
-		if (tb[CB_A_P_WINDOW_NS])
-			jw_u64("window_ns", cb_nl_u64(tb[CB_A_P_WINDOW_NS]));
-		else
-			jw_u64("window_calls", cb_nl_u32(tb[CB_A_P_WINDOW_CALLS]));
-		jw_u64("min_calls", cb_nl_u32(tb[CB_A_P_MIN_CALLS]));
-		jw_u64("failure_rate", cb_nl_u8(tb[CB_A_P_FAILURE_RATE]));
-		jw_u64("slow_ns", cb_nl_u64(tb[CB_A_P_SLOW_NS]));
-		jw_u64("slow_rate", cb_nl_u8(tb[CB_A_P_SLOW_RATE]));
-		jw_u64("open_ns", cb_nl_u64(tb[CB_A_P_OPEN_NS]));
-		jw_u64("jitter", cb_nl_u8(tb[CB_A_P_JITTER]));
-		jw_u64("backoff_percent", backoff);
-		jw_u64("backoff_max_ns", cb_nl_u64(tb[CB_A_P_BACKOFF_MAX_NS]));
-		jw_u64("probes", cb_nl_u16(tb[CB_A_P_PROBES]));
-		jw_u64("probe_success", cb_nl_u8(tb[CB_A_P_PROBE_SUCCESS]));
-		jw_u64("probe_wait_ns", cb_nl_u64(tb[CB_A_P_PROBE_WAIT_NS]));
-		jw_u64("max_age_ns", cb_nl_u64(tb[CB_A_P_MAX_AGE_NS]));
-		jw_str("mode", cb_mode_name(cb_nl_u8(tb[CB_A_P_MODE])));
-		jw_obj_close();
-		return MNL_CB_OK;
+	} else {
+		/* One line, in the grammar it was given in: it can be fed back. */
+		printf("%s%s", tb[CB_A_DEFAULT] ? "" : "dst ", dst);
+		if (tb[CB_A_PORT])
+			printf(" port %u", cb_nl_u16(tb[CB_A_PORT]));
+		printf(" proto %s", cb_proto_name(cb_nl_u8(tb[CB_A_PROTO])));
 	}
-
-	/* One line, in the grammar it was given in: it can be fed back. */
-	printf("%s%s", tb[CB_A_DEFAULT] ? "" : "dst ", dst);
-	if (tb[CB_A_PORT])
-		printf(" port %u", cb_nl_u16(tb[CB_A_PORT]));
-	printf(" proto %s", cb_proto_name(cb_nl_u8(tb[CB_A_PROTO])));
-	if (tb[CB_A_P_WINDOW_NS])
-		cb_show_duration("window", tb[CB_A_P_WINDOW_NS]);
+	for (k = cb_pkeys; k < cb_pkeys + CB_NR_PKEYS; k++) {
+		if (!tb[k->attr])
+			continue;	/* the window's other form */
+		v = cb_nl_uint(tb[k->attr]);
+		if (!cb_json) {
+			cb_pkey_format(k, v, val, sizeof(val));
+			printf(" %s %s", k->name, val);
+			continue;
+		}
+		/* JSON: the field's name; a factor is given as its percentage */
+		snprintf(name, sizeof(name), "%s%s", k->field,
+			 k->unit == CB_UNIT_FACTOR ? "_percent" : "");
+		if (k->unit == CB_UNIT_MODE)
+			jw_str(name, cb_mode_name(v));
+		else
+			jw_u64(name, v);
+	}
+	if (cb_json)
+		jw_obj_close();
 	else
-		printf(" window %u", cb_nl_u32(tb[CB_A_P_WINDOW_CALLS]));
-	printf(" min-calls %u failure-rate %u", cb_nl_u32(tb[CB_A_P_MIN_CALLS]),
-	       cb_nl_u8(tb[CB_A_P_FAILURE_RATE]));
-	cb_show_duration("slow", tb[CB_A_P_SLOW_NS]);
-	printf(" slow-rate %u", cb_nl_u8(tb[CB_A_P_SLOW_RATE]));
-	cb_show_duration("open", tb[CB_A_P_OPEN_NS]);
-	printf(" jitter %u backoff %s", cb_nl_u8(tb[CB_A_P_JITTER]), factor);
-	cb_show_duration("backoff-max", tb[CB_A_P_BACKOFF_MAX_NS]);
-	printf(" probes %u probe-success %u", cb_nl_u16(tb[CB_A_P_PROBES]),
-	       cb_nl_u8(tb[CB_A_P_PROBE_SUCCESS]));
-	cb_show_duration("probe-wait", tb[CB_A_P_PROBE_WAIT_NS]);
-	cb_show_duration("max-age", tb[CB_A_P_MAX_AGE_NS]);
-	printf(" mode %s\n", cb_mode_name(cb_nl_u8(tb[CB_A_P_MODE])));
+		printf("\n");
 	return MNL_CB_OK;
 }
 
@@ -352,74 +354,34 @@ static int cb_policy_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[CB_A_MAX + 1];
 	struct cb_policy *p = data;
+	int i;
 
 	if (cb_nl_parse(nlh, tb) < 0)
 		return MNL_CB_ERROR;
-	p->window_ns = cb_nl_u64(tb[CB_A_P_WINDOW_NS]);
-	p->window_calls = tb[CB_A_P_WINDOW_CALLS] ?
-			  cb_nl_u32(tb[CB_A_P_WINDOW_CALLS]) : p->window_calls;
-	p->min_calls = cb_nl_u32(tb[CB_A_P_MIN_CALLS]);
-	p->failure_rate = cb_nl_u8(tb[CB_A_P_FAILURE_RATE]);
-	p->slow_ns = cb_nl_u64(tb[CB_A_P_SLOW_NS]);
-	p->slow_rate = cb_nl_u8(tb[CB_A_P_SLOW_RATE]);
-	p->open_ns = cb_nl_u64(tb[CB_A_P_OPEN_NS]);
-	p->jitter = cb_nl_u8(tb[CB_A_P_JITTER]);
-	p->backoff = cb_nl_u16(tb[CB_A_P_BACKOFF]);
-	p->backoff_max_ns = cb_nl_u64(tb[CB_A_P_BACKOFF_MAX_NS]);
-	p->probes = cb_nl_u16(tb[CB_A_P_PROBES]);
-	p->probe_success = cb_nl_u8(tb[CB_A_P_PROBE_SUCCESS]);
-	p->probe_wait_ns = cb_nl_u64(tb[CB_A_P_PROBE_WAIT_NS]);
-	p->max_age_ns = cb_nl_u64(tb[CB_A_P_MAX_AGE_NS]);
-	p->mode = cb_nl_u8(tb[CB_A_P_MODE]);
+	for (i = 0; i < CB_NR_PKEYS; i++)
+		if (tb[cb_pkeys[i].attr])
+			cb_pkey_set(p, &cb_pkeys[i],
+				    cb_nl_uint(tb[cb_pkeys[i].attr]));
 	return MNL_CB_OK;
 }
 
 void cb_rule_apply(const struct cb_rule_arg *r, struct cb_policy *p)
 {
-	unsigned int i;
+	int i;
 
-	for (i = 0; i < CB_NR_PKEYS; i++) {
-		uint64_t v = r->val[i];
-
-		if (!r->given[i])
-			continue;
-		switch (r->attr[i]) {
-		case CB_A_P_WINDOW_CALLS: p->window_calls = v; p->window_ns = 0; break;
-		case CB_A_P_WINDOW_NS: p->window_ns = v; break;
-		case CB_A_P_MIN_CALLS: p->min_calls = v; break;
-		case CB_A_P_FAILURE_RATE: p->failure_rate = v; break;
-		case CB_A_P_SLOW_NS: p->slow_ns = v; break;
-		case CB_A_P_SLOW_RATE: p->slow_rate = v; break;
-		case CB_A_P_OPEN_NS: p->open_ns = v; break;
-		case CB_A_P_JITTER: p->jitter = v; break;
-		case CB_A_P_BACKOFF: p->backoff = v; break;
-		case CB_A_P_BACKOFF_MAX_NS: p->backoff_max_ns = v; break;
-		case CB_A_P_PROBES: p->probes = v; break;
-		case CB_A_P_PROBE_SUCCESS: p->probe_success = v; break;
-		case CB_A_P_PROBE_WAIT_NS: p->probe_wait_ns = v; break;
-		case CB_A_P_MAX_AGE_NS: p->max_age_ns = v; break;
-		case CB_A_P_MODE: p->mode = v; break;
-		}
-	}
+	for (i = 0; i < CB_NR_PKEYS; i++)
+		if (r->given[i])
+			cb_pkey_set(p, &cb_pkeys[i], r->val[i]);
 }
 
 void cb_rule_give_all(struct cb_rule_arg *r, const struct cb_policy *p)
 {
-	const uint64_t vals[CB_NR_PKEYS] = {
-		p->window_ns ? p->window_ns : p->window_calls, p->min_calls,
-		p->failure_rate, p->slow_ns, p->slow_rate, p->open_ns,
-		p->jitter, p->backoff, p->backoff_max_ns, p->probes,
-		p->probe_success, p->probe_wait_ns, p->max_age_ns, p->mode,
-	};
-	unsigned int i;
+	int i;
 
 	for (i = 0; i < CB_NR_PKEYS; i++) {
-		r->given[i] = true;
-		r->attr[i] = cb_pkeys[i].attr;
-		r->val[i] = vals[i];
+		r->given[i] = cb_pkey_in_force(p, &cb_pkeys[i]);
+		r->val[i] = cb_pkey_get(p, &cb_pkeys[i]);
 	}
-	if (p->window_ns)
-		r->attr[0] = CB_A_P_WINDOW_NS;
 }
 
 bool cb_same_rule(const struct cb_rule_arg *a, const struct cb_rule_arg *b)

@@ -155,6 +155,25 @@ struct cb_policy {
 	__u8	pad[2];
 };
 
+/* Nanoseconds, for the policy keys' limits and defaults. */
+#define CB_NS_MS		1000000ULL
+#define CB_NS_S			1000000000ULL
+#define CB_NS_DAY		(86400 * CB_NS_S)
+
+/* How a policy key is written: it decides parsing, printing and JSON. */
+enum cb_unit {
+	CB_UNIT_N,		/* a whole number */
+	CB_UNIT_PCT,		/* a percentage, 0..100 */
+	CB_UNIT_NS,		/* a duration, N(ns|us|ms|s|m|h) */
+	CB_UNIT_NS_OFF,		/* a duration, or 0: off */
+	CB_UNIT_FACTOR,		/* "2" or "1.5", kept as a percentage */
+	CB_UNIT_MODE,		/* enum cb_mode: enforce or dry-run */
+	CB_UNIT_WINDOW_N,	/* window in calls: sets window_ns to 0 */
+	CB_UNIT_WINDOW_NS,	/* window in time: 0 means in calls */
+};
+
+/* The policy keys themselves are listed once, in <linux/cbreaker_keys.h>. */
+
 /* Count window: the last window_calls results, as bits of a ring. */
 struct cb_count_window {
 	__u64	fail[CB_WINDOW_CALLS_MAX / 64];
@@ -236,18 +255,84 @@ enum cb_stat {
 	__CB_STAT_MAX,
 };
 
-/* Generic netlink commands. */
+/*
+ * Generic netlink family CB_GENL_NAME: its commands, and the attributes
+ * (enum cb_attr) each takes and returns. Attributes are one flat space;
+ * the groups named here are:
+ *
+ *   BREAKER := CB_A_ADDR, CB_A_PORT, [CB_A_PROTO] (default TCP),
+ *              [CB_A_SCOPE] (default 0), [CB_A_NETNS] (default: the
+ *              caller's namespace; only the initial one may name another)
+ *   RULE    := [CB_A_PROTO] (default TCP), and CB_A_DEFAULT, or CB_A_ADDR
+ *              and CB_A_PREFIXLEN (no bits set beyond it) [CB_A_PORT]
+ *   KEYS    := the CB_A_P_ attributes of <linux/cbreaker_keys.h>, each
+ *              in its range; CB_A_P_WINDOW_CALLS or CB_A_P_WINDOW_NS
+ *   VIEW    := CB_A_ADDR, CB_A_PORT, CB_A_PROTO, CB_A_SCOPE, CB_A_NETNS,
+ *              CB_A_STATE, CB_A_FORCED, CB_A_TRIPS, CB_A_MODE,
+ *              CB_A_TRACKED, CB_A_CALLS, CB_A_SUCCESSES, CB_A_FAILURES,
+ *              CB_A_SLOW, CB_A_ABANDONED, CB_A_REJECTED, CB_A_OPENED_AT,
+ *              CB_A_OPEN_UNTIL, CB_A_NOW, CB_A_WINDOW_CALLS,
+ *              CB_A_WINDOW_FAILURES, CB_A_WINDOW_SLOW,
+ *              CB_A_PROBES_PLACED, CB_A_PROBES_OK, CB_A_PROBES_FAILED
+ *
+ * Reading is open to everyone; the commands marked admin need
+ * CAP_NET_ADMIN in the initial user namespace. A failure comes with an
+ * extack message naming the problem; -ENODEV: no BPF object loaded.
+ * Unknown attributes are refused (strict validation).
+ *
+ * Nested attribute sets per object were considered and not chosen: they
+ * would change every message on the wire (cbctl, the fuzzer, any other
+ * client) for little gain over the groups above, which the module
+ * already checks per command.
+ */
 enum cb_cmd {
 	CB_CMD_UNSPEC,
-	CB_CMD_STATUS_GET,	/* module and table state, counters */
-	CB_CMD_BREAKER_GET,	/* one breaker (doit) or all (dump) */
-	CB_CMD_BREAKER_SET,	/* CB_A_ACTION on one breaker, or CB_A_ALL */
-	CB_CMD_MAPS_RELEASE,	/* drop the module's map references */
-	CB_CMD_POLICY_NEW,	/* add a rule; fails if it exists */
-	CB_CMD_POLICY_SET,	/* change the keys given of an existing rule */
+	/*
+	 * Module and table state, counters. Takes: nothing. Returns:
+	 * CB_A_VERSION, CB_A_MAPS_ATTACHED, CB_A_BREAKERS, CB_A_BREAKERS_MAX,
+	 * CB_A_RULES, CB_A_NOW, CB_A_STATS.
+	 */
+	CB_CMD_STATUS_GET,
+	/*
+	 * doit: takes BREAKER; returns VIEW and CB_A_HISTORY (-ENOENT: no
+	 * such breaker). dump: takes nothing; one VIEW per breaker the
+	 * caller's namespace may see (all of them from the initial one).
+	 * A dump the table changed under is flagged NLM_F_DUMP_INTR.
+	 */
+	CB_CMD_BREAKER_GET,
+	/*
+	 * admin. Takes CB_A_ACTION and BREAKER, [CB_A_DURATION_NS] with
+	 * CB_ACTION_TRIP (then the policy's half-open path; -EINVAL without
+	 * a policy); or CB_ACTION_RESET and CB_A_ALL. Trip and hold make the
+	 * breaker if there is none (-E2BIG: table full); reset of none:
+	 * -ENOENT. Returns: nothing.
+	 */
+	CB_CMD_BREAKER_SET,
+	/* admin. The module drops its map references. Takes, returns: nothing. */
+	CB_CMD_MAPS_RELEASE,
+	/*
+	 * admin. Takes RULE and KEYS (keys not given: their defaults); the
+	 * whole policy must be valid. -EEXIST if the rule exists. Returns:
+	 * nothing.
+	 */
+	CB_CMD_POLICY_NEW,
+	/* admin. Takes RULE and the KEYS to change; -ENOENT: no such rule. */
+	CB_CMD_POLICY_SET,
+	/* admin. Takes RULE; -ENOENT: no such rule. Returns: nothing. */
 	CB_CMD_POLICY_DEL,
-	CB_CMD_POLICY_GET,	/* one rule (doit) or all (dump) */
-	CB_CMD_EVENT,		/* multicast: a breaker changed state */
+	/*
+	 * doit: takes RULE (that very rule, not one covering it); returns
+	 * it: [CB_A_DEFAULT], CB_A_ADDR, CB_A_PREFIXLEN, [CB_A_PORT],
+	 * CB_A_PROTO and every key in force (one of the two windows).
+	 * dump: takes nothing; every rule, the same way.
+	 */
+	CB_CMD_POLICY_GET,
+	/*
+	 * Multicast, group CB_MCGRP_EVENTS: a breaker changed state.
+	 * CB_A_ADDR, CB_A_PORT, CB_A_PROTO, CB_A_SCOPE, CB_A_NETNS,
+	 * CB_A_FROM, CB_A_STATE (to), CB_A_REASON, CB_A_SEQ, CB_A_TIME.
+	 */
+	CB_CMD_EVENT,
 	__CB_CMD_MAX,
 };
 
@@ -294,7 +379,7 @@ enum cb_attr {
 	CB_A_DEFAULT,		/* flag: the default rule of CB_A_PROTO */
 	CB_A_PREFIXLEN,		/* u8, 0..128, of the 128-bit (mapped) address */
 	CB_A_RULES,		/* u32, rules in both tries */
-	CB_A_P_WINDOW_CALLS,	/* u32; the policy keys, one attribute each */
+	CB_A_P_WINDOW_CALLS,	/* the policy keys: <linux/cbreaker_keys.h> */
 	CB_A_P_WINDOW_NS,	/* u64 */
 	CB_A_P_MIN_CALLS,	/* u32 */
 	CB_A_P_FAILURE_RATE,	/* u8 */
