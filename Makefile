@@ -269,7 +269,7 @@ bench: deps
 	$(O)/bench/host_bench >$(O)/bench/host.json || \
 		{ echo "bench: the host part failed; results without it" >&2; \
 		  : >$(O)/bench/host.json; }
-	CB_VM_MEM=4G selftests/vm/run --exec \
+	CB_VM_MEM=4G CB_VM_TIMEOUT=3600 selftests/vm/run --exec \
 		'/bench/connect_bench >/src/$(O)/bench/guest.json'
 	{ echo '{'; cat $(O)/bench/engine.json $(O)/bench/host.json; \
 	  printf '"host_cpu": "%s",\n' "$$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"; \
