@@ -52,6 +52,8 @@ static void cb_usage(FILE *f)
 		"       cbctl breaker { list | show | trip | hold | reset | help }\n"
 		"       cbctl monitor\n"
 		"       cbctl metrics [format text|json|prometheus] [limit N]\n"
+		"       cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N]\n"
+		"       cbctl apply [--diff] FILE\n"
 		"Options: -j JSON output, -p pretty JSON, -V version\n");
 }
 
@@ -146,6 +148,8 @@ static int cb_dispatch(int argc, char **argv)
 		return cb_cmd_monitor(argc, argv);
 	if (cb_matches(obj, "metrics"))
 		return cb_cmd_metrics(argc, argv);
+	if (!strcmp(obj, "apply"))
+		return cb_cmd_apply(argc, argv);
 	if (cb_matches(obj, "help")) {
 		cb_usage(stdout);
 		return 0;
