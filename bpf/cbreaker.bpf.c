@@ -92,14 +92,17 @@ struct {
  * from the socket when it ends, so a socket that is reconnected elsewhere
  * can never credit the destination it first dialed.
  *
- * Notes live in a direct-mapped array indexed by the socket's cookie,
- * which is unique and never reused: a slot is ours while it holds our
- * cookie. A plain array costs a few loads and stores where the LRU hash it
- * replaced cost about 0.55 us per connect (insert, lookup, delete) and
- * socket storage about 1.7 us (bench/host_bench, on this host). Bounded
- * as before: a handshake whose slot a later connect (16384 cookies on)
- * took meanwhile is not counted; neither is a connect() that failed before
- * its SYN, whose slot simply waits to be reused.
+ * Notes live in an array indexed by the socket's cookie, which is unique
+ * and never reused: a slot is ours while it holds our cookie. A plain
+ * array costs a few loads and stores where the LRU hash it replaced cost
+ * about 0.55 us per connect (insert, lookup, delete) and socket storage
+ * about 1.7 us (bench/host_bench, on this host). A connect takes the first
+ * of CB_CONN_WAYS slots from its cookie on that is free or stale, never
+ * one a live handshake holds, so a note outlives any number of later
+ * connects; when all are live (thousands of handshakes in flight) the
+ * connect goes unnoted and its outcome uncounted. A note is stale once it
+ * is older than any default handshake: what connect() failed before its
+ * SYN leaves behind, or a note whose socket outlived that.
  */
 struct cb_conn {
 	__u64 cookie;	/* whose note this is; 0: none */
@@ -109,6 +112,8 @@ struct cb_conn {
 };
 
 #define CB_CONNS_MAX	16384	/* power of two */
+#define CB_CONN_WAYS	4
+#define CB_CONN_STALE	137000000000ULL	/* ns: past the SYN retries' 127 s */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -214,8 +219,8 @@ static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 		return -1;
 	__sync_fetch_and_add(&b->calls, 1);
 	n = bpf_map_lookup_elem(&cb_counts, &zero);
-	if (n)
-		*n += 1;
+	if (n)	/* atomic: another task may preempt this one on this CPU */
+		__sync_fetch_and_add(n, 1);
 	if (b->last_call != tick)	/* for idle eviction: ~1 ms ticks */
 		b->last_call = tick;
 	return epoch & 0x7fffffff;
@@ -240,13 +245,53 @@ static __always_inline void cb_dgram_note(__u64 cookie, const struct cb_key *key
 	d->epoch = epoch;
 }
 
+static __always_inline struct cb_conn *cb_conn_way(__u64 cookie, __u32 i)
+{
+	__u32 slot = (cookie + i) & (CB_CONNS_MAX - 1);
+
+	return bpf_map_lookup_elem(&cb_conns, &slot);
+}
+
+/*
+ * A slot for the note of @cookie's connect: the one it already holds (a
+ * connect() again after one that failed before its SYN), else the first
+ * free or stale one. It is ours from the moment it holds our cookie (a
+ * full barrier), and the sensor gives it back (compare-and-swap) only
+ * after reading the note: a later connect that takes the slot in between
+ * makes the sensor's take fail, never lends it its note.
+ */
+static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
+{
+	struct cb_conn *c, *own = NULL;
+	__u64 old;
+	__u32 i;
+
+	for (i = 0; i < CB_CONN_WAYS; i++) {
+		c = cb_conn_way(cookie, i);
+		if (c && c->cookie == cookie)
+			own = c;
+	}
+	if (own)
+		return own;
+	for (i = 0; i < CB_CONN_WAYS; i++) {
+		c = cb_conn_way(cookie, i);
+		if (!c)
+			return NULL;
+		old = c->cookie;
+		if (old && now - c->start < CB_CONN_STALE)
+			continue;
+		if (__sync_val_compare_and_swap(&c->cookie, old, cookie) == old)
+			return c;
+	}
+	return NULL;
+}
+
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
 	struct cb_breaker *b;
 	struct cb_conn *c;
 	__u64 cookie, now;
-	__u32 slot;
 	int ret = -1;
 
 	key->scope = cb_scope;
@@ -271,17 +316,9 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		cb_dgram_note(cookie, key, ret);
 		return SOCK_ALLOW;
 	}
-	slot = cookie & (CB_CONNS_MAX - 1);
-	c = bpf_map_lookup_elem(&cb_conns, &slot);
+	c = cb_conn_claim(cookie, now);
 	if (!c)
 		return SOCK_ALLOW;
-	/*
-	 * The slot is ours from the moment it holds our cookie (a full
-	 * barrier), and the sensor takes it back (compare-and-swap) only
-	 * after reading what follows: a later connect that takes the slot
-	 * in between makes the sensor's take fail, never lends it its note.
-	 */
-	__sync_lock_test_and_set(&c->cookie, cookie);
 	c->start = now;
 	c->epoch = ret;
 	c->scope = key->scope;
@@ -415,14 +452,18 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 {
 	/* read, not made: a socket without a cookie is none of ours */
 	__u64 cookie = sk->__sk_common.skc_cookie.counter, start;
-	__u32 slot = cookie & (CB_CONNS_MAX - 1), epoch, scope;
+	struct cb_conn *c = NULL, *way;
 	struct cb_key key = {};
-	struct cb_conn *c;
+	__u32 epoch, scope, i;
 
 	if (!cookie)
 		return;
-	c = bpf_map_lookup_elem(&cb_conns, &slot);
-	if (!c || c->cookie != cookie)
+	for (i = 0; i < CB_CONN_WAYS; i++) {
+		way = cb_conn_way(cookie, i);
+		if (way && way->cookie == cookie)
+			c = way;
+	}
+	if (!c)
 		return;
 	start = c->start;
 	epoch = c->epoch;

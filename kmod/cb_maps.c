@@ -60,6 +60,21 @@ int cb_maps_attach(struct bpf_map *map, u32 id)
 	return err;
 }
 
+/* Calls the hooks admitted themselves (closed breakers), on every CPU. */
+static u64 cb_counts_sum(struct bpf_map *map)
+{
+	u32 zero = 0;
+	u64 n = 0, *v;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		v = map->ops->map_lookup_percpu_elem(map, &zero, cpu);
+		if (v)
+			n += READ_ONCE(*v);
+	}
+	return n;
+}
+
 void cb_maps_release(void)
 {
 	struct bpf_map *old[__CB_MAP_MAX];
@@ -73,6 +88,9 @@ void cb_maps_release(void)
 	raw_spin_unlock_irqrestore(&cb_maps_lock, flags);
 	atomic_inc(&cb_deletions);
 	synchronize_rcu();
+	/* admitted_total is a counter: keep what the hooks counted */
+	if (old[CB_MAP_COUNTS])
+		cb_stat_add(CB_STAT_ADMITTED, cb_counts_sum(old[CB_MAP_COUNTS]));
 	for (i = 0; i < __CB_MAP_MAX; i++)
 		if (old[i])
 			bpf_map_put(old[i]);
@@ -114,21 +132,16 @@ u32 cb_breakers_capacity(void)
 	return n;
 }
 
-/* Calls the hooks admitted themselves (closed breakers), on every CPU. */
+/* The same, for the maps attached now. */
 u64 cb_maps_admitted(void)
 {
 	struct bpf_map *map;
-	u32 zero = 0;
-	u64 n = 0, *v;
-	int cpu;
+	u64 n = 0;
 
 	rcu_read_lock();
 	map = cb_map(CB_MAP_COUNTS);
-	for_each_possible_cpu(cpu) {
-		v = map ? map->ops->map_lookup_percpu_elem(map, &zero, cpu) : NULL;
-		if (v)
-			n += READ_ONCE(*v);
-	}
+	if (map)
+		n = cb_counts_sum(map);
 	rcu_read_unlock();
 	return n;
 }

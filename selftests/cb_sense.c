@@ -508,4 +508,37 @@ TEST_F(sense, jitter_spreads_breakers_opened_together)
 	EXPECT_LT(1000000000LL, hi - lo);
 }
 
+/*
+ * A handshake's note outlives any number of later ones that end meanwhile:
+ * a blackholed SYN abandoned after 20,000 quick tracked connects (more than
+ * the 16,384 notes the hooks keep) still counts.
+ */
+TEST_F_TIMEOUT(sense, a_handshake_outlives_many_later_ones, 300)
+{
+	const char *lo = strchr(variant->ip, ':') ? "::1" : "127.0.0.1";
+	unsigned long long t0;
+	unsigned short port;
+	char out[4096];
+	int lfd, fd, i;
+
+	ASSERT_LE(0, lfd = cb_listener(lo, SOCK_STREAM, &port));
+	POLICY("dst %s port %u window 100 min-calls 100", lo, port);
+	POLICY("dst %s port 80 window 4 min-calls 2 slow 1s", variant->ip);
+	ASSERT_EQ(0, cb_sh("tc qdisc add dev cb0 root netem loss 100%%"));
+	t0 = cb_now_ms();
+	ASSERT_LE(0, fd = cb_connect_start(variant->ip, 80));
+	for (i = 0; i < 20000; i++) {
+		ASSERT_EQ(0, cb_connect(lo, port, SOCK_STREAM));
+		ASSERT_EQ(1, cb_got(lfd, SOCK_STREAM, 2000));
+	}
+	while (cb_now_ms() - t0 < 1500)
+		usleep(100 * 1000);
+	close(fd);	/* abandoned after the slow threshold: a failure */
+	ASSERT_EQ(0, show(self, 80, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_EQ(1, cb_json_num(out, "abandoned"));
+	EXPECT_EQ(1, cb_json_num(out, "failures"));
+	close(lfd);
+}
+
 TEST_HARNESS_MAIN

@@ -201,8 +201,9 @@ struct cb_time_window {
 };
 
 /*
- * A breaker: the value of the breaker map. Only the module writes it;
- * BPF programs and bpftool may read it. Times are CLOCK_MONOTONIC ns.
+ * A breaker: the value of the breaker map. The module writes it; the
+ * hooks only add to @calls and set @last_call of a closed breaker they
+ * admit themselves; bpftool may read it. Times are CLOCK_MONOTONIC ns.
  */
 struct cb_breaker {
 	__u8	state;		/* enum cb_state, as last applied */
