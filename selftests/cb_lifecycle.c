@@ -14,12 +14,17 @@ static int cb_exists(const char *path)
 }
 
 /*
- * Whatever a test changed is undone after it, even when a failed
- * assertion ended it early: the programs unloaded, the module's idle time
- * its default again, so the next test starts from the same place.
+ * Each test starts without the module, so its counters start at zero
+ * whatever ran before, and what it changed is undone after it, even when
+ * a failed assertion ended it early: the programs unloaded, the module's
+ * idle time its default again.
  */
 FIXTURE(lifecycle) {};
-FIXTURE_SETUP(lifecycle) {}
+FIXTURE_SETUP(lifecycle)
+{
+	cb_sh("cbctl unload 2>/dev/null; rmmod cbreaker 2>/dev/null");
+}
+
 FIXTURE_TEARDOWN(lifecycle)
 {
 	cb_sh("cbctl unload 2>/dev/null; [ ! -d /sys/module/cbreaker ] || "
