@@ -5,7 +5,8 @@
 # make deps     install build and test dependencies (root, Debian 12)
 # make check    all of the above, unit tests on this host, selftests in the guest
 # make demo     a real curl refused by an open breaker, in the guest
-# make install  cbctl, man page, bash completion, systemd unit (DESTDIR, PREFIX)
+# make install  cbctl, man page, bash completion, systemd units, Prometheus rules,
+#               Grafana dashboard (DESTDIR, PREFIX)
 # make module-install   cbreaker.ko into /lib/modules (or dkms: dkms.conf)
 # make stress   the stress suites in the guest (SLUB debug, KFENCE)
 # make check-rt the selftests on Debian's PREEMPT_RT 6.12 flavour (CB_KERNEL=6.12-rt)
@@ -268,7 +269,7 @@ bench: deps
 	$(O)/bench/host_bench >$(O)/bench/host.json || \
 		{ echo "bench: the host part failed; results without it" >&2; \
 		  : >$(O)/bench/host.json; }
-	CB_VM_MEM=4G selftests/vm/run --exec \
+	CB_VM_MEM=4G CB_VM_TIMEOUT=3600 selftests/vm/run --exec \
 		'/bench/connect_bench >/src/$(O)/bench/guest.json'
 	{ echo '{'; cat $(O)/bench/engine.json $(O)/bench/host.json; \
 	  printf '"host_cpu": "%s",\n' "$$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"; \
@@ -339,6 +340,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 MODLOADDIR ?= $(PREFIX)/lib/modules-load.d
 SYSCONFDIR ?= /etc
+DATADIR ?= $(PREFIX)/share
 
 install: $(O)/cbctl $(O)/cbctl.bash-completion
 	install -D -m 0755 $(O)/cbctl $(DESTDIR)$(SBINDIR)/cbctl
@@ -348,7 +350,13 @@ install: $(O)/cbctl $(O)/cbctl.bash-completion
 	install -d $(DESTDIR)$(SYSTEMDDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 		dist/cbreaker.service >$(DESTDIR)$(SYSTEMDDIR)/cbreaker.service
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' dist/cbreaker-exporter.service \
+		>$(DESTDIR)$(SYSTEMDDIR)/cbreaker-exporter.service
 	install -D -m 0644 dist/modules-load.conf $(DESTDIR)$(MODLOADDIR)/cbreaker.conf
+	@# for Prometheus and Grafana, to copy where they read them
+	install -D -m 0644 -t $(DESTDIR)$(DATADIR)/cbreaker/prometheus \
+		dist/prometheus/cbreaker.rules.yml dist/prometheus/cbreaker.rules.test.yml
+	install -D -m 0644 -t $(DESTDIR)$(DATADIR)/cbreaker/grafana dist/grafana/cbreaker.json
 	@# the operator's configuration is never overwritten
 	test -e $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf || \
 		install -D -m 0644 dist/cbreaker.conf $(DESTDIR)$(SYSCONFDIR)/cbreaker/cbreaker.conf

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "cb_memlock.h"
 
 #define CG	"/sys/fs/cgroup/cbbench"
+#define CG_EMPTY "/sys/fs/cgroup/cbbench_empty"
 #define ROOT	"/sys/fs/cgroup"
 #define PIN	"/sys/fs/bpf/cbreaker"
 #define ROUNDS	15
@@ -310,21 +312,92 @@ static double connects_bpf(const struct sockaddr_in *sa, int lfd, int n, double 
 	return wall;
 }
 
+/* What our programs did during some connects: run time and runs (bpf_stats). */
+struct runs {
+	unsigned long long ns, cnt;
+};
+
+static struct runs prog_runs(int fd)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	struct runs r = { 0 };
+
+	if (!bpf_prog_get_info_by_fd(fd, &info, &len)) {
+		r.ns = info.run_time_ns;
+		r.cnt = info.run_cnt;
+	}
+	return r;
+}
+
+/*
+ * An empty cgroup/connect4 program (return 1) attached to CG_EMPTY: what
+ * bpf_stats reports for a program that does nothing, per run, is the floor
+ * subtracted from our programs' readings.
+ */
+static int empty_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts,
+		    .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cb_empty", "GPL",
+			       insns, 2, &opts);
+	int cg = open(CG_EMPTY, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0 || cg < 0 || bpf_prog_attach(fd, cg, BPF_CGROUP_INET4_CONNECT, 0))
+		cb_die("the empty program");
+	close(cg);
+	return fd;
+}
+
+/*
+ * A listener in network namespace cbrtt (10.89.0.2), reached over a veth
+ * whose outer end delays every packet by 50 us (netem): a connect with a
+ * 50 us round trip, as on a real network.
+ */
+static int rtt_listener(struct sockaddr_in *s)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY), ns, fd;
+	socklen_t len = sizeof(*s);
+
+	sh("ip netns add cbrtt && ip link add cbrtt0 type veth peer name eth0 netns cbrtt && "
+	   "ip addr add 10.89.0.1/24 dev cbrtt0 && ip link set cbrtt0 up && "
+	   "ip -n cbrtt addr add 10.89.0.2/24 dev eth0 && ip -n cbrtt link set eth0 up && "
+	   "ip -n cbrtt link set lo up && tc qdisc add dev cbrtt0 root netem delay 50us");
+	ns = open("/run/netns/cbrtt", O_RDONLY);
+	if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET))
+		cb_die("setns cbrtt");
+	*s = sa("10.89.0.2", 0);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (void *)s, sizeof(*s)) || listen(fd, 1024) ||
+	    getsockname(fd, (void *)s, &len) || setns(self, CLONE_NEWNET))
+		cb_die("rtt listener");
+	close(ns);
+	close(self);
+	return fd;
+}
+
 int main(void)
 {
 	struct stat_ none = { 0 }, nopol = { 0 }, closed = { 0 }, loaded = { 0 };
-	struct stat_ none2 = { 0 }, open_ = { 0 }, rst = { 0 };
+	struct stat_ none2 = { 0 }, open_ = { 0 }, rst = { 0 }, floor_ = { 0 };
+	struct stat_ un_ns = { 0 }, un_runs = { 0 }, ad_ns = { 0 }, se_ns = { 0 };
+	struct stat_ tr_runs = { 0 }, rtt_none = { 0 }, rtt_closed = { 0 };
+	struct stat_ rtt_closed_on = { 0 }, rtt_bpf = { 0 };
 	static const unsigned int sizes[] = { 1, 1000, 100000, 1000000 };
 	double cost[4], bcost[4], mem[4], rcost[4], rbcost[4], slab_per, blackhole = 0;
-	double untracked_ns = 0, admit_ns = 0, sense_ns = 0, loaded_ns = 0, ns;
-	unsigned long long mem0, slab0, rt0, rt1;
-	struct sockaddr_in s1, s2;
-	int l1, l2, r, i, tp, c4;
+	double untracked_ns, tracked_ns, rtt_ns, loaded_ns = 0, ns;
+	unsigned long long mem0, slab0;
+	struct sockaddr_in s1, s2, s3;
+	int l1, l2, l3, r, i, tp, c4, ep;
 	char name[64];
 
 	json = stdout;
 	setvbuf(stderr, NULL, _IONBF, 0);
-	sh("modprobe cbreaker && mkdir -p " CG " && { cbctl unload 2>/dev/null; true; }");
+	sh("modprobe cbreaker && mkdir -p " CG " " CG_EMPTY " && { cbctl unload 2>/dev/null; true; }");
 	sh("cbctl load cgroup " CG " table 1100000 >/dev/null");
 	sh("sysctl -qw kernel.bpf_stats_enabled=1");
 	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
@@ -334,29 +407,62 @@ int main(void)
 	l2 = cb_listener("127.0.0.2", &s2);	/* tracked: a closed breaker */
 
 	/*
-	 * 1. healthy path, interleaved. Wall time under TCG varies by tens of
-	 * percent between rounds, so the added cost is also taken from the
-	 * kernel's accounting of our programs' run time (kfuncs included).
+	 * 1. healthy path, interleaved. Each round runs every scenario with
+	 * bpf_stats on, for our programs' run time and runs (kfuncs
+	 * included), and again with it off, for wall time without the two
+	 * clock reads bpf_stats adds to every program run. An empty program's
+	 * reading is that floor, subtracted per run. Wall time under TCG
+	 * varies by tens of percent between rounds; run times compare.
 	 */
 	c4 = bpf_obj_get(PIN "/prog_connect4");
 	tp = link_prog_fd(PIN "/trace_cb_tcp_done");
+	ep = empty_prog();
 	if (c4 < 0 || tp < 0)
 		cb_die("programs");
 	for (r = 0; r < ROUNDS; r++) {
+		struct runs a0, a1, t0, t1, e0, e1;
+
+		sh("sysctl -qw kernel.bpf_stats_enabled=1");
+		cb_join(CG_EMPTY);
+		e0 = prog_runs(ep);
+		cb_connects(&s1, l1, CONNECTS);
+		e1 = prog_runs(ep);
+		floor_.v[r] = e1.cnt > e0.cnt ? (double)(e1.ns - e0.ns) / (e1.cnt - e0.cnt) : 0;
+		cb_join(CG);
+		a0 = prog_runs(c4);
+		t0 = prog_runs(tp);
+		cb_connects(&s1, l1, CONNECTS);
+		a1 = prog_runs(c4);
+		t1 = prog_runs(tp);
+		un_ns.v[r] = (double)(a1.ns - a0.ns + t1.ns - t0.ns) / CONNECTS;
+		un_runs.v[r] = (double)(a1.cnt - a0.cnt + t1.cnt - t0.cnt) / CONNECTS;
+		a0 = prog_runs(c4);
+		t0 = prog_runs(tp);
+		cb_connects(&s2, l2, CONNECTS);
+		a1 = prog_runs(c4);
+		t1 = prog_runs(tp);
+		ad_ns.v[r] = (double)(a1.ns - a0.ns) / CONNECTS;
+		se_ns.v[r] = (double)(t1.ns - t0.ns) / CONNECTS;
+		tr_runs.v[r] = (double)(a1.cnt - a0.cnt + t1.cnt - t0.cnt) / CONNECTS;
+		sh("sysctl -qw kernel.bpf_stats_enabled=0");
 		cb_join(ROOT);
 		none.v[r] = cb_connects(&s1, l1, CONNECTS);
 		cb_join(CG);
-		nopol.v[r] = connects_bpf(&s1, l1, CONNECTS, &ns);
-		untracked_ns += ns / ROUNDS;
-		rt0 = cb_prog_runtime(c4);
-		rt1 = cb_prog_runtime(tp);
+		nopol.v[r] = cb_connects(&s1, l1, CONNECTS);
 		closed.v[r] = cb_connects(&s2, l2, CONNECTS);
-		admit_ns += (double)(cb_prog_runtime(c4) - rt0) / CONNECTS / ROUNDS;
-		sense_ns += (double)(cb_prog_runtime(tp) - rt1) / CONNECTS / ROUNDS;
 	}
+	sh("sysctl -qw kernel.bpf_stats_enabled=1");
 	summarize(&none, ROUNDS);
 	summarize(&nopol, ROUNDS);
 	summarize(&closed, ROUNDS);
+	summarize(&floor_, ROUNDS);
+	summarize(&un_ns, ROUNDS);
+	summarize(&un_runs, ROUNDS);
+	summarize(&ad_ns, ROUNDS);
+	summarize(&se_ns, ROUNDS);
+	summarize(&tr_runs, ROUNDS);
+	untracked_ns = un_ns.med - un_runs.med * floor_.med;
+	tracked_ns = ad_ns.med + se_ns.med - tr_runs.med * floor_.med;
 
 	fprintf(stderr, "BPF programs (kernel.bpf_stats_enabled):\n");
 	prog_stats("connect4", c4);
@@ -375,25 +481,55 @@ int main(void)
 	summarize(&none2, ROUNDS);
 	summarize(&loaded, ROUNDS);
 
-	fprintf(stderr, "\nhealthy path, ns per connect()+accept()+close() (median, spread of %d rounds):\n", ROUNDS);
+	/* a connect with a 50 us round trip (netem), without and with cbreaker */
+	l3 = rtt_listener(&s3);
+	sh("cbctl policy add dst 10.89.0.2 window 100 min-calls 100 >/dev/null");
+	for (r = 0; r < ROUNDS; r++) {
+		sh("sysctl -qw kernel.bpf_stats_enabled=0");
+		cb_join(ROOT);
+		rtt_none.v[r] = cb_connects(&s3, l3, CONNECTS / 4);
+		cb_join(CG);
+		rtt_closed.v[r] = cb_connects(&s3, l3, CONNECTS / 4);
+		sh("sysctl -qw kernel.bpf_stats_enabled=1");
+		rtt_closed_on.v[r] = connects_bpf(&s3, l3, CONNECTS / 4, &rtt_bpf.v[r]);
+	}
+	cb_join(ROOT);
+	close(l3);
+	sh("ip netns del cbrtt");
+	summarize(&rtt_none, ROUNDS);
+	summarize(&rtt_closed, ROUNDS);
+	summarize(&rtt_bpf, ROUNDS);
+	summarize(&rtt_closed_on, ROUNDS);
+	rtt_ns = rtt_bpf.med - 2 * floor_.med;
+
+	fprintf(stderr, "\nhealthy path, ns per connect()+accept()+close(), bpf_stats off (median, spread of %d rounds):\n", ROUNDS);
 	fprintf(stderr, "  no cbreaker                  %9.0f  (%.0f..%.0f)\n", none.med, none.lo, none.hi);
 	fprintf(stderr, "  attached, no policy matches  %9.0f  (%+.2f%%)\n", nopol.med,
 		100 * (nopol.med - none.med) / none.med);
 	fprintf(stderr, "  policy, closed breaker       %9.0f  (%+.2f%%)\n", closed.med,
 		100 * (closed.med - none.med) / none.med);
-	fprintf(stderr, "  + 10k rules, 100k breakers   %9.0f  (%+.2f%% of %.0f)\n", loaded.med,
+	fprintf(stderr, "  + 10k rules, 100k breakers   %9.0f  (%+.2f%% of %.0f; bpf_stats on)\n", loaded.med,
 		100 * (loaded.med - none2.med) / none2.med, none2.med);
-	fprintf(stderr, "our programs' run time per connect (kernel accounting):\n");
-	fprintf(stderr, "  no policy matches            %9.0f  (%.2f%% of a connect)\n",
-		untracked_ns, 100 * untracked_ns / none.med);
-	fprintf(stderr, "  closed breaker: admit %.0f + outcome %.0f = %.0f  (%.2f%% of a connect)\n",
-		admit_ns, sense_ns, admit_ns + sense_ns, 100 * (admit_ns + sense_ns) / none.med);
-	fprintf(stderr, "  + 10k rules, 100k breakers   %9.0f  (%.2f%% of a connect)\n",
+	fprintf(stderr, "  50 us RTT (netem), none      %9.0f  (%.0f..%.0f)\n", rtt_none.med,
+		rtt_none.lo, rtt_none.hi);
+	fprintf(stderr, "  50 us RTT, closed breaker    %9.0f  (%+.2f%%)\n", rtt_closed.med,
+		100 * (rtt_closed.med - rtt_none.med) / rtt_none.med);
+	fprintf(stderr, "our programs' run time per connect (kernel accounting), less the bpf_stats\n"
+		"floor of %.0f ns per run (an empty program's reading):\n", floor_.med);
+	fprintf(stderr, "  no policy matches            %9.0f  (%.2f runs; %.2f%% of a connect)\n",
+		untracked_ns, un_runs.med, 100 * untracked_ns / none.med);
+	fprintf(stderr, "  closed breaker: admit %.0f + outcome %.0f - floor = %.0f  (%.2f runs; %.2f%% of a connect)\n",
+		ad_ns.med, se_ns.med, tracked_ns, tr_runs.med, 100 * tracked_ns / none.med);
+	fprintf(stderr, "  + 10k rules, 100k breakers   %9.0f  (%.2f%% of a connect; floor not subtracted)\n",
 		loaded_ns, 100 * loaded_ns / none2.med);
-	put("healthy_overhead_ns", admit_ns + sense_ns);
-	put("healthy_overhead_pct", 100 * (admit_ns + sense_ns) / none.med);
-	put("admit_overhead_ns", admit_ns);
-	put("sensing_overhead_ns", sense_ns);
+	fprintf(stderr, "  closed breaker, 50 us RTT    %9.0f  (%.2f%% of that connect)\n",
+		rtt_ns, 100 * rtt_ns / rtt_none.med);
+	put("bpf_stats_floor_ns", floor_.med);
+	put("healthy_overhead_ns", tracked_ns);
+	put("healthy_overhead_pct", 100 * tracked_ns / none.med);
+	put("admit_ns_with_floor", ad_ns.med);
+	put("sensing_ns_with_floor", se_ns.med);
+	put("tracked_runs_per_connect", tr_runs.med);
 	put("untracked_overhead_ns", untracked_ns);
 	put("untracked_overhead_pct", 100 * untracked_ns / none.med);
 	put("loaded_overhead_ns", loaded_ns);
@@ -402,8 +538,14 @@ int main(void)
 	put("untracked_overhead_wall_pct", 100 * (nopol.med - none.med) / none.med);
 	put("loaded_overhead_wall_pct", 100 * (loaded.med - none2.med) / none2.med);
 	put("connect_ns_no_cbreaker", none.med);
+	put("connect_ns_50us_rtt", rtt_none.med);
+	put("healthy_overhead_50us_rtt_pct", 100 * rtt_ns / rtt_none.med);
+	put("connect_ns_50us_rtt_closed_stats_on", rtt_closed_on.med);
+	put("healthy_overhead_50us_rtt_wall_pct", 100 * (rtt_closed.med - rtt_none.med) / rtt_none.med);
 	put_raw("connect_ns_no_cbreaker", &none, ROUNDS);
 	put_raw("connect_ns_closed_breaker", &closed, ROUNDS);
+	put_raw("connect_ns_50us_rtt", &rtt_none, ROUNDS);
+	put_raw("connect_ns_50us_rtt_closed_breaker", &rtt_closed, ROUNDS);
 
 	/* 2. fail fast: open breaker vs kernel RST vs blackholed SYN */
 	sh("cbctl breaker trip dst 127.0.0.3 port 80 >/dev/null");

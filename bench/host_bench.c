@@ -3,11 +3,20 @@
  * The BPF side's cost on real hardware: our hooks and sensors (bench/
  * host.bpf.c: bpf/cbreaker.bpf.c with stand-ins for the module's kfuncs)
  * on the host itself, which runs BPF natively but cannot load modules.
- * Rounds interleave connect()+accept()+close() over loopback without
- * cbreaker, with it for a destination no policy covers, with it for one
- * that has a breaker, and the same with a million breakers in the map (a
- * second instance of the object). Prints a table on stderr and JSON members on
- * stdout (merged into bench/results.json by make bench).
+ *
+ * Each round runs every scenario twice, interleaved: once with bpf_stats
+ * on, for our programs' own run time (and run count), and once with it
+ * off, for wall time undisturbed by the two clock reads bpf_stats adds to
+ * every program run. Scenarios: connect()+accept()+close() over loopback
+ * without cbreaker (to one destination, and round-robin over the 100,000
+ * below); with an empty connect4 program (what bpf_stats reports
+ * for a program that does nothing: the floor, subtracted per run); with
+ * cbreaker for a destination no policy covers; for one with a closed
+ * breaker; the same among a million breakers; and round-robin over
+ * 100,000 destinations that each have a breaker, so that every breaker
+ * is cold in the cache when its connect comes. Prints a table on stderr
+ * and JSON members on stdout (merged into bench/results.json by make
+ * bench).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,14 +42,30 @@
 #define ROUNDS		31
 #define CONNECTS	2000
 #define BIG		1000000	/* breakers */
+#define COLD		100000	/* destinations round-robin */
 #define FILL_BATCH	10000
+
+enum scen { NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, MILLION, COLDRR, NSCEN };
+
+static const char *const scen_name[NSCEN] = {
+	"no cbreaker", "no cbreaker, 100k dsts", "empty connect4", "no policy matches",
+	"a breaker, tracked", "tracked, 1M breakers", "cold, 100k round-robin",
+};
+
+static const char *const scen_key[NSCEN] = {
+	"none", "none_cold", "empty", "untracked", "tracked", "tracked_1M", "cold_100k",
+};
 
 struct stat_ {
 	double v[ROUNDS];
 	double med, lo, hi;
 };
 
+/* per scenario: wall ns per connect (stats off, on); program ns and runs */
+static struct stat_ wall[NSCEN], wall_on[NSCEN], prog[NSCEN], runs[NSCEN];
 static char cg_on[300], cg_off[300];
+static struct sockaddr_in cold_sa[COLD];
+static unsigned int cold_next;
 
 /* The first cgroup v2 mount. */
 static void cgroup_root(char *buf, size_t len)
@@ -58,80 +83,113 @@ static void cgroup_root(char *buf, size_t len)
 	cb_die("no cgroup v2 mount");
 }
 
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* The BPF object, its breaker map sized @table; no tracing programs. */
+static struct host_bpf *load(unsigned int table)
 {
-	(void)level, (void)fmt, (void)ap;
-	return 0;
-}
-
-/* The BPF object, with or without the outcome sensors (fentry). */
-static struct host_bpf *load(bool sensors, unsigned int table)
-{
-	/* some hosts refuse tracing programs: no need to print that */
-	libbpf_print_fn_t print = sensors ? libbpf_set_print(quiet) : NULL;
 	struct host_bpf *skel = host_bpf__open();
+	struct bpf_program *prog;
 
-	if (skel) {
-		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
-		bpf_program__set_autoload(skel->progs.cb_tcp_done, sensors);
-		bpf_program__set_autoload(skel->progs.cb_tcp_failed, false);
-		bpf_program__set_autoload(skel->progs.cb_tcp_close, false);
-		bpf_program__set_autoload(skel->progs.cb_tcp_disconnect, false);
-		bpf_program__set_autoload(skel->progs.cb_udp4_err, false);
-		bpf_program__set_autoload(skel->progs.cb_udp4_lookup, false);
-		bpf_program__set_autoload(skel->progs.cb_udp6_err, false);
-		bpf_program__set_autoload(skel->progs.cb_udp6_lookup, false);
-		bpf_program__set_autoload(skel->progs.cb_release, !sensors);
-		if (host_bpf__load(skel)) {
-			host_bpf__destroy(skel);
-			skel = NULL;
-		}
+	if (!skel)
+		return NULL;
+	bpf_map__set_max_entries(skel->maps.cb_breakers, table);
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	bpf_program__set_autoload(skel->progs.cb_connect4, true);
+	bpf_program__set_autoload(skel->progs.cb_sockops, true);
+	bpf_program__set_autoload(skel->progs.cb_empty, true);
+	if (host_bpf__load(skel)) {
+		host_bpf__destroy(skel);
+		return NULL;
 	}
-	if (sensors)
-		libbpf_set_print(print);
 	return skel;
 }
 
-static unsigned long long runtimes(struct host_bpf *skel, bool sensors)
+/* run time (ns) and run count of a program so far (bpf_stats) */
+static void prog_stats(int fd, unsigned long long *ns, unsigned long long *cnt)
 {
-	struct bpf_program *done = sensors ? skel->progs.cb_tcp_done :
-					     skel->progs.cb_release;
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
 
-	return cb_prog_runtime(bpf_program__fd(skel->progs.cb_connect4)) +
-	       cb_prog_runtime(bpf_program__fd(done));
+	if (bpf_prog_get_info_by_fd(fd, &info, &len))
+		cb_die("bpf_prog_get_info_by_fd");
+	*ns += info.run_time_ns;
+	*cnt += info.run_cnt;
+}
+
+/* connect()+accept()+close() round-robin over the cold destinations */
+static double cold_connects(int lfd, int n)
+{
+	unsigned long long t0 = cb_now_ns();
+	int i, fd, c;
+
+	for (i = 0; i < n; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (void *)&cold_sa[cold_next], sizeof(cold_sa[0])))
+			cb_die("connect (cold)");
+		cold_next = (cold_next + 1) % COLD;
+		c = accept(lfd, NULL, NULL);
+		close(c);
+		close(fd);
+	}
+	return (double)(cb_now_ns() - t0) / n;
 }
 
 /*
- * cb_connects() from inside @cg with @skel's hooks attached (connect4 to @cg,
- * and the sensor, or its stand-in if @tracked); our programs' run time per
- * connect is added to *bpf, averaged over the rounds.
+ * CONNECTS connects from inside cg_on with @skel's hooks attached there
+ * (@empty: the empty program alone; else connect4 and the sensor's stand-in),
+ * to @sa (NULL: the cold destinations). With @stats, our programs' run time
+ * and runs per connect go to *ns and *cnt.
  */
-static double hooked(struct host_bpf *skel, bool sensors, bool tracked, int cg,
-		     const struct sockaddr_in *sa, int lfd, double *bpf)
+static double hooked(struct host_bpf *skel, bool empty, int cg,
+		     const struct sockaddr_in *sa, int lfd, bool stats,
+		     double *ns, double *cnt)
 {
-	struct bpf_link *c4, *done = NULL;
-	unsigned long long rt;
-	double wall;
+	struct bpf_program *progs[2] = { skel->progs.cb_connect4, skel->progs.cb_sockops };
+	unsigned long long t0 = 0, t1 = 0, c0 = 0, c1 = 0;
+	struct bpf_link *l[2] = { NULL, NULL };
+	double w;
+	int i, np = 2;
 
-	c4 = bpf_program__attach_cgroup(skel->progs.cb_connect4, cg);
-	if (sensors)
-		done = bpf_program__attach(skel->progs.cb_tcp_done);
-	else if (tracked)
-		done = bpf_program__attach_cgroup(skel->progs.cb_release, cg);
-	if (!c4 || ((sensors || tracked) && !done))
-		cb_die("attaching");
+	if (empty) {
+		progs[0] = skel->progs.cb_empty;
+		np = 1;
+	}
+	for (i = 0; i < np; i++) {
+		l[i] = bpf_program__attach_cgroup(progs[i], cg);
+		if (!l[i])
+			cb_die("attaching");
+	}
 	cb_join(cg_on);
-	rt = runtimes(skel, sensors);
-	wall = cb_connects(sa, lfd, CONNECTS);
-	*bpf += (double)(runtimes(skel, sensors) - rt) / CONNECTS / ROUNDS;
+	for (i = 0; stats && i < np; i++)
+		prog_stats(bpf_program__fd(progs[i]), &t0, &c0);
+	w = sa ? cb_connects(sa, lfd, CONNECTS) : cold_connects(lfd, CONNECTS);
+	for (i = 0; stats && i < np; i++)
+		prog_stats(bpf_program__fd(progs[i]), &t1, &c1);
 	cb_join(cg_off);
-	bpf_link__destroy(c4);
-	bpf_link__destroy(done);
-	return wall;
+	for (i = 0; i < np; i++)
+		bpf_link__destroy(l[i]);
+	if (stats) {
+		*ns = (double)(t1 - t0) / CONNECTS;
+		*cnt = (double)(c1 - c0) / CONNECTS;
+	}
+	return w;
 }
 
-/* @key's breaker and BIG - 1 others (10.x.y.z:80), in batches. */
-static void fill(struct host_bpf *skel, const struct cb_key *key)
+static void key_of(struct cb_key *k, const struct sockaddr_in *sa, __u64 netns)
+{
+	memset(k, 0, sizeof(*k));
+	k->addr[10] = k->addr[11] = 0xff;
+	memcpy(&k->addr[12], &sa->sin_addr, 4);
+	k->port = sa->sin_port;
+	k->proto = IPPROTO_TCP;
+	k->netns = netns;
+}
+
+/*
+ * @key's breaker, the COLD destinations' (127.1.0.0 and on, @port), and
+ * others (10.x.y.z:80) up to BIG in all, in batches.
+ */
+static void fill(struct host_bpf *skel, const struct cb_key *key, __u16 port)
 {
 	static struct cb_key keys[FILL_BATCH];
 	static struct cb_breaker vals[FILL_BATCH];
@@ -139,20 +197,27 @@ static void fill(struct host_bpf *skel, const struct cb_key *key)
 	unsigned int i, n, done = 0;
 	__u32 count;
 
+	for (i = 0; i < COLD; i++) {
+		cold_sa[i].sin_family = AF_INET;
+		cold_sa[i].sin_port = port;
+		cold_sa[i].sin_addr.s_addr = htonl(0x7f010000 + i);
+	}
 	while (done < BIG) {
 		for (n = 0; n < FILL_BATCH && done < BIG; n++, done++) {
-			memset(&keys[n], 0, sizeof(keys[n]));
 			if (!done) {
 				keys[n] = *key;
-				continue;
+			} else if (done <= COLD) {
+				key_of(&keys[n], &cold_sa[done - 1], key->netns);
+			} else {
+				memset(&keys[n], 0, sizeof(keys[n]));
+				keys[n].addr[10] = keys[n].addr[11] = 0xff;
+				keys[n].addr[12] = 10;
+				for (i = 0; i < 3; i++)
+					keys[n].addr[13 + i] = done >> (16 - 8 * i);
+				keys[n].port = htons(80);
+				keys[n].proto = IPPROTO_TCP;
+				keys[n].netns = key->netns;
 			}
-			keys[n].addr[10] = keys[n].addr[11] = 0xff;
-			keys[n].addr[12] = 10;
-			for (i = 0; i < 3; i++)
-				keys[n].addr[13 + i] = done >> (16 - 8 * i);
-			keys[n].port = htons(80);
-			keys[n].proto = IPPROTO_TCP;
-			keys[n].netns = key->netns;
 		}
 		count = n;
 		if (bpf_map_update_batch(fd, keys, vals, &count, NULL) || count != n)
@@ -188,17 +253,39 @@ static void put(const char *name, double v)
 	printf("\"%s\": %.3f,\n", name, v);
 }
 
+static void put_samples(const char *name, const struct stat_ *s)
+{
+	int i;
+
+	printf("\"%s_samples\": [", name);
+	for (i = 0; i < ROUNDS; i++)
+		printf("%s%.1f", i ? ", " : "", s->v[i]);
+	printf("],\n");
+}
+
+/* The 1-minute load average: how busy the shared cores were. */
+static double loadavg(void)
+{
+	double l = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f && fscanf(f, "%lf", &l) != 1)
+		l = -1;
+	if (f)
+		fclose(f);
+	return l;
+}
+
 int main(void)
 {
-	struct stat_ none = { 0 }, untracked = { 0 }, tracked = { 0 }, million = { 0 };
-	double bpf_untracked = 0, bpf_tracked = 0, bpf_million = 0;
-	struct sockaddr_in s1, s2;
+	struct sockaddr_in s1, s2, sany;
+	struct host_bpf *skel, *big;
 	struct cb_breaker b = { 0 };
 	struct cb_key key = { 0 };
-	struct host_bpf *skel, *big;
-	char root[200], parent[256];
-	int l1, l2, r, cg, stats;
-	bool sensors;
+	char root[200], parent[256], name[64];
+	double load0, load1, floor_ns, net;
+	int l1, l2, lany, r, k, cg, stats;
+	socklen_t len = sizeof(sany);
 
 	cgroup_root(root, sizeof(root));
 	snprintf(parent, sizeof(parent), "%s/cbhostbench", root);
@@ -209,80 +296,119 @@ int main(void)
 	    (mkdir(cg_off, 0755) && errno != EEXIST))
 		cb_die("mkdir cgroup");
 
-	skel = load(true, CB_BREAKERS_DEFAULT);
-	sensors = skel != NULL;
-	if (!skel)	/* some hosts refuse tracing programs (EPERM) */
-		skel = load(false, CB_BREAKERS_DEFAULT);
-	big = load(sensors, BIG + 1);
+	skel = load(CB_BREAKERS_DEFAULT);
+	big = load(BIG + 1);
 	if (!skel || !big)
 		cb_die("loading the BPF object");
-	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (stats < 0)
-		cb_die("bpf_enable_stats");
 	cg = open(cg_on, O_RDONLY | O_DIRECTORY);
 	if (cg < 0)
 		cb_die(cg_on);
 
 	/* 127.0.0.2 has a breaker: its connects take the tracked path */
-	key.addr[10] = key.addr[11] = 0xff;
-	inet_pton(AF_INET, "127.0.0.2", &key.addr[12]);
 	l1 = cb_listener("127.0.0.1", &s1);
 	l2 = cb_listener("127.0.0.2", &s2);
-	key.port = s2.sin_port;
-	key.proto = IPPROTO_TCP;
-	key.netns = netns_cookie();	/* the hooks key breakers by namespace */
+	/* the cold destinations: 127.1.x.y, all local, one wildcard listener */
+	lany = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sany, 0, sizeof(sany));
+	sany.sin_family = AF_INET;
+	if (lany < 0 || bind(lany, (void *)&sany, sizeof(sany)) || listen(lany, 1024) ||
+	    getsockname(lany, (void *)&sany, &len))
+		cb_die("listener");
+	key_of(&key, &s2, netns_cookie());	/* breakers are per namespace */
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
 		cb_die("breaker");
-	fill(big, &key);
+	fill(big, &key, sany.sin_port);
 
+	load0 = loadavg();
 	for (r = 0; r < ROUNDS; r++) {
-		/* without cbreaker: nothing attached anywhere */
+		/* bpf_stats on: our programs' time and runs */
+		stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (stats < 0)
+			cb_die("bpf_enable_stats");
 		cb_join(cg_off);
-		none.v[r] = cb_connects(&s1, l1, CONNECTS);
-		untracked.v[r] = hooked(skel, sensors, false, cg, &s1, l1, &bpf_untracked);
-		tracked.v[r] = hooked(skel, sensors, true, cg, &s2, l2, &bpf_tracked);
-		/* the same tracked destination among a million breakers */
-		million.v[r] = hooked(big, sensors, true, cg, &s2, l2, &bpf_million);
+		wall_on[NONE].v[r] = cb_connects(&s1, l1, CONNECTS);
+		wall_on[NONE_COLD].v[r] = cold_connects(lany, CONNECTS);
+		wall_on[EMPTY].v[r] = hooked(skel, true, cg, &s1, l1, true,
+					     &prog[EMPTY].v[r], &runs[EMPTY].v[r]);
+		wall_on[UNTRACKED].v[r] = hooked(skel, false, cg, &s1, l1, true,
+						 &prog[UNTRACKED].v[r], &runs[UNTRACKED].v[r]);
+		wall_on[TRACKED].v[r] = hooked(skel, false, cg, &s2, l2, true,
+					       &prog[TRACKED].v[r], &runs[TRACKED].v[r]);
+		wall_on[MILLION].v[r] = hooked(big, false, cg, &s2, l2, true,
+					       &prog[MILLION].v[r], &runs[MILLION].v[r]);
+		wall_on[COLDRR].v[r] = hooked(big, false, cg, NULL, lany, true,
+					      &prog[COLDRR].v[r], &runs[COLDRR].v[r]);
+		close(stats);
+		/* bpf_stats off: wall time as a user sees it */
+		wall[NONE].v[r] = cb_connects(&s1, l1, CONNECTS);
+		wall[NONE_COLD].v[r] = cold_connects(lany, CONNECTS);
+		wall[EMPTY].v[r] = hooked(skel, true, cg, &s1, l1, false, NULL, NULL);
+		wall[UNTRACKED].v[r] = hooked(skel, false, cg, &s1, l1, false, NULL, NULL);
+		wall[TRACKED].v[r] = hooked(skel, false, cg, &s2, l2, false, NULL, NULL);
+		wall[MILLION].v[r] = hooked(big, false, cg, &s2, l2, false, NULL, NULL);
+		wall[COLDRR].v[r] = hooked(big, false, cg, NULL, lany, false, NULL, NULL);
 	}
-	summarize(&million);
-	summarize(&none);
-	summarize(&untracked);
-	summarize(&tracked);
+	load1 = loadavg();
+	for (k = 0; k < NSCEN; k++) {
+		summarize(&wall[k]);
+		summarize(&wall_on[k]);
+		summarize(&prog[k]);
+		summarize(&runs[k]);
+	}
+	/* what bpf_stats itself costs per program run */
+	floor_ns = prog[EMPTY].med / runs[EMPTY].med;
 
-	fprintf(stderr, "host, BPF side alone (kfuncs stood in for), ns per connect()+accept()+close()\n"
-		"(median and quartiles of %d interleaved rounds of %d):\n", ROUNDS, CONNECTS);
-	if (!sensors)
-		fprintf(stderr, "  (this host refuses tracing programs: connect4, and on tracked\n"
-			"   connects a sock_release program doing the sensor's work)\n");
-	fprintf(stderr, "  no cbreaker            %7.0f  (%.0f..%.0f)\n", none.med, none.lo, none.hi);
-	fprintf(stderr, "  no policy matches      %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns\n",
-		untracked.med, untracked.med - none.med,
-		100 * (untracked.med - none.med) / none.med, bpf_untracked);
-	fprintf(stderr, "  a breaker, tracked     %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns\n",
-		tracked.med, tracked.med - none.med,
-		100 * (tracked.med - none.med) / none.med, bpf_tracked);
-	fprintf(stderr, "  tracked, 1M breakers   %7.0f  (%+.0f ns, %+.2f%%); programs %.0f ns: %.2fx of 1 breaker\n",
-		million.med, million.med - none.med,
-		100 * (million.med - none.med) / none.med, bpf_million,
-		bpf_million / bpf_tracked);
-	put("host_sensors_included", sensors);
-	put("host_bpf_ns_1M_breakers", bpf_million);
-	put("host_cost_ratio_1M_vs_1", bpf_million / bpf_tracked);
-	put("host_wall_cost_ratio_1M_vs_1", million.med / tracked.med);
-	put("host_connect_ns", none.med);
-	put("host_untracked_overhead_ns", untracked.med - none.med);
-	put("host_untracked_overhead_pct", 100 * (untracked.med - none.med) / none.med);
-	put("host_untracked_bpf_ns", bpf_untracked);
-	put("host_tracked_bpf_side_overhead_ns", tracked.med - none.med);
-	put("host_tracked_bpf_side_overhead_pct", 100 * (tracked.med - none.med) / none.med);
-	put("host_tracked_bpf_ns", bpf_tracked);
+	fprintf(stderr, "host, BPF side alone (kfuncs stood in for), per connect()+accept()+close(),\n"
+		"median (quartiles) of %d interleaved rounds of %d; load average %.2f -> %.2f on %ld CPUs\n"
+		"bpf_stats floor: %.0f ns per program run (an empty program's reading)\n"
+		"%-24s %17s %9s %9s %6s %9s\n", ROUNDS, CONNECTS, load0, load1,
+		sysconf(_SC_NPROCESSORS_ONLN), floor_ns, "", "wall, stats off", "added",
+		"programs", "runs", "- floor");
+	for (k = 0; k < NSCEN; k++) {
+		net = prog[k].med - runs[k].med * floor_ns;
+		fprintf(stderr, "%-24s %7.0f (%5.0f..%5.0f) %+9.0f %9.0f %6.2f %9.0f\n",
+			scen_name[k], wall[k].med, wall[k].lo, wall[k].hi,
+			wall[k].med - wall[k == COLDRR ? NONE_COLD : NONE].med,
+			prog[k].med, runs[k].med, k <= NONE_COLD ? 0 : net);
+		snprintf(name, sizeof(name), "host_%s_wall_ns", scen_key[k]);
+		put(name, wall[k].med);
+		snprintf(name, sizeof(name), "host_%s", scen_key[k]);
+		put_samples(name, &wall[k]);
+		snprintf(name, sizeof(name), "host_%s_wall_stats_on_ns", scen_key[k]);
+		put(name, wall_on[k].med);
+		if (k <= NONE_COLD)
+			continue;
+		snprintf(name, sizeof(name), "host_%s_bpf_ns", scen_key[k]);
+		put(name, prog[k].med);
+		snprintf(name, sizeof(name), "host_%s_bpf_runs", scen_key[k]);
+		put(name, runs[k].med);
+		snprintf(name, sizeof(name), "host_%s_bpf_net_ns", scen_key[k]);
+		put(name, net);
+	}
+	net = prog[TRACKED].med - runs[TRACKED].med * floor_ns;
+	fprintf(stderr, "tracked: %.0f ns of programs less the floor; %.2f%% of this connect, "
+		"%.3f%% of one with 50 us more RTT\n"
+		"1M breakers vs 1: %.2fx (programs less floor), %.2fx (wall, stats off)\n"
+		"cold 100k round-robin vs hot: %.2fx (vs 1 breaker), %.2fx (vs the same 1M table)\n",
+		net, 100 * net / wall[NONE].med, 100 * net / (wall[NONE].med + 50000),
+		(prog[MILLION].med - runs[MILLION].med * floor_ns) / net,
+		(wall[MILLION].med - wall[NONE].med) / (wall[TRACKED].med - wall[NONE].med),
+		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net,
+		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) /
+		(prog[MILLION].med - runs[MILLION].med * floor_ns));
+	put("host_bpf_stats_floor_ns", floor_ns);
+	put("host_cost_ratio_1M_vs_1", (prog[MILLION].med - runs[MILLION].med * floor_ns) / net);
+	put("host_cost_ratio_cold_vs_hot", (prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net);
+	put("host_tracked_pct_of_connect", 100 * net / wall[NONE].med);
+	put("host_tracked_pct_of_50us_rtt_connect", 100 * net / (wall[NONE].med + 50000));
+	put("host_loadavg_start", load0);
+	put("host_loadavg_end", load1);
 
 	cb_join(root);
 	rmdir(cg_on);
 	rmdir(cg_off);
 	rmdir(parent);
-	close(stats);
 	host_bpf__destroy(skel);
 	host_bpf__destroy(big);
 	return 0;

@@ -324,7 +324,7 @@ int cb_breaker_admit(const struct cb_key *key)
 	 * an ICMP error says otherwise (cb_engine_amend).
 	 */
 	if (key->proto == IPPROTO_UDP)
-		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret);
+		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret, now);
 	return ret;
 }
 
@@ -365,7 +365,7 @@ static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
  * success its datagram was counted as into a failure.
  */
 void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
-		       u64 latency_ns, u32 epoch)
+		       u64 latency_ns, u32 epoch, u64 now)
 {
 	struct cb_record_arg a = {
 		.out = out, .latency_ns = latency_ns, .epoch = epoch,
@@ -380,7 +380,7 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map || out >= __CB_OUT_MAX)
 		return;
-	cb_op_init(&op, key, ktime_get_ns());
+	cb_op_init(&op, key, now);
 	if (cb_op_run(map, &op, cb_record_fn, &a))
 		return;
 	/* a UDP datagram is no success yet: an ICMP error may follow */

@@ -14,6 +14,7 @@ void cb_table_exit(void);
 int cb_maps_attach(struct bpf_map *map, u32 id);
 void cb_maps_release(void);
 bool cb_maps_attached(void);
+u64 cb_maps_admitted(void);
 u32 cb_breakers_count(void);
 u32 cb_breakers_capacity(void);
 u32 cb_rules_count(void);
@@ -21,7 +22,7 @@ u32 cb_breakers_gen(void);
 
 int cb_breaker_admit(const struct cb_key *key);
 void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
-		       u64 latency_ns, u32 epoch);
+		       u64 latency_ns, u32 epoch, u64 now);
 int cb_breaker_action(const struct cb_key *key, enum cb_action action);
 int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns);
 void cb_breaker_reset_all(void);

@@ -492,7 +492,8 @@ void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
 
 static int cb_admitted(struct cb_breaker *b, __u64 now)
 {
-	b->calls++;
+	/* atomic: the BPF hook counts closed breakers' calls without the lock */
+	__atomic_fetch_add(&b->calls, 1, __ATOMIC_RELAXED);
 	b->last_call = now >> 20;
 	return b->epoch & 0x7fffffff;
 }

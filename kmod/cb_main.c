@@ -58,15 +58,23 @@ __bpf_kfunc int cb_admit(void *key, u32 key__sz)
  * @key: a struct cb_key
  * @key__sz: its size
  * @outcome: enum cb_outcome
- * @latency_ns: handshake time, for successes
+ * @start_ns: when the call began (CLOCK_MONOTONIC, bpf_ktime_get_ns()), or 0
  * @epoch: what cb_admit() returned
+ *
+ * The handshake's time is taken here, with the one clock read the result
+ * needs anyway, rather than by the sensor as well.
  */
-__bpf_kfunc void cb_record(void *key, u32 key__sz, u32 outcome, u64 latency_ns,
+__bpf_kfunc void cb_record(void *key, u32 key__sz, u32 outcome, u64 start_ns,
 			   u32 epoch)
 {
-	if (key__sz == sizeof(struct cb_key) && outcome <= CB_OUT_IGNORED &&
-	    !in_nmi())
-		cb_breaker_record(key, outcome, latency_ns, epoch);
+	u64 now;
+
+	if (key__sz != sizeof(struct cb_key) || outcome > CB_OUT_IGNORED ||
+	    in_nmi())
+		return;
+	now = ktime_get_ns();
+	cb_breaker_record(key, outcome, start_ns && start_ns < now ?
+			  now - start_ns : 0, epoch, now);
 }
 
 __bpf_kfunc_end_defs();

@@ -24,6 +24,7 @@ static const struct {
 	[CB_MAP_PORT_RULES] = { BPF_MAP_TYPE_LPM_TRIE,
 				sizeof(struct cb_port_rule_key),
 				sizeof(struct cb_policy), BPF_F_NO_PREALLOC },
+	[CB_MAP_COUNTS] = { BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(u32), sizeof(u64), 0 },
 };
 
 /*
@@ -38,7 +39,8 @@ int cb_maps_attach(struct bpf_map *map, u32 id)
 	if (id >= __CB_MAP_MAX || map->map_type != cb_map_shapes[id].type ||
 	    map->key_size != cb_map_shapes[id].key_size ||
 	    map->value_size != cb_map_shapes[id].value_size ||
-	    !(map->map_flags & cb_map_shapes[id].flags))
+	    (cb_map_shapes[id].flags &&
+	     !(map->map_flags & cb_map_shapes[id].flags)) || !map->max_entries)
 		return -EINVAL;
 
 	raw_spin_lock_irqsave(&cb_maps_lock, flags);
@@ -108,6 +110,25 @@ u32 cb_breakers_capacity(void)
 	map = cb_map(CB_MAP_BREAKERS);
 	if (map)
 		n = map->max_entries;
+	rcu_read_unlock();
+	return n;
+}
+
+/* Calls the hooks admitted themselves (closed breakers), on every CPU. */
+u64 cb_maps_admitted(void)
+{
+	struct bpf_map *map;
+	u32 zero = 0;
+	u64 n = 0, *v;
+	int cpu;
+
+	rcu_read_lock();
+	map = cb_map(CB_MAP_COUNTS);
+	for_each_possible_cpu(cpu) {
+		v = map ? map->ops->map_lookup_percpu_elem(map, &zero, cpu) : NULL;
+		if (v)
+			n += READ_ONCE(*v);
+	}
 	rcu_read_unlock();
 	return n;
 }

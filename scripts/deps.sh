@@ -12,7 +12,8 @@ FLAVOUR=${1:-}	# "rt": the PREEMPT_RT kernel and headers too; "7": the newest 7.
 LIST=/etc/apt/sources.list.d/cbreaker-backports.sources
 
 PKGS="build-essential make gcc clang llvm lld dwarves pkg-config
-libelf-dev zlib1g-dev libmnl-dev libbpf-dev bpftool
+libelf-dev zlib1g-dev libmnl-dev libbpf-dev bpftool libmicrohttpd-dev
+prometheus jq
 linux-image-amd64 linux-headers-amd64 linux-source-$KVER_SERIES
 qemu-system-x86 busybox-static iproute2 curl kmod cpio xz-utils"
 
@@ -59,7 +60,14 @@ EOT
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+had_prometheus=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null || true)
 apt-get update -q
 apt-get install -y -q --no-install-recommends -t bookworm-backports $PKGS
+# Only its binaries are needed (promtool here, prometheus in the guest):
+# the service the package starts, we did not ask for.
+case "$had_prometheus" in
+*"ok installed"*) ;;
+*) systemctl disable --now prometheus 2>/dev/null || true ;;
+esac
 have_all || die "packages installed but the $KVER_SERIES kernel, headers or libbpf >= 1.0 are missing"
 echo "deps: done"

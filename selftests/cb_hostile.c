@@ -17,14 +17,14 @@ TEST_F_TIMEOUT(hostile, stress_suites_in_short, 900)
 	char out[16384];
 	int st;
 
-	st = cb_sh("FUZZ=20000 STRESS_SECS=20 CYCLES=5 DESTS=100000 /stress/run "
+	st = cb_sh("FUZZ=20000 STRESS_SECS=20 CYCLES=5 DESTS=100000 HTTP_SECS=20 /stress/run "
 		   ">/tmp/stress.out 2>&1");
 	/* its TAP lines as comments here: they are not this program's */
 	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "sed 's/^/#   /' /tmp/stress.out"));
 	TH_LOG("\n%s", out);
 	EXPECT_EQ(0, st);
 	EXPECT_NE(0, cb_sh("grep -q '^not ok' /tmp/stress.out"));
-	EXPECT_EQ(0, cb_sh("grep -q '^ok 11 kernel log' /tmp/stress.out"));
+	EXPECT_EQ(0, cb_sh("grep -q '^ok [0-9]* kernel log' /tmp/stress.out"));
 }
 
 /*

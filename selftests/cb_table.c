@@ -190,6 +190,32 @@ TEST_F(table, an_amended_datagram_counts_once_module_wide)
 	EXPECT_EQ(dgrams + 1, status_num("udp_datagrams"));
 }
 
+/*
+ * The hook admits a closed breaker's TCP calls itself: each is counted in
+ * the breaker's calls and in the module's admitted counter all the same.
+ */
+TEST_F(table, calls_the_hook_admits_itself_are_counted)
+{
+	long long admitted;
+	unsigned short port;
+	char out[4096];
+	int lfd, i;
+
+	lfd = cb_listener("127.5.0.1", SOCK_STREAM, &port);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.5.0.0/16"));
+	admitted = status_num("admitted");
+	/* the first makes the breaker (the module), the rest are the hook's */
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, cb_connect("127.5.0.1", port, SOCK_STREAM));
+	EXPECT_EQ(admitted + 5, status_num("admitted"));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl -j breaker show dst 127.5.0.1 port %u", port));
+	EXPECT_EQ(5, cb_json_num(out, "calls"));
+	EXPECT_EQ(0, cb_json_num(out, "failures"));
+	close(lfd);
+}
+
 /* trip for a while: refuses now, then half-opens and closes by itself. */
 TEST_F(table, trip_for_a_while_recovers_by_itself)
 {

@@ -2,7 +2,7 @@
 /*
  * Loading, attaching, pinning and unloading the BPF side, and the status
  * that goes with it. Pins under CB_PIN_DIR:
- *   breakers, rules, port_rules, conns, dgrams, icmps   the maps
+ *   breakers, rules, port_rules, conns, dgrams, icmps, counts   the maps
  *   prog_<hook>              the four cgroup hook programs of the first cgroup
  *   link_<cgroup id>_<hook>  one cgroup attachment each
  *   trace_<name>             the outcome sensors (global)
@@ -79,11 +79,13 @@ static struct bpf_map *cb_map_at(struct cb_bpf *skel, unsigned int i,
 {
 	static const char * const names[] = {
 		"breakers", "rules", "port_rules", "conns", "dgrams", "icmps",
+		"counts",
 	};
 	struct bpf_map *maps[] = {
 		skel->maps.cb_breakers, skel->maps.cb_rules,
 		skel->maps.cb_port_rules, skel->maps.cb_conns,
-		skel->maps.cb_dgrams, skel->maps.cb_icmps, NULL,
+		skel->maps.cb_dgrams, skel->maps.cb_icmps,
+		skel->maps.cb_counts, NULL,
 	};
 
 	if (maps[i])

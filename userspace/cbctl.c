@@ -52,6 +52,8 @@ static void cb_usage(FILE *f)
 		"       cbctl breaker { list | show | trip | hold | reset | help }\n"
 		"       cbctl monitor\n"
 		"       cbctl metrics [format text|json|prometheus] [limit N]\n"
+		"       cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N]\n"
+		"       cbctl apply [--diff] FILE\n"
 		"Options: -j JSON output, -p pretty JSON, -V version\n");
 }
 
@@ -150,7 +152,8 @@ int cb_cmd_select(const struct cb_command *cmds, int argc, char **argv,
 
 	if (argc) {
 		for (c = cmds; c->name; c++)
-			if (cb_matches(argv[0], c->name))
+			if (c->exact ? !strcmp(argv[0], c->name) :
+			    cb_matches(argv[0], c->name))
 				break;
 		if (!c->name && !obj)
 			return cb_err("unknown object \"%s\" (try: cbctl help)",
@@ -183,6 +186,7 @@ static const struct cb_command cb_objects[] = {
 	{ "breaker", .fn = cb_cmd_breaker },
 	{ "monitor", .fn = cb_cmd_monitor },
 	{ "metrics", .fn = cb_cmd_metrics },
+	{ "apply", .fn = cb_cmd_apply, .exact = true },	/* never abbreviated */
 	{ "help", .usage = cb_obj_help },
 	{ 0 }
 };

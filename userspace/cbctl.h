@@ -153,6 +153,8 @@ struct cb_req {
 
 /* Parse a change; -1 (reported) if bad, 1 if @cmd is no change command. */
 int cb_policy_req(const char *cmd, int argc, char **argv, struct cb_req *req);
+/* Value @v of row @i of cb_pkeys, as the grammar writes it. */
+void cb_pkey_text(int i, uint64_t v, char *buf, size_t len);
 int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req);
 int cb_req_send_policy(const struct cb_req *req);
 int cb_req_send_breaker(const struct cb_req *req);
@@ -173,6 +175,9 @@ int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
 /* Check @n changes against the module's state, then apply them all or none. */
 int cb_reqs_run(struct cb_req *reqs, int n);
 int cb_batch(const char *path);
+/* A batch line split into words, '#' starts a comment: the count, or -1. */
+#define CB_BATCH_ARGS 64
+int cb_split(char *line, char **argv);
 /* Errors name the batch line they come from. */
 extern const char *cb_err_file;
 extern int cb_err_line;
@@ -192,6 +197,7 @@ struct cb_command {
 	int (*fn)(int argc, char **argv);
 	int (*req)(const char *cmd, int argc, char **argv, struct cb_req *req);
 	void (*usage)(void);
+	bool exact;		/* the whole word only, never abbreviated */
 };
 
 int cb_cmd_select(const struct cb_command *cmds, int argc, char **argv,
@@ -202,6 +208,10 @@ int cb_cmd_breaker(int argc, char **argv);
 int cb_cmd_policy(int argc, char **argv);
 int cb_cmd_monitor(int argc, char **argv);
 int cb_cmd_metrics(int argc, char **argv);
+/* serve.c: metrics serve, the Prometheus exporter */
+int cb_metrics_serve(int argc, char **argv);
+/* apply.c: apply [--diff] FILE, the policies made equal to a file */
+int cb_cmd_apply(int argc, char **argv);
 
 /* netns.c: network namespaces by cookie and by `ip netns` name */
 uint64_t cb_netns_cookie(void);

@@ -94,6 +94,12 @@ static void cb_policy_usage(void)
 	}
 }
 
+/* For cbctl apply --diff: row @i's value @v as the grammar writes it. */
+void cb_pkey_text(int i, uint64_t v, char *buf, size_t len)
+{
+	cb_pkey_format(&cb_pkeys[i], v, buf, len);
+}
+
 /* A key by exact name, else by unambiguous prefix: its first row. */
 static int cb_find_pkey(const char *arg)
 {

@@ -17,8 +17,6 @@
 #include "cbctl.h"
 #include "cb_engine.h"
 
-#define CB_BATCH_ARGS 64
-
 /* What the check knows of one rule the changes touch. */
 struct cb_sim {
 	struct cb_rule_arg rule;
@@ -197,7 +195,7 @@ out:
 }
 
 /* Split @line into words; '#' starts a comment. Returns the count, or -1. */
-static int cb_split(char *line, char **argv)
+int cb_split(char *line, char **argv)
 {
 	char *save, *w;
 	int n = 0;

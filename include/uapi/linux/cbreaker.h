@@ -88,6 +88,10 @@ enum cb_map_id {
 	CB_MAP_BREAKERS,
 	CB_MAP_RULES,		/* policies without a port: struct cb_rule_key */
 	CB_MAP_PORT_RULES,	/* policies with a port: struct cb_port_rule_key */
+	CB_MAP_COUNTS,		/* per CPU, __u64: TCP calls the hooks admitted
+				 * themselves (closed breakers), which the
+				 * module adds to CB_STAT_ADMITTED
+				 */
 	__CB_MAP_MAX,
 };
 
