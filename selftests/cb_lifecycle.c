@@ -13,7 +13,25 @@ static int cb_exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
-TEST(module_registers_its_kfuncs)
+/*
+ * Each test starts without the module, so its counters start at zero
+ * whatever ran before, and what it changed is undone after it, even when
+ * a failed assertion ended it early: the programs unloaded, the module's
+ * idle time its default again.
+ */
+FIXTURE(lifecycle) {};
+FIXTURE_SETUP(lifecycle)
+{
+	cb_sh("cbctl unload 2>/dev/null; rmmod cbreaker 2>/dev/null");
+}
+
+FIXTURE_TEARDOWN(lifecycle)
+{
+	cb_sh("cbctl unload 2>/dev/null; [ ! -d /sys/module/cbreaker ] || "
+	      "echo 60000 >/sys/module/cbreaker/parameters/idle_ms");
+}
+
+TEST_F(lifecycle, module_registers_its_kfuncs)
 {
 	char out[8192];
 
@@ -25,7 +43,7 @@ TEST(module_registers_its_kfuncs)
 	EXPECT_EQ(NULL, strstr(out, "registering"));
 }
 
-TEST(load_pin_attach_unload_rmmod)
+TEST_F(lifecycle, load_pin_attach_unload_rmmod)
 {
 	char out[4096];
 
@@ -52,7 +70,7 @@ TEST(load_pin_attach_unload_rmmod)
 	ASSERT_EQ(0, cb_sh("modprobe cbreaker"));
 }
 
-TEST(errors_without_module_or_programs)
+TEST_F(lifecycle, errors_without_module_or_programs)
 {
 	char out[4096];
 
@@ -81,7 +99,7 @@ TEST(errors_without_module_or_programs)
 }
 
 /* With the hooks attached to the root, every process is covered. */
-TEST(root_cgroup_covers_everyone)
+TEST_F(lifecycle, root_cgroup_covers_everyone)
 {
 	ASSERT_EQ(0, cb_sh("modprobe cbreaker && cbctl load"));
 	ASSERT_EQ(0, cb_sh("cbctl breaker trip dst 127.0.0.1 port 9 proto udp"));
@@ -97,7 +115,7 @@ TEST(root_cgroup_covers_everyone)
  * untracked and counted; once a breaker has been idle long enough, it is
  * evicted to make room.
  */
-TEST(full_table_lets_through_untracked_then_evicts_idle)
+TEST_F(lifecycle, full_table_lets_through_untracked_then_evicts_idle)
 {
 	unsigned short ports[6];
 	char out[4096];

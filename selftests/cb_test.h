@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Helpers shared by the guest selftests: cbctl, sockets, counters. */
+/*
+ * Helpers shared by the guest selftests and stress/: shell, sockets,
+ * cgroups, clock, JSON numbers.
+ */
 #ifndef _CB_TEST_H
 #define _CB_TEST_H
 

@@ -10,20 +10,10 @@
  *
  * Prints TAP; exits non-zero on any failure.
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+/* the guest selftests' helpers: shell, sockets, clock, JSON numbers */
+#include "../selftests/cb_test.h"
 
 #define CG "/sys/fs/cgroup/cbstress"
 
@@ -32,14 +22,6 @@ static unsigned long long deadline;
 static unsigned long counts[4];	/* ok, refused (by us or RST), timeout, other */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int tests, failed;
-
-static unsigned long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -158,17 +140,6 @@ static void *control(void *arg)
 	return NULL;
 }
 
-/* The number after "name": in @s, or -1. */
-static long long num(const char *s, const char *name)
-{
-	char key[64];
-	const char *p;
-
-	snprintf(key, sizeof(key), "\"%s\":", name);
-	p = strstr(s, key);
-	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
-}
-
 static char *slurp(const char *cmd, size_t *len)
 {
 	size_t cap = 1 << 20, n = 0;
@@ -224,8 +195,8 @@ int main(int argc, char **argv)
 	}
 	/* the module's counters run since it loaded: from here on */
 	all = slurp("cbctl -j status", &len);
-	transitions0 = num(all, "transitions");
-	dropped0 = num(all, "events_dropped");
+	transitions0 = cb_json_num(all, "transitions");
+	dropped0 = cb_json_num(all, "events_dropped");
 	free(all);
 	/* the clients run in the attached cgroup, this process too */
 	if (sh("echo %d >" CG "/cgroup.procs", getpid())) {
@@ -233,11 +204,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	deadline = now_ms() + secs * 1000ULL;
+	deadline = cb_now_ms() + secs * 1000ULL;
 	for (i = 0; i < threads && i < 64; i++)
 		pthread_create(&tid[i], NULL, client, (void *)(unsigned long)(i + 1));
 	pthread_create(&ctl, NULL, control, NULL);
-	while (now_ms() < deadline)
+	while (cb_now_ms() < deadline)
 		sleep(1);
 	stop = 1;
 	for (i = 0; i < threads && i < 64; i++)
@@ -250,10 +221,10 @@ int main(int argc, char **argv)
 
 	all = slurp("cbctl -j breaker list", &len);
 	for (p = all; p && (p = strstr(p, "{\"dst\"")); p++, n++) {
-		calls = num(p, "calls");
-		succ = num(p, "successes");
-		fail = num(p, "failures");
-		placed = num(p, "probes_placed");
+		calls = cb_json_num(p, "calls");
+		succ = cb_json_num(p, "successes");
+		fail = cb_json_num(p, "failures");
+		placed = cb_json_num(p, "probes_placed");
 		if (succ + fail > calls) {
 			bad_count++;
 			printf("# %.80s: successes %lld + failures %lld > calls %lld\n", p,
@@ -275,8 +246,8 @@ int main(int argc, char **argv)
 	 * saw up to there.
 	 */
 	all = slurp("cbctl -j status", &len);
-	transitions = num(all, "transitions");
-	dropped = num(all, "events_dropped");
+	transitions = cb_json_num(all, "transitions");
+	dropped = cb_json_num(all, "events_dropped");
 	free(all);
 	for (i = 0; i < 100; i++) {
 		all = slurp("grep -o '\"seq\":[0-9]*' /tmp/stress-mon.json | tail -n 1 | cut -d: -f2",

@@ -64,8 +64,8 @@ static bool cb_host_bits(const struct cb_rule_arg *r)
 {
 	unsigned int i;
 
-	for (i = r->prefixlen; i < 128; i++)
-		if (r->addr[i / 8] & (0x80 >> (i % 8)))
+	for (i = r->d.prefixlen; i < 128; i++)
+		if (r->d.addr[i / 8] & (0x80 >> (i % 8)))
 			return true;
 	return false;
 }
@@ -139,7 +139,7 @@ static int cb_apply_dump_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (cb_nl_parse(nlh, tb) < 0 || !tb[CB_A_ADDR] || !tb[CB_A_PREFIXLEN] ||
 	    !tb[CB_A_PROTO] ||
-	    mnl_attr_get_payload_len(tb[CB_A_ADDR]) != sizeof(r->addr)) {
+	    mnl_attr_get_payload_len(tb[CB_A_ADDR]) != sizeof(r->d.addr)) {
 		a->dump_bad = true;
 		return MNL_CB_ERROR;
 	}
@@ -148,13 +148,13 @@ static int cb_apply_dump_cb(const struct nlmsghdr *nlh, void *data)
 	r = &a->have[a->nhave++].rule;
 	memset(r, 0, sizeof(*r));
 	r->is_default = !!tb[CB_A_DEFAULT];
-	r->have_dst = !r->is_default;
-	memcpy(r->addr, mnl_attr_get_payload(tb[CB_A_ADDR]), sizeof(r->addr));
-	r->prefixlen = cb_nl_u8(tb[CB_A_PREFIXLEN]);
-	r->have_port = !!tb[CB_A_PORT];
-	r->port = tb[CB_A_PORT] ? cb_nl_u16(tb[CB_A_PORT]) : 0;
-	r->proto = cb_nl_u8(tb[CB_A_PROTO]);
-	r->have_proto = true;
+	r->d.have_dst = !r->is_default;
+	memcpy(r->d.addr, mnl_attr_get_payload(tb[CB_A_ADDR]), sizeof(r->d.addr));
+	r->d.prefixlen = cb_nl_u8(tb[CB_A_PREFIXLEN]);
+	r->d.have_port = !!tb[CB_A_PORT];
+	r->d.port = tb[CB_A_PORT] ? cb_nl_u16(tb[CB_A_PORT]) : 0;
+	r->d.proto = cb_nl_u8(tb[CB_A_PROTO]);
+	r->d.have_proto = true;
 	return MNL_CB_OK;
 }
 
@@ -186,12 +186,12 @@ static void cb_fmt_rule(const struct cb_rule_arg *r, char *buf, size_t len)
 	if (r->is_default) {
 		n = snprintf(buf, len, "default");
 	} else {
-		cb_format_prefix(r->addr, r->prefixlen, pfx, sizeof(pfx));
+		cb_format_prefix(r->d.addr, r->d.prefixlen, pfx, sizeof(pfx));
 		n = snprintf(buf, len, "dst %s", pfx);
-		if (r->have_port || r->port)
-			n += snprintf(buf + n, len - n, " port %u", r->port);
+		if (r->d.have_port || r->d.port)
+			n += snprintf(buf + n, len - n, " port %u", r->d.port);
 	}
-	snprintf(buf + n, len - n, " proto %s", cb_proto_name(r->proto));
+	snprintf(buf + n, len - n, " proto %s", cb_proto_name(r->d.proto));
 }
 
 /* " key value" for every key @r gives. */

@@ -607,57 +607,57 @@ int cb_print_status(void)
 	if (module && cb_nl_status(&st))
 		return -1;
 
+	cb_print_open();
 	if (cb_json) {
-		jw_obj_open(NULL);
 		jw_obj_open("module");
 		jw_bool("loaded", module);
-		if (module)
-			jw_str("version", st.version);
+	}
+	cb_print_text("module:    %s\n", module ? "loaded" : "not loaded");
+	if (module)
+		cb_print_str(CB_PRINT_ANY, "version", "version:   %s\n",
+			     st.version);
+	if (cb_json) {
 		jw_obj_close();
 		jw_bool("programs_loaded", progs);
 		jw_bool("maps_attached", st.maps_attached);
 		jw_arr_open("cgroups");
-		for (i = 0; i < n; i++) {
-			jw_obj_open(NULL);
-			jw_u64("id", ids[i]);
-			jw_str("path", cb_cgroup_path(ids[i]));
-			jw_obj_close();
-		}
-		jw_arr_close();
-		jw_u64("breakers", st.breakers);
-		jw_u64("breakers_max", st.breakers_max);
-		jw_u64("policies", st.rules);
-		jw_obj_open("counters");
-		for (i = 0; i < __CB_STAT_MAX; i++)
-			jw_u64(cb_stat_name(i), st.stats[i]);
-		jw_obj_close();
-		jw_obj_close();
-		jw_end();
-		return 0;
 	}
-
-	printf("module:    %s\n", module ? "loaded" : "not loaded");
-	if (module)
-		printf("version:   %s\n", st.version);
-	printf("programs:  %s\n", progs ? "loaded, pinned at " CB_PIN_DIR :
-	       "not loaded");
-	printf("maps:      %s\n", st.maps_attached ? "held by the module" :
-	       "not held by the module");
+	cb_print_text("programs:  %s\n", progs ? "loaded, pinned at " CB_PIN_DIR :
+		      "not loaded");
+	cb_print_text("maps:      %s\n", st.maps_attached ? "held by the module" :
+		      "not held by the module");
 	if (!n)
-		printf("cgroups:   none attached\n");
+		cb_print_text("cgroups:   none attached\n");
 	for (i = 0; i < n; i++) {
 		const char *p = cb_cgroup_path(ids[i]);
 
-		printf("%s %s\n", i ? "          " : "cgroups:  ",
-		       *p ? p : "(removed cgroup)");
+		cb_print_open();
+		cb_print_u64(CB_PRINT_JSON, "id", NULL, ids[i]);
+		cb_print_str(CB_PRINT_JSON, "path", NULL, p);
+		cb_print_text("%s %s", i ? "          " : "cgroups:  ",
+			      *p ? p : "(removed cgroup)");
+		cb_print_close("\n");
 	}
-	printf("breakers:  %u of %u\n", st.breakers, st.breakers_max);
-	printf("policies:  %u\n", st.rules);
-	if (!module)
-		return 0;
-	printf("counters: ");
-	for (i = 0; i < __CB_STAT_MAX; i++)
-		printf(" %s %" PRIu64, cb_stat_name(i), st.stats[i]);
-	printf("\n");
+	if (cb_json)
+		jw_arr_close();
+	cb_print_u64(CB_PRINT_ANY, "breakers", "breakers:  %" PRIu64, st.breakers);
+	cb_print_u64(CB_PRINT_ANY, "breakers_max", " of %" PRIu64 "\n",
+		     st.breakers_max);
+	cb_print_u64(CB_PRINT_ANY, "policies", "policies:  %" PRIu64 "\n",
+		     st.rules);
+	if (module || cb_json) {
+		if (cb_json)
+			jw_obj_open("counters");
+		cb_print_text("counters: ");
+		for (i = 0; i < __CB_STAT_MAX; i++) {
+			cb_print_text(" %s", cb_stat_name(i));
+			cb_print_u64(CB_PRINT_ANY, cb_stat_name(i), " %" PRIu64,
+				     st.stats[i]);
+		}
+		if (cb_json)
+			jw_obj_close();
+		cb_print_text("\n");
+	}
+	cb_print_close("");
 	return 0;
 }

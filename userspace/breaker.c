@@ -35,60 +35,30 @@ static int cb_resolve_scope(struct cb_key *key);
  */
 static int cb_parse_dest(int argc, char **argv, struct cb_key *key)
 {
-	bool have_addr = false, have_port = false, have_proto = false;
-	bool have_netns = false, have_cgroup = false;
-	uint64_t netns;
-	uint16_t port;
-	int i;
+	struct cb_dest d;
+	int i, err;
 
-	memset(key, 0, sizeof(*key));
-	key->proto = IPPROTO_TCP;
+	cb_dest_init(&d);
 	for (i = 0; i < argc; i += 2) {
-		const char *kw = argv[i], *val = argv[i + 1];
-
-		if (!val)
-			return cb_err("missing value after \"%s\"", kw);
-		if (cb_matches(kw, "dst")) {
-			if (have_addr)
-				return cb_err("dst given twice");
-			if (cb_parse_addr(val, key->addr))
-				return cb_err("bad address \"%s\" (IPv4 or IPv6, no prefix)", val);
-			have_addr = true;
-		} else if (cb_matches(kw, "port")) {
-			if (have_port)
-				return cb_err("port given twice");
-			if (cb_parse_port(val, &port))
-				return cb_err("bad port \"%s\" (1..65535)", val);
-			key->port = htons(port);
-			have_port = true;
-		} else if (cb_matches(kw, "proto")) {
-			if (have_proto)
-				return cb_err("proto given twice");
-			if (cb_parse_proto(val, &key->proto))
-				return cb_err("bad proto \"%s\" (tcp or udp)", val);
-			have_proto = true;
-		} else if (cb_matches(kw, "netns")) {
-			if (have_netns)
-				return cb_err("netns given twice");
-			if (cb_parse_netns(val, &netns))
-				return -1;
-			key->netns = netns;
-			have_netns = true;
-		} else if (cb_matches(kw, "cgroup")) {
-			if (have_cgroup)
-				return cb_err("cgroup given twice");
-			if (cb_scope_of(val, &key->scope))
-				return -1;
-			have_cgroup = true;
-		} else {
-			return cb_err("unknown argument \"%s\"", kw);
-		}
+		if (!argv[i + 1])
+			return cb_err("missing value after \"%s\"", argv[i]);
+		err = cb_parse_dest_word(argv[i], argv[i + 1], CB_DEST_WHERE, &d);
+		if (err > 0)
+			return cb_err("unknown argument \"%s\"", argv[i]);
+		if (err)
+			return -1;
 	}
-	if (!have_addr)
+	if (!d.have_dst)
 		return cb_err("missing \"dst ADDR\"");
-	if (!have_port)
+	if (!d.have_port)
 		return cb_err("missing \"port PORT\"");
-	if (!have_cgroup && cb_resolve_scope(key))
+	memset(key, 0, sizeof(*key));
+	memcpy(key->addr, d.addr, sizeof(key->addr));
+	key->port = htons(d.port);
+	key->proto = d.proto;
+	key->netns = d.netns;
+	key->scope = d.scope;
+	if (!d.have_cgroup && cb_resolve_scope(key))
 		return -1;
 	return 0;
 }
@@ -180,74 +150,72 @@ static void cb_probes_json(uint16_t placed, uint16_t ok, uint16_t failed)
 	jw_u64("probes_failed", failed);
 }
 
-static void cb_breaker_json(const struct cb_breaker_info *b)
+/* A breaker, as text lines or one JSON object: one path for both. */
+static void cb_breaker_print(const struct cb_breaker_info *b)
 {
+	const char *cg = cb_scope_path(b->key.scope);
 	char addr[INET6_ADDRSTRLEN];
+	uint64_t rate = cb_rate(b->win_failures, b->win_calls);
 
 	cb_format_addr(b->key.addr, addr, sizeof(addr));
-	jw_obj_open(NULL);
-	jw_str("dst", addr);
-	jw_u64("port", ntohs(b->key.port));
-	jw_str("proto", cb_proto_name(b->key.proto));
-	cb_where_json(&b->key);
-	jw_str("state", cb_state_name(b->state));
-	jw_str("forced", cb_force_name(b->forced));
-	jw_bool("tracked", b->tracked);
-	jw_str("mode", cb_mode_name(b->mode));
-	jw_u64("calls", b->calls);
-	jw_u64("successes", b->successes);
-	jw_u64("failures", b->failures);
-	jw_u64("slow", b->slow);
-	jw_u64("abandoned", b->abandoned);
-	jw_u64("rejected", b->rejected);
-	cb_window_json(b->win_calls, b->win_failures, b->win_slow);
-	jw_u64("trips", b->trips);
-	cb_probes_json(b->probes_placed, b->probes_ok, b->probes_failed);
-	if (b->state != CB_STATE_CLOSED && b->opened_at)
-		jw_u64("opened_at", b->opened_at);
-	else
-		jw_null("opened_at");
-	if (b->state == CB_STATE_OPEN && b->open_until)
-		jw_u64("open_until", b->open_until);
-	else
-		jw_null("open_until");
-	jw_u64("now", b->now);
-	jw_obj_close();
-}
-
-static void cb_breaker_text(const struct cb_breaker_info *b)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	cb_format_addr(b->key.addr, addr, sizeof(addr));
-	printf("dst %s port %u proto %s\n", addr, ntohs(b->key.port),
-	       cb_proto_name(b->key.proto));
-	printf("  netns %s%s%s\n", cb_where_text(&b->key),
-	       *cb_scope_path(b->key.scope) ? " cgroup " : "",
-	       cb_scope_path(b->key.scope));
-	printf("  state %s%s%s%s\n", cb_state_name(b->state),
-	       b->forced == CB_FORCE_OPEN ? " (forced: trip)" :
-	       b->forced == CB_FORCE_CLOSED ? " (forced: hold)" : "",
-	       b->mode == CB_MODE_DRY_RUN ? " (dry-run)" : "",
-	       b->tracked ? "" : " (no policy)");
-	printf("  window %u calls, %u failed, %u slow: failure rate %" PRIu64
-	       ".%" PRIu64 "%%%s\n", b->win_calls, b->win_failures, b->win_slow,
-	       cb_rate(b->win_failures, b->win_calls) / 10,
-	       cb_rate(b->win_failures, b->win_calls) % 10,
-	       b->state != CB_STATE_CLOSED ? " (when it opened)" : "");
-	printf("  calls %" PRIu64 " successes %" PRIu64 " failures %" PRIu64
-	       " (abandoned %" PRIu64 ") slow %" PRIu64 " rejected %" PRIu64
-	       " trips %u\n", b->calls, b->successes, b->failures, b->abandoned,
-	       b->slow, b->rejected, b->trips);
-	if (b->state != CB_STATE_CLOSED && b->opened_at)
-		cb_print_rel("  opened", b->opened_at, b->now);
-	if (b->state == CB_STATE_HALF_OPEN)
-		printf("  probes %u placed, %u ok, %u failed\n", b->probes_placed,
-		       b->probes_ok, b->probes_failed);
-	if (b->state == CB_STATE_OPEN && b->open_until)
-		cb_print_rel("  half-open", b->open_until, b->now);
-	else if (b->state == CB_STATE_OPEN)
-		printf("  open until reset\n");
+	cb_print_open();
+	cb_print_str(CB_PRINT_ANY, "dst", "dst %s", addr);
+	cb_print_u64(CB_PRINT_ANY, "port", " port %" PRIu64, ntohs(b->key.port));
+	cb_print_str(CB_PRINT_ANY, "proto", " proto %s\n",
+		     cb_proto_name(b->key.proto));
+	if (cb_json)
+		cb_where_json(&b->key);
+	cb_print_text("  netns %s%s%s\n", cb_where_text(&b->key),
+		      *cg ? " cgroup " : "", cg);
+	cb_print_str(CB_PRINT_ANY, "state", "  state %s", cb_state_name(b->state));
+	cb_print_str(CB_PRINT_JSON, "forced", NULL, cb_force_name(b->forced));
+	if (cb_json)
+		jw_bool("tracked", b->tracked);
+	cb_print_str(CB_PRINT_JSON, "mode", NULL, cb_mode_name(b->mode));
+	cb_print_text("%s%s%s\n",
+		      b->forced == CB_FORCE_OPEN ? " (forced: trip)" :
+		      b->forced == CB_FORCE_CLOSED ? " (forced: hold)" : "",
+		      b->mode == CB_MODE_DRY_RUN ? " (dry-run)" : "",
+		      b->tracked ? "" : " (no policy)");
+	cb_print_text("  window %u calls, %u failed, %u slow: failure rate %" PRIu64
+		      ".%" PRIu64 "%%%s\n", b->win_calls, b->win_failures,
+		      b->win_slow, rate / 10, rate % 10,
+		      b->state != CB_STATE_CLOSED ? " (when it opened)" : "");
+	cb_print_u64(CB_PRINT_ANY, "calls", "  calls %" PRIu64, b->calls);
+	cb_print_u64(CB_PRINT_ANY, "successes", " successes %" PRIu64,
+		     b->successes);
+	cb_print_u64(CB_PRINT_ANY, "failures", " failures %" PRIu64, b->failures);
+	cb_print_u64(CB_PRINT_JSON, "slow", NULL, b->slow);
+	cb_print_u64(CB_PRINT_ANY, "abandoned", " (abandoned %" PRIu64 ")",
+		     b->abandoned);
+	cb_print_u64(CB_PRINT_TEXT, NULL, " slow %" PRIu64, b->slow);
+	cb_print_u64(CB_PRINT_ANY, "rejected", " rejected %" PRIu64, b->rejected);
+	if (cb_json)
+		cb_window_json(b->win_calls, b->win_failures, b->win_slow);
+	cb_print_u64(CB_PRINT_ANY, "trips", " trips %" PRIu64 "\n", b->trips);
+	if (cb_json) {
+		cb_probes_json(b->probes_placed, b->probes_ok, b->probes_failed);
+		if (b->state != CB_STATE_CLOSED && b->opened_at)
+			jw_u64("opened_at", b->opened_at);
+		else
+			jw_null("opened_at");
+		if (b->state == CB_STATE_OPEN && b->open_until)
+			jw_u64("open_until", b->open_until);
+		else
+			jw_null("open_until");
+		jw_u64("now", b->now);
+	} else {
+		if (b->state != CB_STATE_CLOSED && b->opened_at)
+			cb_print_rel("  opened", b->opened_at, b->now);
+		if (b->state == CB_STATE_HALF_OPEN)
+			printf("  probes %u placed, %u ok, %u failed\n",
+			       b->probes_placed, b->probes_ok, b->probes_failed);
+		if (b->state == CB_STATE_OPEN && b->open_until)
+			cb_print_rel("  half-open", b->open_until, b->now);
+		else if (b->state == CB_STATE_OPEN)
+			printf("  open until reset\n");
+	}
+	cb_print_close("");
 }
 
 struct cb_list_arg {
@@ -313,7 +281,7 @@ static void cb_list_one(const struct cb_breaker_info *bp, struct cb_list_arg *a)
 		return;
 	a->n++;
 	if (cb_json) {
-		cb_breaker_json(&b);
+		cb_breaker_print(&b);
 		return;
 	}
 	if (a->n == 1)
@@ -463,12 +431,7 @@ static int cb_breaker_show(int argc, char **argv)
 	    cb_nl_request(CB_CMD_BREAKER_GET, 0, cb_put_key_arg, &key,
 			  cb_show_cb, &b))
 		return -1;
-	if (cb_json) {
-		cb_breaker_json(&b);
-		jw_end();
-	} else {
-		cb_breaker_text(&b);
-	}
+	cb_breaker_print(&b);
 	return 0;
 }
 
@@ -676,27 +639,16 @@ int cb_breaker_exists(const struct cb_key *key)
 
 int cb_cmd_breaker(int argc, char **argv)
 {
-	const char *cmd = argc ? argv[0] : "list";
-	struct cb_req req;
-	int ret;
+	static const struct cb_command cmds[] = {
+		{ "list", .fn = cb_breaker_list },	/* the first: no command */
+		{ "show", .fn = cb_breaker_show },
+		{ "help", .usage = cb_breaker_usage },
+		{ "history", .fn = cb_breaker_history },	/* after help: "h" is help */
+		{ "trip", .req = cb_breaker_req },
+		{ "hold", .req = cb_breaker_req },
+		{ "reset", .req = cb_breaker_req },
+		{ 0 }
+	};
 
-	if (argc) {
-		argc--;
-		argv++;
-	}
-	if (cb_matches(cmd, "list"))
-		return cb_breaker_list(argc, argv);
-	if (cb_matches(cmd, "show"))
-		return cb_breaker_show(argc, argv);
-	if (cb_matches(cmd, "help")) {
-		cb_breaker_usage();
-		return 0;
-	}
-	if (cb_matches(cmd, "history"))	/* after help: "h" stays help */
-		return cb_breaker_history(argc, argv);
-	ret = cb_breaker_req(cmd, argc, argv, &req);
-	if (ret == 1)
-		return cb_err("unknown command \"breaker %s\" (try: cbctl breaker help)",
-			      cmd);
-	return ret ?: cb_reqs_run(&req, 1) ?: cb_ok("done");
+	return cb_cmd_select(cmds, argc, argv, "breaker");
 }

@@ -110,52 +110,86 @@ static int cb_no_args(const char *obj, int argc, char **argv)
 }
 
 /* "OBJECT help" for the objects without commands of their own. */
-static const struct {
-	const char *obj, *text;
-} cb_helps[] = {
-	{ "unload", "Usage: cbctl unload\n"
-		    "Detaches and unpins everything; the module lets go of the maps.\n" },
-	{ "status", "Usage: cbctl status\n"
-		    "Module, programs, attached cgroups, table, policies and counters.\n" },
-};
-
-static int cb_dispatch(int argc, char **argv)
+static bool cb_help(int argc, char **argv, const char *text)
 {
-	const char *obj = argv[0];
-	unsigned int i;
+	if (argc != 1 || !cb_matches(argv[0], "help"))
+		return false;
+	fputs(text, stdout);
+	return true;
+}
 
-	argc--;
-	argv++;
-	for (i = 0; i < sizeof(cb_helps) / sizeof(cb_helps[0]); i++) {
-		if (argc == 1 && cb_matches(obj, cb_helps[i].obj) &&
-		    cb_matches(argv[0], "help")) {
-			fputs(cb_helps[i].text, stdout);
-			return 0;
-		}
+static int cb_obj_load(int argc, char **argv)
+{
+	return cb_cmd_load(argc, argv) ?: cb_ok("loaded");
+}
+
+static int cb_obj_unload(int argc, char **argv)
+{
+	if (cb_help(argc, argv, "Usage: cbctl unload\n"
+		    "Detaches and unpins everything; the module lets go of the maps.\n"))
+		return 0;
+	return cb_no_args("unload", argc, argv) ?: cb_do_unload() ?:
+	       cb_ok("unloaded");
+}
+
+static int cb_obj_status(int argc, char **argv)
+{
+	if (cb_help(argc, argv, "Usage: cbctl status\n"
+		    "Module, programs, attached cgroups, table, policies and counters.\n"))
+		return 0;
+	return cb_no_args("status", argc, argv) ?: cb_print_status();
+}
+
+static void cb_obj_help(void)
+{
+	cb_usage(stdout);
+}
+
+int cb_cmd_select(const struct cb_command *cmds, int argc, char **argv,
+		  const char *obj)
+{
+	const struct cb_command *c = cmds;
+
+	if (argc) {
+		for (c = cmds; c->name; c++)
+			if (c->exact ? !strcmp(argv[0], c->name) :
+			    cb_matches(argv[0], c->name))
+				break;
+		if (!c->name && !obj)
+			return cb_err("unknown object \"%s\" (try: cbctl help)",
+				      argv[0]);
+		if (!c->name)
+			return cb_err("unknown command \"%s %s\" (try: cbctl %s help)",
+				      obj, argv[0], obj);
+		argc--;
+		argv++;
 	}
-	if (cb_matches(obj, "load"))
-		return cb_cmd_load(argc, argv) ?: cb_ok("loaded");
-	if (cb_matches(obj, "unload"))
-		return cb_no_args("unload", argc, argv) ?: cb_do_unload() ?:
-		       cb_ok("unloaded");
-	if (cb_matches(obj, "status"))
-		return cb_no_args("status", argc, argv) ?: cb_print_status();
-	if (cb_matches(obj, "policy"))
-		return cb_cmd_policy(argc, argv);
-	if (cb_matches(obj, "breaker"))
-		return cb_cmd_breaker(argc, argv);
-	if (cb_matches(obj, "monitor"))
-		return cb_cmd_monitor(argc, argv);
-	if (cb_matches(obj, "metrics"))
-		return cb_cmd_metrics(argc, argv);
-	if (!strcmp(obj, "apply"))
-		return cb_cmd_apply(argc, argv);
-	if (cb_matches(obj, "help")) {
-		cb_usage(stdout);
+	if (c->usage) {
+		c->usage();
 		return 0;
 	}
-	return cb_err("unknown object \"%s\" (try: cbctl help)", obj);
+	if (c->req) {
+		struct cb_req req;
+
+		return c->req(c->name, argc, argv, &req) ?:
+		       cb_reqs_run(&req, 1) ?: cb_ok("done");
+	}
+	return c->fn(argc, argv);
 }
+
+/* In the order abbreviations try them. */
+static const struct cb_command cb_objects[] = {
+	{ "load", .fn = cb_obj_load },
+	{ "unload", .fn = cb_obj_unload },
+	{ "status", .fn = cb_obj_status },
+	{ "policy", .fn = cb_cmd_policy },
+	{ "breaker", .fn = cb_cmd_breaker },
+	{ "monitor", .fn = cb_cmd_monitor },
+	{ "metrics", .fn = cb_cmd_metrics },
+	{ "apply", .fn = cb_cmd_apply, .exact = true },	/* never abbreviated */
+	{ "help", .usage = cb_obj_help },
+	{ 0 }
+};
 
 int main(int argc, char **argv)
 {
@@ -206,5 +240,5 @@ int main(int argc, char **argv)
 		cb_usage(stderr);
 		return 2;
 	}
-	return cb_dispatch(argc - optind, argv + optind) ? 1 : 0;
+	return cb_cmd_select(cb_objects, argc - optind, argv + optind, NULL) ? 1 : 0;
 }

@@ -30,6 +30,19 @@ void jw_bool(const char *name, bool val);
 void jw_null(const char *name);
 void jw_end(void);	/* newline after the top-level value */
 
+/*
+ * One print path for text and JSON (iproute2's print_uint(PRINT_ANY, ...)):
+ * @key under -j, else @fmt; CB_PRINT_TEXT or _JSON: in one of them only.
+ */
+#define CB_PRINT_TEXT	0x1
+#define CB_PRINT_JSON	0x2
+#define CB_PRINT_ANY	(CB_PRINT_TEXT | CB_PRINT_JSON)
+void cb_print_u64(int where, const char *key, const char *fmt, uint64_t v);
+void cb_print_str(int where, const char *key, const char *fmt, const char *v);
+void cb_print_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cb_print_open(void);		/* a record: a JSON object under -j */
+void cb_print_close(const char *end);	/* ...or text ending with @end */
+
 /* util.c: parsing and printing of command arguments */
 bool cb_matches(const char *arg, const char *word);
 int cb_parse_addr(const char *s, uint8_t addr[16]);
@@ -49,6 +62,28 @@ const char *cb_force_name(unsigned int force);
 const char *cb_reason_name(unsigned int reason);
 const char *cb_mode_name(unsigned int mode);
 const char *cb_stat_name(unsigned int stat);
+
+/*
+ * A destination, as policies and breakers name it, each word once and
+ * abbreviated as in ip(8): dst ADDR (a breaker) or PREFIX (a policy),
+ * port PORT, proto tcp|udp, and for a breaker netns NAME|ID and
+ * cgroup PATH.
+ */
+struct cb_dest {
+	bool have_dst, have_port, have_proto, have_netns, have_cgroup;
+	uint8_t addr[16], prefixlen, proto;	/* proto: TCP unless given */
+	uint16_t port;		/* host order */
+	uint64_t netns;		/* 0: the caller's */
+	uint32_t scope;
+};
+
+#define CB_DEST_PREFIX	0x1	/* dst takes a prefix (a policy) */
+#define CB_DEST_WHERE	0x2	/* netns and cgroup (a breaker) */
+
+void cb_dest_init(struct cb_dest *d);
+/* One word of a destination: 0 taken, 1 not a destination word, -1 bad. */
+int cb_parse_dest_word(const char *kw, const char *val, unsigned int flags,
+		       struct cb_dest *d);
 
 /* nl.c: generic netlink requests to the module */
 typedef int (*cb_build_fn)(struct nlmsghdr *nlh, const void *arg);
@@ -88,9 +123,8 @@ int cb_nl_maps_release(void);
 
 /* policy.c: a rule (where) and the policy keys given for it (what) */
 struct cb_rule_arg {
-	bool is_default, have_dst, have_port, have_proto;
-	uint8_t addr[16], prefixlen, proto;
-	uint16_t port;
+	bool is_default;
+	struct cb_dest d;
 	bool given[CB_NR_PKEYS];	/* by row of cb_pkeys */
 	uint64_t val[CB_NR_PKEYS];
 };
@@ -147,6 +181,27 @@ int cb_split(char *line, char **argv);
 /* Errors name the batch line they come from. */
 extern const char *cb_err_file;
 extern int cb_err_line;
+
+/*
+ * Commands are dispatched from tables, as bpftool's struct cmd: a word
+ * (abbreviations pick the first entry they match, so order matters) and
+ * what runs it, with the arguments after the word: @fn; or @req, which
+ * parses a change (as in a batch file), then it is checked and applied;
+ * or @usage, which prints help. A new object is a row in cbctl.c's
+ * cb_objects, a new command a row in its object's table.
+ */
+struct cb_req;
+
+struct cb_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	int (*req)(const char *cmd, int argc, char **argv, struct cb_req *req);
+	void (*usage)(void);
+	bool exact;		/* the whole word only, never abbreviated */
+};
+
+int cb_cmd_select(const struct cb_command *cmds, int argc, char **argv,
+		  const char *obj);
 
 /* The commands, by object */
 int cb_cmd_breaker(int argc, char **argv);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* A small streaming JSON writer: enough for cbctl's flat objects and lists. */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "cbctl.h"
@@ -104,4 +105,65 @@ void jw_null(const char *name)
 void jw_end(void)
 {
 	putchar('\n');
+}
+
+/*
+ * One print path for text and JSON, as iproute2's print_uint(PRINT_ANY,
+ * key, fmt, v): under -j the value goes under @key, else it is printed
+ * with @fmt. CB_PRINT_TEXT and CB_PRINT_JSON limit an item to one of the
+ * two, where they show a value differently or in another place.
+ */
+static bool cb_print_here(int where)
+{
+	return where & (cb_json ? CB_PRINT_JSON : CB_PRINT_TEXT);
+}
+
+void cb_print_u64(int where, const char *key, const char *fmt, uint64_t v)
+{
+	if (!cb_print_here(where))
+		return;
+	if (cb_json)
+		jw_u64(key, v);
+	else
+		printf(fmt, v);
+}
+
+void cb_print_str(int where, const char *key, const char *fmt, const char *v)
+{
+	if (!cb_print_here(where))
+		return;
+	if (cb_json)
+		jw_str(key, v);
+	else
+		printf(fmt, v);
+}
+
+/* Text only, as printf(). */
+void cb_print_text(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cb_json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* A record: a JSON object (a line of its own at the top level), or text. */
+void cb_print_open(void)
+{
+	if (cb_json)
+		jw_obj_open(NULL);
+}
+
+void cb_print_close(const char *end)
+{
+	if (!cb_json) {
+		fputs(end, stdout);
+		return;
+	}
+	jw_obj_close();
+	if (!depth)
+		jw_end();
 }

@@ -17,19 +17,14 @@ struct cb_monitor {
 
 static void cb_lost_line(uint64_t n)
 {
-	if (cb_json) {
-		jw_obj_open(NULL);
-		if (n)
-			jw_u64("lost", n);
-		else
-			jw_str("lost", "unknown");
-		jw_obj_close();
-		jw_end();
-	} else if (n) {
-		printf("lost %" PRIu64 " events\n", n);
+	cb_print_open();
+	if (n) {
+		cb_print_u64(CB_PRINT_ANY, "lost", "lost %" PRIu64 " events", n);
 	} else {
-		printf("lost events: the monitor could not keep up\n");
+		cb_print_str(CB_PRINT_JSON, "lost", NULL, "unknown");
+		cb_print_text("lost events: the monitor could not keep up");
 	}
+	cb_print_close("\n");
 }
 
 static void cb_overrun(void)
@@ -43,7 +38,7 @@ static int cb_event_cb(const struct nlmsghdr *nlh, void *data)
 	struct cb_monitor *m = data;
 	char addr[INET6_ADDRSTRLEN];
 	struct cb_key key;
-	uint64_t seq;
+	uint64_t seq, t;
 
 	if (cb_nl_parse(nlh, tb) < 0 || cb_nl_key(tb, &key) || !tb[CB_A_SEQ])
 		return MNL_CB_OK;	/* not an event: ignore */
@@ -51,32 +46,26 @@ static int cb_event_cb(const struct nlmsghdr *nlh, void *data)
 	if (m->last_seq && seq > m->last_seq + 1)
 		cb_lost_line(seq - m->last_seq - 1);
 	m->last_seq = seq;
+	t = cb_nl_u64(tb[CB_A_TIME]);
 	cb_format_addr(key.addr, addr, sizeof(addr));
-	if (cb_json) {
-		jw_obj_open(NULL);
-		jw_u64("seq", seq);
-		jw_u64("time", cb_nl_u64(tb[CB_A_TIME]));
-		jw_str("dst", addr);
-		jw_u64("port", ntohs(key.port));
-		jw_str("proto", cb_proto_name(key.proto));
-		jw_u64("netns", key.netns);
-		jw_u64("scope", key.scope);
-		jw_str("from", cb_state_name(cb_nl_u8(tb[CB_A_FROM])));
-		jw_str("to", cb_state_name(cb_nl_u8(tb[CB_A_STATE])));
-		jw_str("reason", cb_reason_name(cb_nl_u8(tb[CB_A_REASON])));
-		jw_obj_close();
-		jw_end();
-	} else {
-		uint64_t t = cb_nl_u64(tb[CB_A_TIME]);
-
-		printf("[%" PRIu64 ".%06" PRIu64 "] dst %s port %u proto %s: %s -> %s (%s) netns %" PRIu64 "\n",
-		       t / 1000000000, t % 1000000000 / 1000, addr,
-		       ntohs(key.port), cb_proto_name(key.proto),
-		       cb_state_name(cb_nl_u8(tb[CB_A_FROM])),
-		       cb_state_name(cb_nl_u8(tb[CB_A_STATE])),
-		       cb_reason_name(cb_nl_u8(tb[CB_A_REASON])),
-		       (uint64_t)key.netns);
-	}
+	cb_print_open();
+	cb_print_u64(CB_PRINT_JSON, "seq", NULL, seq);
+	cb_print_u64(CB_PRINT_JSON, "time", NULL, t);
+	cb_print_text("[%" PRIu64 ".%06" PRIu64 "] ", t / 1000000000,
+		      t % 1000000000 / 1000);
+	cb_print_str(CB_PRINT_ANY, "dst", "dst %s", addr);
+	cb_print_u64(CB_PRINT_ANY, "port", " port %" PRIu64, ntohs(key.port));
+	cb_print_str(CB_PRINT_ANY, "proto", " proto %s", cb_proto_name(key.proto));
+	cb_print_u64(CB_PRINT_JSON, "netns", NULL, key.netns);
+	cb_print_u64(CB_PRINT_JSON, "scope", NULL, key.scope);
+	cb_print_str(CB_PRINT_ANY, "from", ": %s",
+		     cb_state_name(cb_nl_u8(tb[CB_A_FROM])));
+	cb_print_str(CB_PRINT_ANY, "to", " -> %s",
+		     cb_state_name(cb_nl_u8(tb[CB_A_STATE])));
+	cb_print_str(CB_PRINT_ANY, "reason", " (%s)",
+		     cb_reason_name(cb_nl_u8(tb[CB_A_REASON])));
+	cb_print_u64(CB_PRINT_TEXT, NULL, " netns %" PRIu64, key.netns);
+	cb_print_close("\n");
 	return MNL_CB_OK;
 }
 

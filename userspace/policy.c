@@ -186,15 +186,15 @@ static int cb_parse_value(int i, const char *s, struct cb_rule_arg *r)
 static int cb_parse_rule_args(int argc, char **argv, bool keys,
 			      struct cb_rule_arg *r)
 {
-	int i, k;
+	int i, k, err;
 
 	memset(r, 0, sizeof(*r));
-	r->proto = IPPROTO_TCP;
+	cb_dest_init(&r->d);
 	for (i = 0; i < argc; i++) {
 		const char *kw = argv[i], *val = argv[i + 1];
 
 		if (!strcmp(kw, "default")) {
-			if (r->is_default || r->have_dst)
+			if (r->is_default || r->d.have_dst)
 				return cb_err("give \"default\" or \"dst PREFIX\", once");
 			r->is_default = true;
 			continue;
@@ -202,40 +202,27 @@ static int cb_parse_rule_args(int argc, char **argv, bool keys,
 		if (!val)
 			return cb_err("missing value after \"%s\"", kw);
 		i++;
-		if (!strcmp(kw, "dst")) {
-			if (r->is_default || r->have_dst)
-				return cb_err("give \"default\" or \"dst PREFIX\", once");
-			if (cb_parse_prefix(val, r->addr, &r->prefixlen))
-				return cb_err("bad prefix \"%s\" (an address, or address/length)",
-					      val);
-			r->have_dst = true;
-		} else if (!strcmp(kw, "port")) {
-			if (r->have_port)
-				return cb_err("port given twice");
-			if (cb_parse_port(val, &r->port))
-				return cb_err("bad port \"%s\" (1..65535)", val);
-			r->have_port = true;
-		} else if (!strcmp(kw, "proto")) {
-			if (r->have_proto)
-				return cb_err("proto given twice");
-			if (cb_parse_proto(val, &r->proto))
-				return cb_err("bad proto \"%s\" (tcp or udp)", val);
-			r->have_proto = true;
-		} else {
-			k = keys ? cb_find_pkey(kw) : -1;
-			if (k == -2)
-				return cb_err("ambiguous key \"%s\"", kw);
-			if (k < 0)
-				return cb_err("unknown key \"%s\"", kw);
-			if (cb_pkey_given(r, k))
-				return cb_err("%s given twice", cb_pkeys[k].name);
-			if (cb_parse_value(k, val, r))
+		if (r->is_default && cb_matches(kw, "dst"))
+			return cb_err("give \"default\" or \"dst PREFIX\", once");
+		err = cb_parse_dest_word(kw, val, CB_DEST_PREFIX, &r->d);
+		if (err <= 0) {
+			if (err)
 				return -1;
+			continue;
 		}
+		k = keys ? cb_find_pkey(kw) : -1;
+		if (k == -2)
+			return cb_err("ambiguous key \"%s\"", kw);
+		if (k < 0)
+			return cb_err("unknown key \"%s\"", kw);
+		if (cb_pkey_given(r, k))
+			return cb_err("%s given twice", cb_pkeys[k].name);
+		if (cb_parse_value(k, val, r))
+			return -1;
 	}
-	if (!r->is_default && !r->have_dst)
+	if (!r->is_default && !r->d.have_dst)
 		return cb_err("missing \"default\" or \"dst PREFIX\"");
-	if (r->is_default && r->have_port)
+	if (r->is_default && r->d.have_port)
 		return cb_err("the default policy has no port");
 	return 0;
 }
@@ -245,14 +232,14 @@ static int cb_put_rule(struct nlmsghdr *nlh, const void *arg)
 	const struct cb_rule_arg *r = arg;
 	int i;
 
-	mnl_attr_put_u8(nlh, CB_A_PROTO, r->proto);
+	mnl_attr_put_u8(nlh, CB_A_PROTO, r->d.proto);
 	if (r->is_default) {
 		mnl_attr_put(nlh, CB_A_DEFAULT, 0, NULL);
 	} else {
-		mnl_attr_put(nlh, CB_A_ADDR, sizeof(r->addr), r->addr);
-		mnl_attr_put_u8(nlh, CB_A_PREFIXLEN, r->prefixlen);
-		if (r->have_port)
-			mnl_attr_put_u16(nlh, CB_A_PORT, r->port);
+		mnl_attr_put(nlh, CB_A_ADDR, sizeof(r->d.addr), r->d.addr);
+		mnl_attr_put_u8(nlh, CB_A_PREFIXLEN, r->d.prefixlen);
+		if (r->d.have_port)
+			mnl_attr_put_u16(nlh, CB_A_PORT, r->d.port);
 	}
 	for (i = 0; i < CB_NR_PKEYS; i++)
 		if (r->given[i])
@@ -280,42 +267,31 @@ static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 		cb_format_prefix(mnl_attr_get_payload(tb[CB_A_ADDR]),
 				 cb_nl_u8(tb[CB_A_PREFIXLEN]), dst, sizeof(dst));
 
-	if (cb_json) {
-		jw_obj_open(NULL);
-		jw_str("dst", dst);
-		if (tb[CB_A_PORT])
-			jw_u64("port", cb_nl_u16(tb[CB_A_PORT]));
-		else
-			jw_null("port");
-		jw_str("proto", cb_proto_name(cb_nl_u8(tb[CB_A_PROTO])));
-	} else {
-		/* One line, in the grammar it was given in: it can be fed back. */
-		printf("%s%s", tb[CB_A_DEFAULT] ? "" : "dst ", dst);
-		if (tb[CB_A_PORT])
-			printf(" port %u", cb_nl_u16(tb[CB_A_PORT]));
-		printf(" proto %s", cb_proto_name(cb_nl_u8(tb[CB_A_PROTO])));
-	}
+	/* Text: one line, in the grammar it was given in: it can be fed back. */
+	cb_print_open();
+	cb_print_str(CB_PRINT_ANY, "dst", tb[CB_A_DEFAULT] ? "%s" : "dst %s", dst);
+	if (tb[CB_A_PORT])
+		cb_print_u64(CB_PRINT_ANY, "port", " port %" PRIu64,
+			     cb_nl_u16(tb[CB_A_PORT]));
+	else if (cb_json)
+		jw_null("port");
+	cb_print_str(CB_PRINT_ANY, "proto", " proto %s",
+		     cb_proto_name(cb_nl_u8(tb[CB_A_PROTO])));
 	for (k = cb_pkeys; k < cb_pkeys + CB_NR_PKEYS; k++) {
 		if (!tb[k->attr])
 			continue;	/* the window's other form */
 		v = cb_nl_uint(tb[k->attr]);
-		if (!cb_json) {
-			cb_pkey_format(k, v, val, sizeof(val));
-			printf(" %s %s", k->name, val);
-			continue;
-		}
-		/* JSON: the field's name; a factor is given as its percentage */
+		/* JSON: the field's name, a factor as its percentage */
 		snprintf(name, sizeof(name), "%s%s", k->field,
 			 k->unit == CB_UNIT_FACTOR ? "_percent" : "");
+		cb_pkey_format(k, v, val, sizeof(val));
+		cb_print_text(" %s %s", k->name, val);
 		if (k->unit == CB_UNIT_MODE)
-			jw_str(name, cb_mode_name(v));
+			cb_print_str(CB_PRINT_JSON, name, NULL, val);
 		else
-			jw_u64(name, v);
+			cb_print_u64(CB_PRINT_JSON, name, NULL, v);
 	}
-	if (cb_json)
-		jw_obj_close();
-	else
-		printf("\n");
+	cb_print_close("\n");
 	return MNL_CB_OK;
 }
 
@@ -328,11 +304,8 @@ static int cb_policy_show(int argc, char **argv)
 	if (argc) {
 		if (cb_parse_rule_args(argc, argv, false, &r))
 			return -1;
-		err = cb_nl_request(CB_CMD_POLICY_GET, 0, cb_put_rule, &r,
-				    cb_show_cb, &n);
-		if (!err && cb_json)
-			jw_end();
-		return err;
+		return cb_nl_request(CB_CMD_POLICY_GET, 0, cb_put_rule, &r,
+				     cb_show_cb, &n);
 	}
 	if (cb_json)
 		jw_arr_open(NULL);
@@ -386,8 +359,9 @@ void cb_rule_give_all(struct cb_rule_arg *r, const struct cb_policy *p)
 
 bool cb_same_rule(const struct cb_rule_arg *a, const struct cb_rule_arg *b)
 {
-	return a->proto == b->proto && a->prefixlen == b->prefixlen &&
-	       a->port == b->port && !memcmp(a->addr, b->addr, sizeof(a->addr));
+	return a->d.proto == b->d.proto && a->d.prefixlen == b->d.prefixlen &&
+	       a->d.port == b->d.port &&
+	       !memcmp(a->d.addr, b->d.addr, sizeof(a->d.addr));
 }
 
 int cb_rule_fetch(const struct cb_rule_arg *r, struct cb_policy *p)
@@ -422,23 +396,15 @@ int cb_req_send_policy(const struct cb_req *req)
 
 int cb_cmd_policy(int argc, char **argv)
 {
-	const char *cmd = argc ? argv[0] : "show";
-	struct cb_req req;
-	int ret;
+	static const struct cb_command cmds[] = {
+		{ "show", .fn = cb_policy_show },	/* the first: no command */
+		{ "list", .fn = cb_policy_show },
+		{ "help", .usage = cb_policy_usage },
+		{ "add", .req = cb_policy_req },
+		{ "change", .req = cb_policy_req },
+		{ "delete", .req = cb_policy_req },
+		{ 0 }
+	};
 
-	if (argc) {
-		argc--;
-		argv++;
-	}
-	if (cb_matches(cmd, "show") || cb_matches(cmd, "list"))
-		return cb_policy_show(argc, argv);
-	if (cb_matches(cmd, "help")) {
-		cb_policy_usage();
-		return 0;
-	}
-	ret = cb_policy_req(cmd, argc, argv, &req);
-	if (ret == 1)
-		return cb_err("unknown command \"policy %s\" (try: cbctl policy help)",
-			      cmd);
-	return ret ?: cb_reqs_run(&req, 1) ?: cb_ok("done");
+	return cb_cmd_select(cmds, argc, argv, "policy");
 }

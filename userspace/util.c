@@ -53,6 +53,58 @@ int cb_parse_prefix(const char *s, uint8_t addr[16], uint8_t *prefixlen)
 	return 0;
 }
 
+void cb_dest_init(struct cb_dest *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->proto = IPPROTO_TCP;
+}
+
+int cb_parse_dest_word(const char *kw, const char *val, unsigned int flags,
+		       struct cb_dest *d)
+{
+	if (cb_matches(kw, "dst")) {
+		if (d->have_dst)
+			return cb_err("dst given twice");
+		if (!(flags & CB_DEST_PREFIX)) {
+			if (cb_parse_addr(val, d->addr))
+				return cb_err("bad address \"%s\" (IPv4 or IPv6, no prefix)",
+					      val);
+			d->prefixlen = 128;
+		} else if (cb_parse_prefix(val, d->addr, &d->prefixlen)) {
+			return cb_err("bad prefix \"%s\" (an address, or address/length)",
+				      val);
+		}
+		d->have_dst = true;
+	} else if (cb_matches(kw, "port")) {
+		if (d->have_port)
+			return cb_err("port given twice");
+		if (cb_parse_port(val, &d->port))
+			return cb_err("bad port \"%s\" (1..65535)", val);
+		d->have_port = true;
+	} else if (cb_matches(kw, "proto")) {
+		if (d->have_proto)
+			return cb_err("proto given twice");
+		if (cb_parse_proto(val, &d->proto))
+			return cb_err("bad proto \"%s\" (tcp or udp)", val);
+		d->have_proto = true;
+	} else if ((flags & CB_DEST_WHERE) && cb_matches(kw, "netns")) {
+		if (d->have_netns)
+			return cb_err("netns given twice");
+		if (cb_parse_netns(val, &d->netns))
+			return -1;
+		d->have_netns = true;
+	} else if ((flags & CB_DEST_WHERE) && cb_matches(kw, "cgroup")) {
+		if (d->have_cgroup)
+			return cb_err("cgroup given twice");
+		if (cb_scope_of(val, &d->scope))
+			return -1;
+		d->have_cgroup = true;
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
 /* A decimal number, digits only, at most @max. */
 int cb_parse_u32(const char *s, uint32_t max, uint32_t *v)
 {
