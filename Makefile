@@ -220,7 +220,7 @@ $(O)/bench/connect_bench: bench/connect_bench.c bench/cb_bench.h bench/cb_memloc
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 
-$(O)/stress/%: stress/%.c bench/cb_memlock.h selftests/cb_test.h $(UAPI)
+$(O)/stress/%: stress/%.c stress/cb_rand.h bench/cb_memlock.h selftests/cb_test.h $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf -lmnl -lpthread
 

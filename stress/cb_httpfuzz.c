@@ -26,26 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cb_rand.h"
+
 #define REQ_MAX 65536
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define IDLE_CONNS 64
 
 static struct sockaddr_in target;
-static unsigned long long rng;
 static unsigned long long sent, answered[6], closed, checks;
-
-static unsigned long long rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static unsigned int below(unsigned int n)
-{
-	return n ? rnd() % n : 0;
-}
 
 static double now_s(void)
 {

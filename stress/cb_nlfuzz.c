@@ -23,24 +23,12 @@
 #include <linux/genetlink.h>
 #include <linux/cbreaker.h>
 
+#include "cb_rand.h"
+
 #define MSG_MAX 1024
 
 static struct mnl_socket *sk;
 static unsigned int family, portid, seq;
-static unsigned long long rng;
-
-static unsigned long long rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static unsigned int below(unsigned int n)
-{
-	return n ? rnd() % n : 0;
-}
 
 static int family_cb(const struct nlattr *a, void *data)
 {
