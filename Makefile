@@ -201,7 +201,7 @@ unit: $(UNITTESTS) $(O)/cbctl.bash-completion
 
 # --- benchmarks -------------------------------------------------------------
 
-$(O)/bench/engine_bench: bench/engine_bench.c $(ENGINE) $(UAPI)
+$(O)/bench/engine_bench: bench/engine_bench.c selftests/cb_test.h $(ENGINE) $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< kmod/cb_engine.c
 
@@ -212,11 +212,11 @@ $(O)/host.bpf.o: bench/host.bpf.c bpf/cbreaker.bpf.c $(UAPI) $(O)/vmlinux.h
 $(O)/host.skel.h: $(O)/host.bpf.o
 	$(BPFTOOL) gen skeleton $< name host_bpf > $@
 
-$(O)/bench/host_bench: bench/host_bench.c bench/cb_bench.h $(O)/host.skel.h $(UAPI)
+$(O)/bench/host_bench: bench/host_bench.c bench/cb_bench.h selftests/cb_test.h $(O)/host.skel.h $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 
-$(O)/bench/connect_bench: bench/connect_bench.c bench/cb_bench.h bench/cb_memlock.h
+$(O)/bench/connect_bench: bench/connect_bench.c bench/cb_bench.h selftests/cb_test.h bench/cb_memlock.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf
 
@@ -283,7 +283,7 @@ vm-image: $(VM_IMAGE)
 
 $(VM_IMAGE): $(MODULE) $(O)/cbctl $(SELFTESTS) $(O)/bench/connect_bench $(STRESS) \
 	     stress/run selftests/run_guest \
-	     selftests/vm/init selftests/vm/build-initramfs
+	     selftests/vm/init selftests/vm/klog selftests/vm/build-initramfs
 	@mkdir -p $(@D)
 	$(KCHECK)
 	@test -r "$(KIMAGE)" || { echo "no kernel image $(KIMAGE): run make deps CB_KERNEL=$(CB_KERNEL)" >&2; exit 1; }

@@ -1,21 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the benchmarks share: a clock, joining a cgroup, a loopback listener,
- * the connect()+accept()+close() loop they time, and a program's run time.
+ * What the benchmarks add to the test helpers (selftests/cb_test.h): dying
+ * on error, a blocking listener, the connect()+accept()+close() loop they
+ * time, and a program's run time.
  */
 #ifndef _CB_BENCH_H
 #define _CB_BENCH_H
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 #include <bpf/bpf.h>
+
+#include "../selftests/cb_test.h"
 
 static inline void cb_die(const char *what)
 {
@@ -24,39 +18,27 @@ static inline void cb_die(const char *what)
 	exit(1);
 }
 
-static inline unsigned long long cb_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* Move this process into the cgroup at @cg. */
+/* Move this process into the cgroup at @cg, or die. */
 static inline void cb_join(const char *cg)
 {
-	char path[320];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	fd = open(path, O_WRONLY);
-	if (fd < 0 || write(fd, "0", 1) != 1)
-		cb_die(path);
-	close(fd);
+	if (cb_join_cgroup(cg))
+		cb_die(cg);
 }
 
-/* A TCP listener on @ip, port chosen by the kernel; its address in *@sa. */
-static inline int cb_listener(const char *ip, struct sockaddr_in *sa)
+/*
+ * The shared listener on @ip, made blocking and with a deep backlog for the
+ * timed loop; its address in *@sa.
+ */
+static inline int cb_bench_listener(const char *ip, struct sockaddr_in *sa)
 {
-	socklen_t len = sizeof(*sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage ss;
+	unsigned short port;
+	int fd = cb_listener(ip, SOCK_STREAM, &port);
 
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	inet_pton(AF_INET, ip, &sa->sin_addr);
-	if (fd < 0 || bind(fd, (void *)sa, sizeof(*sa)) || listen(fd, 1024) ||
-	    getsockname(fd, (void *)sa, &len))
+	if (fd < 0 || fcntl(fd, F_SETFL, 0) || listen(fd, 1024) ||
+	    cb_addr(ip, port, &ss) != sizeof(*sa))
 		cb_die("listener");
+	memcpy(sa, &ss, sizeof(*sa));
 	return fd;
 }
 
@@ -78,13 +60,6 @@ static inline double cb_connects(const struct sockaddr_in *sa, int lfd, int n)
 		close(fd);
 	}
 	return (double)(cb_now_ns() - t0) / n;
-}
-
-static inline int cb_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* A BPF program's run time so far (ns; kernel.bpf_stats_enabled). */

@@ -87,13 +87,11 @@ struct stat_ {
 
 static void summarize(struct stat_ *s, int n)
 {
-	double t[ROUNDS];
+	struct cb_summary m = cb_summarize(s->v, n);
 
-	memcpy(t, s->v, sizeof(double) * n);
-	qsort(t, n, sizeof(double), cb_cmp_double);
-	s->med = t[n / 2];
-	s->lo = t[0];
-	s->hi = t[n - 1];
+	s->med = m.med;
+	s->lo = m.min;
+	s->hi = m.max;
 }
 
 static void put(const char *name, double v)
@@ -403,8 +401,8 @@ int main(void)
 	sh("cbctl policy add dst 127.0.0.2 window 100 min-calls 100 >/dev/null");
 	sh("cbctl policy add dst 127.0.0.3 window 100 min-calls 100 >/dev/null");
 	sh("cbctl policy add dst 127.16.0.0/12 proto udp window 100 min-calls 100 >/dev/null");
-	l1 = cb_listener("127.0.0.1", &s1);	/* no policy covers it */
-	l2 = cb_listener("127.0.0.2", &s2);	/* tracked: a closed breaker */
+	l1 = cb_bench_listener("127.0.0.1", &s1);	/* no policy covers it */
+	l2 = cb_bench_listener("127.0.0.2", &s2);	/* tracked: a closed breaker */
 
 	/*
 	 * 1. healthy path, interleaved. Each round runs every scenario with

@@ -4,30 +4,11 @@
  * time windows. Several rounds; median and spread. Prints a table on stderr
  * and JSON members (name: value) on stdout for bench/results.json.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
+#include "../selftests/cb_test.h"
 #include "cb_engine.h"
 
 #define ROUNDS	9
 #define OPS	2000000
-
-static unsigned long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /*
  * ns per operation: admit alone, or admit + record, on a healthy breaker
@@ -41,7 +22,7 @@ static double run(const struct cb_policy *p, int record)
 	int i, a;
 
 	cb_engine_init(&b, p, sim);
-	t0 = now_ns();
+	t0 = cb_now_ns();
 	for (i = 0; i < OPS; i++) {
 		sim += 1000000;		/* 1 ms of simulated time per call */
 		a = cb_engine_admit(&b, p, sim, i, NULL);
@@ -50,7 +31,7 @@ static double run(const struct cb_policy *p, int record)
 					 5000000, a, sim, i, NULL);
 		sink += a;
 	}
-	t1 = now_ns();
+	t1 = cb_now_ns();
 	(void)sink;
 	return (double)(t1 - t0) / OPS;
 }
@@ -59,6 +40,7 @@ int main(void)
 {
 	static const char *const names[] = { "count", "time" };
 	double admit[2][ROUNDS], both[2][ROUNDS], rec[2];
+	struct cb_summary a[2];
 	struct cb_policy p[2];
 	int w, r;
 
@@ -73,20 +55,18 @@ int main(void)
 		}
 	}
 	for (w = 0; w < 2; w++) {
-		qsort(admit[w], ROUNDS, sizeof(double), cmp_double);
-		qsort(both[w], ROUNDS, sizeof(double), cmp_double);
-		rec[w] = both[w][ROUNDS / 2] - admit[w][ROUNDS / 2];
+		a[w] = cb_summarize(admit[w], ROUNDS);
+		rec[w] = cb_summarize(both[w], ROUNDS).med - a[w].med;
 		fprintf(stderr, "engine, %-5s window: admit %6.1f ns (%.1f..%.1f), record %6.1f ns\n",
-			names[w], admit[w][ROUNDS / 2], admit[w][0],
-			admit[w][ROUNDS - 1], rec[w]);
+			names[w], a[w].med, a[w].min, a[w].max, rec[w]);
 	}
 	fprintf(stderr, "in-process breakers, published: Polly v8 ~190 ns/call, "
 		"resilience4j ~225 ns/call\n");
-	printf("\"engine_admit_ns\": %.1f,\n", admit[0][ROUNDS / 2]);
+	printf("\"engine_admit_ns\": %.1f,\n", a[0].med);
 	printf("\"engine_record_ns\": %.1f,\n", rec[0]);
-	printf("\"engine_admit_time_window_ns\": %.1f,\n", admit[1][ROUNDS / 2]);
+	printf("\"engine_admit_time_window_ns\": %.1f,\n", a[1].med);
 	printf("\"engine_record_time_window_ns\": %.1f,\n", rec[1]);
-	printf("\"engine_admit_ns_spread\": [%.1f, %.1f],\n", admit[0][0],
-	       admit[0][ROUNDS - 1]);
+	printf("\"engine_admit_ns_spread\": [%.1f, %.1f],\n", a[0].min,
+	       a[0].max);
 	return 0;
 }

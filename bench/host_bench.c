@@ -239,13 +239,11 @@ static __u64 netns_cookie(void)
 
 static void summarize(struct stat_ *s)
 {
-	double v[ROUNDS];
+	struct cb_summary m = cb_summarize(s->v, ROUNDS);
 
-	memcpy(v, s->v, sizeof(v));
-	qsort(v, ROUNDS, sizeof(v[0]), cb_cmp_double);
-	s->med = v[ROUNDS / 2];
-	s->lo = v[ROUNDS / 4];
-	s->hi = v[3 * ROUNDS / 4];
+	s->med = m.med;
+	s->lo = m.q1;
+	s->hi = m.q3;
 }
 
 static void put(const char *name, double v)
@@ -305,8 +303,8 @@ int main(void)
 		cb_die(cg_on);
 
 	/* 127.0.0.2 has a breaker: its connects take the tracked path */
-	l1 = cb_listener("127.0.0.1", &s1);
-	l2 = cb_listener("127.0.0.2", &s2);
+	l1 = cb_bench_listener("127.0.0.1", &s1);
+	l2 = cb_bench_listener("127.0.0.2", &s2);
 	/* the cold destinations: 127.1.x.y, all local, one wildcard listener */
 	lany = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sany, 0, sizeof(sany));

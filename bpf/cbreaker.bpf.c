@@ -177,21 +177,12 @@ struct {
 /* Does a rule cover @key? (It has no breaker yet.) */
 static __always_inline bool cb_ruled(struct cb_key *key)
 {
-	struct cb_port_rule_key pk = {
-		.prefixlen = CB_PORT_RULE_BITS(128),
-		.proto = key->proto,
-	};
-	struct cb_rule_key rk = {
-		.prefixlen = CB_RULE_BITS(128),
-		.proto = key->proto,
-	};
+	struct cb_port_rule_key pk;
+	struct cb_rule_key rk;
 
-	__builtin_memcpy(pk.port, &key->port, sizeof(pk.port));
-	__builtin_memcpy(pk.addr, key->addr, sizeof(pk.addr));
-	if (bpf_map_lookup_elem(&cb_port_rules, &pk))
-		return true;
-	__builtin_memcpy(rk.addr, key->addr, sizeof(rk.addr));
-	return bpf_map_lookup_elem(&cb_rules, &rk);
+	cb_rule_keys(key, &pk, &rk);
+	return bpf_map_lookup_elem(&cb_port_rules, &pk) ||
+	       bpf_map_lookup_elem(&cb_rules, &rk);
 }
 
 /*

@@ -198,7 +198,7 @@ static bool cb_breaker_create(struct bpf_map *map, const struct cb_key *key,
 		if (err != -E2BIG || !cb_evict_one(map, now))
 			break;
 	}
-	cb_stat_add(CB_STAT_UNTRACKED, 1);
+	cb_stat_add(CB_STAT_TABLE_FULL, 1);
 	return false;
 }
 
@@ -277,9 +277,9 @@ static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
 	cb_op_init(&op, key, now);
 	if (cb_op_run(map, &op, cb_admit_fn, &ret)) {
 		if (!op.pol || !cb_breaker_create(map, key, op.pol, now))
-			return CB_ADMIT_UNTRACKED;
+			return CB_ADMIT_SILENT;
 		if (cb_op_run(map, &op, cb_admit_fn, &ret))
-			return CB_ADMIT_UNTRACKED;	/* evicted in between */
+			return CB_ADMIT_SILENT;	/* evicted in between */
 	}
 	if (ret == CB_ADMIT_REFUSE)
 		cb_stat_add(CB_STAT_REFUSED, 1);
@@ -306,7 +306,7 @@ int cb_breaker_admit(const struct cb_key *key)
 
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map)
-		return CB_ADMIT_UNTRACKED;
+		return CB_ADMIT_SILENT;
 	now = ktime_get_ns();
 	gen = cb_gen();
 	raw_spin_lock_irqsave(lock, flags);

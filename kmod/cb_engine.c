@@ -228,16 +228,16 @@ static void tw_advance(struct cb_time_window *w, __u64 now)
 	__u64 e = now / w->width_ns;
 	unsigned int i;
 
-	if (e <= w->epoch)
+	if (e <= w->newest)
 		return;
-	for (i = 0; i < CB_TIME_BUCKETS && w->epoch < e; i++) {
-		unsigned int b = (++w->epoch) % CB_TIME_BUCKETS;
+	for (i = 0; i < CB_TIME_BUCKETS && w->newest < e; i++) {
+		unsigned int b = (++w->newest) % CB_TIME_BUCKETS;
 
 		w->calls[b] = 0;
 		w->fails[b] = 0;
 		w->slows[b] = 0;
 	}
-	w->epoch = e;
+	w->newest = e;
 }
 
 static void cb_inc16(__u16 *v)
@@ -251,7 +251,7 @@ static void tw_add(struct cb_time_window *w, int fail, int slow, __u64 now)
 	unsigned int b;
 
 	tw_advance(w, now);
-	b = w->epoch % CB_TIME_BUCKETS;
+	b = w->newest % CB_TIME_BUCKETS;
 	cb_inc16(&w->calls[b]);
 	if (fail)
 		cb_inc16(&w->fails[b]);
@@ -265,7 +265,7 @@ static int tw_amend(struct cb_time_window *w, __u64 now)
 
 	tw_advance(w, now);
 	for (i = 0; i < CB_TIME_BUCKETS; i++) {
-		b = (w->epoch + CB_TIME_BUCKETS - i) % CB_TIME_BUCKETS;
+		b = (w->newest + CB_TIME_BUCKETS - i) % CB_TIME_BUCKETS;
 		if (w->fails[b] < w->calls[b]) {
 			w->fails[b]++;
 			return 1;
@@ -304,7 +304,7 @@ static void cb_window_clear(struct cb_breaker *b, const struct cb_policy *p,
 		b->tw = (struct cb_time_window){
 			.width_ns = p->window_ns / CB_TIME_BUCKETS,
 		};
-		b->tw.epoch = now / b->tw.width_ns;
+		b->tw.newest = now / b->tw.width_ns;
 	} else {
 		b->time_window = 0;
 		b->cw = (struct cb_count_window){
@@ -528,7 +528,7 @@ int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 		return CB_ADMIT_REFUSE;
 	}
 	if (!p)
-		return b->forced ? cb_admitted(b, now) : CB_ADMIT_UNTRACKED;
+		return b->forced ? cb_admitted(b, now) : CB_ADMIT_SILENT;
 	cb_window_fit(b, p, now);
 	cb_engine_tick(b, p, now, rnd, ch);
 
@@ -541,7 +541,7 @@ int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 	}
 	b->rejected++;
 	/* dry-run lets it through but must not take its result as a probe's */
-	return p->mode == CB_MODE_DRY_RUN ? CB_ADMIT_UNTRACKED : CB_ADMIT_REFUSE;
+	return p->mode == CB_MODE_DRY_RUN ? CB_ADMIT_SILENT : CB_ADMIT_REFUSE;
 }
 
 /* Decide half-open as soon as the probes' results allow. */

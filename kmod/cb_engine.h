@@ -77,7 +77,7 @@ void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
 /* Apply what time alone changes (open elapsed, probes timed out). */
 void cb_engine_tick(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch);
-/* Admit or refuse a call: >= 0 (its epoch), CB_ADMIT_REFUSE or _UNTRACKED. */
+/* Admit or refuse a call: >= 0 (its epoch), CB_ADMIT_REFUSE or _SILENT. */
 int cb_engine_admit(struct cb_breaker *b, const struct cb_policy *p,
 		    __u64 now, __u64 rnd, struct cb_changes *ch);
 /*

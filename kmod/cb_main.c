@@ -44,12 +44,12 @@ __bpf_kfunc int cb_map_attach(void *map__map, u32 id)
  * @key__sz: its size
  *
  * Returns the epoch to report the outcome with (>= 0), CB_ADMIT_REFUSE, or
- * CB_ADMIT_UNTRACKED (admit, report nothing). Anything unexpected admits.
+ * CB_ADMIT_SILENT (admit, report nothing). Anything unexpected admits.
  */
 __bpf_kfunc int cb_admit(void *key, u32 key__sz)
 {
 	if (key__sz != sizeof(struct cb_key))
-		return CB_ADMIT_UNTRACKED;
+		return CB_ADMIT_SILENT;
 	return cb_breaker_admit(key);
 }
 

@@ -18,20 +18,12 @@ static void cb_rules_changed(void)
 /* The policy governing @key: a rule with its port first, then without. */
 bool cb_policy_find(const struct cb_key *key, struct cb_policy *out)
 {
-	struct cb_port_rule_key pk = {
-		.prefixlen = CB_PORT_RULE_BITS(128),
-		.proto = key->proto,
-	};
-	struct cb_rule_key rk = {
-		.prefixlen = CB_RULE_BITS(128),
-		.proto = key->proto,
-	};
+	struct cb_port_rule_key pk;
+	struct cb_rule_key rk;
 	struct cb_policy *p = NULL;
 	struct bpf_map *map;
 
-	memcpy(pk.port, &key->port, sizeof(pk.port));
-	memcpy(pk.addr, key->addr, sizeof(pk.addr));
-	memcpy(rk.addr, key->addr, sizeof(rk.addr));
+	cb_rule_keys(key, &pk, &rk);
 	map = cb_map(CB_MAP_PORT_RULES);
 	if (map)
 		p = cb_lookup(map, &pk);

@@ -112,10 +112,10 @@ TEST_F(lifecycle, root_cgroup_covers_everyone)
 
 /*
  * A bounded table: when it is full a new destination is let through
- * untracked and counted; once a breaker has been idle long enough, it is
+ * without a breaker and counted (table_full); once a breaker has been idle long enough, it is
  * evicted to make room.
  */
-TEST_F(lifecycle, full_table_lets_through_untracked_then_evicts_idle)
+TEST_F(lifecycle, full_table_lets_calls_through_then_evicts_idle)
 {
 	unsigned short ports[6];
 	char out[4096];
@@ -133,9 +133,9 @@ TEST_F(lifecycle, full_table_lets_through_untracked_then_evicts_idle)
 	TH_LOG("%s", out);
 	EXPECT_EQ(4, cb_json_num(out, "breakers"));
 	EXPECT_EQ(4, cb_json_num(out, "breakers_max"));
-	EXPECT_EQ(1, cb_json_num(out, "untracked"));
+	EXPECT_EQ(1, cb_json_num(out, "table_full"));
 	EXPECT_EQ(0, cb_json_num(out, "evicted"));
-	/* the fifth got through, untracked */
+	/* the fifth got through, without a breaker */
 	EXPECT_EQ(1, cb_got(fds[4], SOCK_STREAM, 1000));
 	EXPECT_NE(0, cb_sh("cbctl breaker show dst 127.0.0.1 port %u 2>/dev/null",
 			   ports[4]));

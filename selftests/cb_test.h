@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the guest selftests and stress/: shell, sockets,
- * cgroups, clock, JSON numbers.
+ * Helpers shared by the guest selftests, stress/ and bench/: shell,
+ * sockets, cgroups, clock, JSON numbers, summary statistics.
  */
 #ifndef _CB_TEST_H
 #define _CB_TEST_H
@@ -199,12 +199,48 @@ static inline long long cb_json_num(const char *json, const char *name)
 	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
 }
 
-static inline unsigned long long cb_now_ms(void)
+static inline unsigned long long cb_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static inline unsigned long long cb_now_ms(void)
+{
+	return cb_now_ns() / 1000000;
+}
+
+static inline int cb_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Order statistics of a set of samples: extremes, quartiles, median. */
+struct cb_summary {
+	double min, q1, med, q3, max;
+};
+
+/* Summarize @n (> 0) samples at @v; @v is left as it was. */
+static inline struct cb_summary cb_summarize(const double *v, int n)
+{
+	struct cb_summary s = { 0 };
+	double *t = malloc(sizeof(*t) * n);
+
+	if (!t)
+		return s;
+	memcpy(t, v, sizeof(*t) * n);
+	qsort(t, n, sizeof(*t), cb_cmp_double);
+	s.min = t[0];
+	s.q1 = t[n / 4];
+	s.med = t[n / 2];
+	s.q3 = t[3 * n / 4];
+	s.max = t[n - 1];
+	free(t);
+	return s;
 }
 
 /* Start a non-blocking TCP connect; the socket, or -errno. */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../selftests/cb_test.h"
 #include "cb_rand.h"
 
 #define REQ_MAX 65536
@@ -34,14 +35,6 @@
 
 static struct sockaddr_in target;
 static unsigned long long sent, answered[6], closed, checks;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A connection to the exporter, from 127.0.0.2 if @hostile. */
 static int dial(int hostile)
@@ -218,7 +211,7 @@ static void hold_idle(void)
 int main(int argc, char **argv)
 {
 	static char req[REQ_MAX], resp[65536];
-	double end, t0 = now_s();
+	double end, t0 = cb_now_ns() / 1e9;
 	char host[64], *colon;
 	size_t n, i;
 	ssize_t got;
@@ -242,7 +235,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (check())
 		return 1;
-	while (now_s() < end) {
+	while (cb_now_ns() / 1e9 < end) {
 		switch (below(8)) {
 		case 0:		/* random bytes */
 			n = 1 + below(4096);
@@ -280,7 +273,7 @@ int main(int argc, char **argv)
 	if (check())
 		return 1;
 	printf("# %llu inputs in %.0f s: answered 1xx %llu, 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu, closed without an answer %llu; %llu checks passed\n",
-	       sent, now_s() - t0, answered[1], answered[2], answered[3], answered[4],
+	       sent, cb_now_ns() / 1e9 - t0, answered[1], answered[2], answered[3], answered[4],
 	       answered[5], closed, checks);
 	return 0;
 }

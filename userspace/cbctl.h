@@ -91,10 +91,12 @@ typedef int (*cb_build_fn)(struct nlmsghdr *nlh, const void *arg);
 /* One request; failures are reported (cb_err) and return -1. */
 int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
 		  const void *arg, mnl_cb_t cb, void *data);
-/* The same, silent: 0 or -errno; -CB_ENOMODULE: no module (reported). */
+/*
+ * The same, silent: 0 or -errno; -ENOPKG: the module is not loaded (already
+ * reported; the module itself never answers ENOPKG).
+ */
 int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
 	      mnl_cb_t cb, void *data);
-#define CB_ENOMODULE 100000
 /* Report what cb_nl_ask() returned; -1. */
 int cb_nl_report(int err);
 int cb_nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb);

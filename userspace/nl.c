@@ -208,7 +208,7 @@ static int cb_nl_open(struct cb_nl *nl)
 /* A failed request, in the kernel's words when it gave some. */
 int cb_nl_report(int err)
 {
-	if (err == -CB_ENOMODULE)
+	if (err == -ENOPKG)
 		return -1;	/* cb_nl_open() said so */
 	if (err == -EPERM)
 		return cb_err("operation not permitted (needs CAP_NET_ADMIN)");
@@ -227,7 +227,7 @@ int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
 	struct nlmsghdr *nlh;
 
 	if (!cb_req_nl.sk && cb_nl_open(&cb_req_nl))
-		return -CB_ENOMODULE;
+		return -ENOPKG;
 	nlh = cb_nl_msg(&cb_req_nl, buf, cb_req_nl.family, flags, cmd,
 			CB_GENL_VERSION);
 	if (build)

@@ -297,7 +297,7 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_FAIL_UNREACH] = "fail_unreachable",
 		[CB_STAT_FAIL_PORT_UNREACH] = "fail_port_unreachable",
 		[CB_STAT_SLOW] = "slow",
-		[CB_STAT_UNTRACKED] = "untracked",
+		[CB_STAT_TABLE_FULL] = "table_full",
 		[CB_STAT_CREATED] = "created",
 		[CB_STAT_EVICTED] = "evicted",
 		[CB_STAT_TRANSITIONS] = "transitions",

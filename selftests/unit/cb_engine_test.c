@@ -374,7 +374,7 @@ TEST_F(engine, dry_run_runs_the_machine_but_refuses_nothing)
 	self->p.mode = CB_MODE_DRY_RUN;
 	trip(self);
 	ASSERT_EQ(CB_STATE_OPEN, state(self));
-	ASSERT_EQ(CB_ADMIT_UNTRACKED, call(self, CB_OUT_SUCCESS, 0));
+	ASSERT_EQ(CB_ADMIT_SILENT, call(self, CB_OUT_SUCCESS, 0));
 	ASSERT_EQ(1, self->b.rejected);
 	self->now += 10 * SEC;
 	call(self, CB_OUT_SUCCESS, 0);
@@ -384,7 +384,7 @@ TEST_F(engine, dry_run_runs_the_machine_but_refuses_nothing)
 
 TEST_F(engine, no_policy_means_only_forcing_applies)
 {
-	ASSERT_EQ(CB_ADMIT_UNTRACKED, cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
+	ASSERT_EQ(CB_ADMIT_SILENT, cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
 	cb_engine_force(&self->b, NULL, CB_FORCE_OPEN, self->now, NULL);
 	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
 	cb_engine_force(&self->b, NULL, CB_FORCE_CLOSED, self->now, NULL);
@@ -541,7 +541,7 @@ TEST_F(engine, a_mode_change_reaches_an_open_breaker_on_the_fast_path)
 
 	self->p.mode = CB_MODE_DRY_RUN;		/* generation 2 */
 	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 2));
-	ASSERT_EQ(CB_ADMIT_UNTRACKED,
+	ASSERT_EQ(CB_ADMIT_SILENT,
 		  cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
 	cb_engine_rules(&self->b, &self->p, 2);
 	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 2));
@@ -555,7 +555,7 @@ TEST_F(engine, a_mode_change_reaches_an_open_breaker_on_the_fast_path)
 
 	/* no policy any more (generation 4): nothing refused */
 	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 4));
-	ASSERT_EQ(CB_ADMIT_UNTRACKED,
+	ASSERT_EQ(CB_ADMIT_SILENT,
 		  cb_engine_admit(&self->b, NULL, self->now, 0, NULL));
 	cb_engine_rules(&self->b, NULL, 4);
 	ASSERT_EQ(CB_ADMIT_POLICY, cb_engine_admit_fast(&self->b, self->now, 4));

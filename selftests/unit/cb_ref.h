@@ -165,7 +165,7 @@ static int ref_admit(struct ref *m, const struct cb_policy *p, __u64 now,
 		return m->epoch & 0x7fffffff;
 	}
 	m->rejected++;
-	return p->mode == CB_MODE_DRY_RUN ? CB_ADMIT_UNTRACKED : CB_ADMIT_REFUSE;
+	return p->mode == CB_MODE_DRY_RUN ? CB_ADMIT_SILENT : CB_ADMIT_REFUSE;
 }
 
 static void ref_probe(struct ref *m, const struct cb_policy *p, int good,

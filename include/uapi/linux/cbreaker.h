@@ -76,12 +76,13 @@ enum cb_outcome {
 };
 
 /*
- * What cb_admit() returns to a hook: a refusal, an admission whose outcome
- * is not to be reported (untracked destination, dry-run), or an admission
- * whose outcome is reported with this value (the breaker's epoch).
+ * What cb_admit() returns to a hook: a refusal, a silent admission whose
+ * outcome is not to be reported (no policy, table full, dry-run, forced),
+ * or an admission whose outcome is reported with this value (the
+ * breaker's epoch).
  */
 #define CB_ADMIT_REFUSE		(-1)
-#define CB_ADMIT_UNTRACKED	(-2)
+#define CB_ADMIT_SILENT		(-2)
 
 /* Maps the BPF object hands to the module (cb_map_attach kfunc). */
 enum cb_map_id {
@@ -132,6 +133,22 @@ struct cb_port_rule_key {
 #define CB_RULE_BITS(addr_bits)		(8 + (addr_bits))
 #define CB_PORT_RULE_BITS(addr_bits)	(8 + 16 + (addr_bits))
 #define CB_RULES_MAX			131072	/* per trie */
+
+/* The rule keys that look up the rules covering @key: with its port, without. */
+static __inline__ void cb_rule_keys(const struct cb_key *key,
+				    struct cb_port_rule_key *pk,
+				    struct cb_rule_key *rk)
+{
+	__builtin_memset(pk, 0, sizeof(*pk));
+	pk->prefixlen = CB_PORT_RULE_BITS(128);
+	pk->proto = key->proto;
+	__builtin_memcpy(pk->port, &key->port, sizeof(pk->port));
+	__builtin_memcpy(pk->addr, key->addr, sizeof(pk->addr));
+	__builtin_memset(rk, 0, sizeof(*rk));
+	rk->prefixlen = CB_RULE_BITS(128);
+	rk->proto = key->proto;
+	__builtin_memcpy(rk->addr, key->addr, sizeof(rk->addr));
+}
 
 /* Limits of policy values */
 #define CB_WINDOW_CALLS_MAX	128	/* count window: exact, one bit per call */
@@ -194,7 +211,7 @@ struct cb_count_window {
 /* Time window: CB_TIME_BUCKETS buckets of width_ns; counts saturate. */
 struct cb_time_window {
 	__u64	width_ns;
-	__u64	epoch;		/* number of the newest bucket: now / width_ns */
+	__u64	newest;		/* number of the newest bucket: now / width_ns */
 	__u16	calls[CB_TIME_BUCKETS];
 	__u16	fails[CB_TIME_BUCKETS];
 	__u16	slows[CB_TIME_BUCKETS];
@@ -247,7 +264,7 @@ enum cb_stat {
 	CB_STAT_FAIL_UNREACH,
 	CB_STAT_FAIL_PORT_UNREACH,
 	CB_STAT_SLOW,
-	CB_STAT_UNTRACKED,	/* a policy matched but the table had no room */
+	CB_STAT_TABLE_FULL,	/* let through: a policy matched, the table had no room */
 	CB_STAT_CREATED,	/* breakers made */
 	CB_STAT_EVICTED,	/* idle breakers evicted to make room */
 	CB_STAT_TRANSITIONS,	/* state changes */
