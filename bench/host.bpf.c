@@ -51,6 +51,7 @@ int cb_sockops(struct bpf_sock_ops *ctx)
 	sk = ctx->sk;
 	if (!sk)
 		return 1;
+	cb_timeout_done(ctx);		/* what the real cb_sockops does */
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (tp)
 		cb_tcp_outcome((struct sock *)tp, CB_OUT_SUCCESS);

@@ -9,7 +9,9 @@
  * attached cgroup (cb_scope, set by cbctl for each cgroup it attaches to).
  *
  * A TCP connect to a closed breaker is admitted here without the module
- * (cb_admit_closed), as the module's own fast path would.
+ * (cb_admit_closed), as the module's own fast path would. An admitted TCP
+ * connect under a policy with a connect timeout gets it as its
+ * TCP_USER_TIMEOUT until the handshake is done (cb_sockops).
  *
  * Sensing, only for calls admitted here: an admitted TCP connect is noted
  * by socket cookie, and the end of its handshake (done, reset, timed out,
@@ -44,6 +46,8 @@
 #define ICMPV6_DEST_UNREACH	1
 #define ICMPV6_PORT_UNREACH	4
 #define CB_OUT_NONE	0xff	/* an ending that is no outcome of ours */
+#define SOL_TCP		6
+#define TCP_USER_TIMEOUT	18
 
 /*
  * Module kfuncs (cbreaker.ko). bench/host.bpf.c builds these programs with
@@ -277,6 +281,45 @@ static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
 	return NULL;
 }
 
+/*
+ * Sockets whose handshake runs under a policy's connect timeout, with the
+ * value set: once the handshake is done, cb_sockops gives them back the
+ * kernel's own (TCP_USER_TIMEOUT would otherwise bound their data too).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} cb_timeouts SEC(".maps");
+
+/*
+ * An admitted TCP connect under a policy whose connect timeout is @ms.
+ * The kernel gives up in SYN_SENT at the socket's user timeout, with
+ * ETIMEDOUT, which the sensor counts as a timeout. A timeout the owner set
+ * (or ours, from a connect() before) stays; no mark, no timeout.
+ */
+static __always_inline void cb_connect_timeout(struct bpf_sock_addr *ctx,
+					       __u32 ms)
+{
+	struct bpf_sock *sk = ctx->sk;
+	int cur = 0, val = ms;
+	__u32 *mark;
+
+	if (!sk || bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &cur,
+				  sizeof(cur)) || cur)
+		return;
+	mark = bpf_sk_storage_get(&cb_timeouts, sk, 0,
+				  BPF_SK_STORAGE_GET_F_CREATE);
+	if (!mark)
+		return;
+	if (bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &val, sizeof(val))) {
+		bpf_sk_storage_delete(&cb_timeouts, sk);
+		return;
+	}
+	*mark = val;
+}
+
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
@@ -307,6 +350,10 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		cb_dgram_note(cookie, key, ret);
 		return SOCK_ALLOW;
 	}
+	if (!b)		/* the module made it, or found it not closed */
+		b = bpf_map_lookup_elem(&cb_breakers, key);
+	if (b && b->connect_timeout_ms)
+		cb_connect_timeout(ctx, b->connect_timeout_ms);
 	c = cb_conn_claim(cookie, now);
 	if (!c)
 		return SOCK_ALLOW;
@@ -386,6 +433,39 @@ int cb_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return cb_check6(ctx);
 }
+
+/*
+ * A handshake is done: a socket that ran it under our connect timeout gets
+ * the kernel's own back, unless its owner has set one since. Attached with
+ * the connect hooks; the other sock_ops callbacks only return.
+ */
+static __always_inline void cb_timeout_done(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	int cur = 0, zero = 0;
+	__u32 *mark;
+
+	if (!sk)
+		return;
+	mark = bpf_sk_storage_get(&cb_timeouts, sk, 0, 0);
+	if (!mark)
+		return;
+	if (!bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &cur, sizeof(cur)) &&
+	    cur == *mark)
+		bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
+	bpf_sk_storage_delete(&cb_timeouts, sk);
+}
+
+/* bench/host.bpf.c has its own, which stands in for the sensors too */
+#ifndef CB_BPF_NO_MODULE
+SEC("sockops")
+int cb_sockops(struct bpf_sock_ops *ctx)
+{
+	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		cb_timeout_done(ctx);
+	return 1;
+}
+#endif
 
 /* @sk's destination, namespace and @scope as a breaker key. */
 static __always_inline void cb_sk_key(struct sock *sk, struct cb_key *key,

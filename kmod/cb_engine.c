@@ -512,6 +512,8 @@ void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 		     __u16 gen)
 {
 	b->dry_run = !p || p->mode == CB_MODE_DRY_RUN;
+	/* for the hook, which sets it on the connects it admits itself */
+	b->connect_timeout_ms = p ? p->connect_timeout_ns / CB_NS_MS : 0;
 	b->rules_gen = gen;
 }
 

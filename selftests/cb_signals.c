@@ -10,13 +10,17 @@
  *  - outcomes the owner provoked (IP_TTL 1 against a router) do not count;
  *  - ICMP errors count only for datagrams we admitted, at most once each:
  *    forged ICMP port unreachables from the test host change nothing;
- *  - a socket's note cannot credit another destination.
+ *  - a socket's note cannot credit another destination;
+ *  - a policy's connect-timeout makes a program without a timeout of its
+ *    own give up after it, as a failure, and leaves connections that are
+ *    done, and timeouts their owners set, as the kernel would.
  */
 #include "cb_test.h"
 
 #include <grp.h>
 #include <sched.h>
 #include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <netinet/ip6.h>
 #include <netinet/ip_icmp.h>
 #include <netinet/icmp6.h>
@@ -247,6 +251,124 @@ TEST_F_TIMEOUT(sig, curl_connect_timeouts_trip_and_it_recovers, 150)
 	TH_LOG("%s", out);
 	EXPECT_EQ(0, rc);
 	EXPECT_NE(NULL, strstr(out, JSTATE("closed")));
+}
+
+/* A blocking connect, as a program without a timeout of its own makes it. */
+static int timed_connect(const char *ip, unsigned short port,
+			 unsigned long long *ms)
+{
+	unsigned long long t0 = cb_now_ms();
+	int err = cb_connect(ip, port, SOCK_STREAM);
+
+	*ms = cb_now_ms() - t0;
+	return err;
+}
+
+/*
+ * connect-timeout 1s against a blackholed backend: each connect gives up
+ * with ETIMEDOUT after 1 s instead of ~127 s, as a timeout (not abandoned:
+ * the kernel gave up, not the program); after min-calls the breaker is
+ * open and connects are refused at once.
+ */
+TEST_F_TIMEOUT(sig, connect_timeout_ends_a_connect_without_one_of_its_own, 120)
+{
+	unsigned long long ms;
+	char out[4096];
+	int i, err;
+
+	POLICY("dst %s port 80 window 10 min-calls 3 failure-rate 50 open 30s "
+	       "connect-timeout 1s", variant->ip);
+	BLACKHOLE();
+	for (i = 0; i < 3; i++) {
+		err = timed_connect(variant->ip, 80, &ms);
+		TH_LOG("connect %d: %s after %llu ms", i, strerror(-err), ms);
+		EXPECT_EQ(-ETIMEDOUT, err);
+		EXPECT_LE(900ULL, ms);
+		EXPECT_GT(5000ULL, ms);		/* TCG: a 1 s timer, late */
+	}
+	ASSERT_EQ(0, sig_show(variant, 80, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, JSTATE("open")));
+	EXPECT_EQ(3, cb_json_num(out, "failures"));
+	EXPECT_EQ(0, cb_json_num(out, "abandoned"));
+	EXPECT_LE(3, status_num("fail_timeout"));
+
+	err = timed_connect(variant->ip, 80, &ms);
+	TH_LOG("connect against the open breaker: %s after %llu ms",
+	       strerror(-err), ms);
+	EXPECT_EQ(-ECONNREFUSED, err);
+	EXPECT_GT(500ULL, ms);
+}
+
+static int user_timeout(int fd)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &len))
+		return -errno;
+	return v;
+}
+
+/* A non-blocking connect to @ip:80 of a socket with @own as its user timeout. */
+static int start_with_timeout(const char *ip, int own)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, 80, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	if ((own && setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &own,
+			       sizeof(own))) ||
+	    (connect(fd, (void *)&ss, len) && errno != EINPROGRESS)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Wait up to @ms for @fd's connect to end; its SO_ERROR, or -1. */
+static int connect_end(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = -1;
+
+	if (poll(&p, 1, ms) == 1)
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	return err;
+}
+
+/*
+ * The policy's timeout is the socket's TCP_USER_TIMEOUT only while its
+ * handshake runs: a connection that is done has the kernel's own (0)
+ * back, so its data is not held to 1 s; a timeout the owner set before
+ * connect() is the owner's, during the handshake and after.
+ */
+TEST_F(sig, connect_timeout_is_the_handshakes_alone)
+{
+	int fd, own;
+
+	POLICY("dst %s port 80 connect-timeout 1s", variant->ip);
+	for (own = 0; own <= 7000; own += 7000) {
+		fd = start_with_timeout(variant->ip, own);
+		ASSERT_LE(0, fd);
+		/* TCG is slow enough to see SYN_SENT; the kernel's is 0 */
+		if (connect_end(fd, 0) < 0)
+			EXPECT_EQ(own ? own : 1000, user_timeout(fd));
+		EXPECT_EQ(0, connect_end(fd, 5000));
+		EXPECT_EQ(own, user_timeout(fd)) TH_LOG("own %d", own);
+		close(fd);
+	}
+
+	/* during a handshake that does not end: the policy's */
+	BLACKHOLE();
+	fd = start_with_timeout(variant->ip, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(1000, user_timeout(fd));
+	EXPECT_EQ(ETIMEDOUT, connect_end(fd, 5000));
+	close(fd);
 }
 
 /* Start @n non-blocking connects to @ip:@port, all still in SYN_SENT. */

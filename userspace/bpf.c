@@ -3,7 +3,7 @@
  * Loading, attaching, pinning and unloading the BPF side, and the status
  * that goes with it. Pins under CB_PIN_DIR:
  *   breakers, rules, port_rules, conns, dgrams, icmps, counts   the maps
- *   prog_<hook>              the four cgroup hook programs of the first cgroup
+ *   prog_<hook>              the cgroup hook programs of the first cgroup
  *   link_<cgroup id>_<hook>  one cgroup attachment each
  *   trace_<name>             the outcome sensors (global)
  *
@@ -48,6 +48,7 @@ static const struct cb_hook {
 	{ "connect6", BPF_CGROUP_INET6_CONNECT },
 	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	{ "sockops", BPF_CGROUP_SOCK_OPS },	/* connect timeouts' end */
 };
 #define CB_NR_HOOKS (sizeof(cb_hooks) / sizeof(cb_hooks[0]))
 
@@ -56,6 +57,7 @@ static struct bpf_program *cb_hook_prog(struct cb_bpf *skel, unsigned int i)
 	struct bpf_program *progs[CB_NR_HOOKS] = {
 		skel->progs.cb_connect4, skel->progs.cb_connect6,
 		skel->progs.cb_sendmsg4, skel->progs.cb_sendmsg6,
+		skel->progs.cb_sockops,
 	};
 
 	return progs[i];
@@ -79,13 +81,13 @@ static struct bpf_map *cb_map_at(struct cb_bpf *skel, unsigned int i,
 {
 	static const char * const names[] = {
 		"breakers", "rules", "port_rules", "conns", "dgrams", "icmps",
-		"counts",
+		"counts", "timeouts",
 	};
 	struct bpf_map *maps[] = {
 		skel->maps.cb_breakers, skel->maps.cb_rules,
 		skel->maps.cb_port_rules, skel->maps.cb_conns,
 		skel->maps.cb_dgrams, skel->maps.cb_icmps,
-		skel->maps.cb_counts, NULL,
+		skel->maps.cb_counts, skel->maps.cb_timeouts, NULL,
 	};
 
 	if (maps[i])
@@ -307,7 +309,7 @@ static struct cb_bpf *cb_load_scope(uint32_t scope)
 }
 
 /*
- * Attach all four hooks to the cgroup, or none: the pinned programs if
+ * Attach all the hooks to the cgroup, or none: the pinned programs if
  * @first (the load made them for this cgroup), else its own.
  */
 static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid, bool first)

@@ -166,6 +166,7 @@ struct cb_policy {
 	__u64	backoff_max_ns;	/* longest open period */
 	__u64	probe_wait_ns;	/* half-open gives up on probes after this */
 	__u64	max_age_ns;	/* count window results older drop out; 0: never */
+	__u64	connect_timeout_ns; /* TCP connects give up after this; 0: never */
 	__u32	window_calls;	/* count window size */
 	__u32	min_calls;	/* calls in the window before any decision */
 	__u16	backoff;	/* open period factor per consecutive trip, percent */
@@ -235,7 +236,7 @@ struct cb_breaker {
 	__u8	time_window;	/* which member of the window union */
 	__u8	dry_run;	/* its policy refuses nothing (dry-run, or none) */
 	__u8	datagram;	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
-	__u8	pad[2];
+	__u16	connect_timeout_ms; /* its policy's, for the hook; taken with dry_run */
 	__u32	epoch;		/* counts state changes; stale results are known by it */
 	__u32	last_call;	/* last admission, in 2^20 ns (~1 ms), for idle eviction */
 	__u16	probes_placed, probes_ok, probes_failed;
@@ -454,6 +455,7 @@ enum cb_attr {
 	CB_A_NETNS,		/* u64, network namespace cookie; default: the caller's */
 	CB_A_SCOPE,		/* u32, attached cgroup of a breaker (low 32 bits of its id) */
 	CB_A_ABANDONED,		/* u64, handshakes abandoned by their owner after slow */
+	CB_A_P_CONNECT_TIMEOUT_NS, /* u64, a policy key (see above) */
 	CB_A_P_MAX_OPEN,	/* u8, a policy key (see above) */
 	__CB_A_MAX,
 };
