@@ -60,8 +60,44 @@ static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
 	return &cb_locks[jhash(key, sizeof(*key), 0) & (CB_LOCKS - 1)];
 }
 
-static void cb_breaker_deleted(void)
+/*
+ * Count @b where its policy @p (NULL: none) counts it for max-open, as
+ * closed or not (cb_caps.c); under its stripe lock, before and after every
+ * engine call. The common case, neither counted nor to be, is two loads.
+ * A policy found at rules generation @gen, older than the rules now, moves
+ * no breaker: the walk after that change (cb_follow_rules) put it where it
+ * belongs, and a call that looked before the change must not undo that.
+ */
+static void cb_cap_sync(struct cb_breaker *b, const struct cb_policy *p,
+			u16 gen)
 {
+	u16 slot = p ? p->cap_slot : 0, slot_gen = p ? p->cap_gen : 0;
+	bool open = b->state != CB_STATE_CLOSED;
+
+	if (!slot && !b->cap_slot)
+		return;
+	if ((b->cap_slot != slot || b->cap_gen != slot_gen) &&
+	    gen == (u16)atomic_read(&cb_rules_gen)) {
+		cb_cap_add(b->cap_slot, b->cap_gen, -1, -b->cap_open);
+		b->cap_slot = 0;
+		b->cap_open = 0;
+		if (cb_cap_add(slot, slot_gen, 1, open)) {
+			b->cap_slot = slot;
+			b->cap_gen = slot_gen;
+			b->cap_open = open;
+		}
+	}
+	if (b->cap_slot && b->cap_open != open) {
+		if (!cb_cap_add(b->cap_slot, b->cap_gen, 0, open ? 1 : -1))
+			b->cap_slot = 0;	/* its rule went meanwhile */
+		b->cap_open = open;
+	}
+}
+
+/* @b is deleted, under its stripe lock. */
+static void cb_breaker_deleted(struct cb_breaker *b)
+{
+	cb_cap_add(b->cap_slot, b->cap_gen, -1, -b->cap_open);
 	atomic_dec(&cb_nr_breakers);
 	atomic_inc(&cb_deletions);
 }
@@ -155,7 +191,7 @@ static bool cb_evict_one(struct bpf_map *map, u64 now)
 		b = cb_lookup(map, &cur);
 		if (b && cb_engine_idle(b, now, idle_ns) &&
 		    !map->ops->map_delete_elem(map, &cur)) {
-			cb_breaker_deleted();
+			cb_breaker_deleted(b);
 			cb_stat_add(CB_STAT_EVICTED, 1);
 			done = true;
 		}
@@ -215,10 +251,29 @@ struct cb_op {
 	struct cb_breaker *copy;	/* if set: the breaker as left */
 };
 
+/*
+ * The engine asks before a closed breaker of a policy with max-open below
+ * 100 trips: it opens only if it gets a place in its policy's count.
+ * Counted nowhere (its rule went meanwhile), it opens: fail open.
+ */
+static int cb_may_open(void *arg, struct cb_breaker *b)
+{
+	const struct cb_op *op = arg;
+	int ret = cb_cap_take(b->cap_slot, b->cap_gen, op->pol->max_open);
+
+	if (ret > 0)
+		b->cap_open = 1;
+	else if (ret < 0)
+		b->cap_slot = 0;
+	return ret != 0;
+}
+
 /* The generation before the policy it covers (lockless RCU lookups). */
 static void cb_op_init(struct cb_op *op, const struct cb_key *key, u64 now)
 {
 	*op = (struct cb_op){ .key = key, .now = now };
+	op->ch.may_open = cb_may_open;
+	op->ch.arg = op;
 	op->gen = cb_gen();
 	op->pol = cb_policy_find(key, &op->rule) ? &op->rule : NULL;
 	op->rnd = cb_rnd();
@@ -249,8 +304,10 @@ static __always_inline int cb_op_run(struct bpf_map *map, struct cb_op *op,
 			b = cb_lookup(map, op->key);
 	}
 	if (b) {
+		cb_cap_sync(b, op->pol, op->gen);
 		fn(op, b, arg);
 		cb_engine_rules(b, op->pol, op->gen);
+		cb_cap_sync(b, op->pol, op->gen);
 		if (op->copy)
 			*op->copy = *b;
 		if (!op->quiet)
@@ -521,26 +578,37 @@ static void cb_sweep(struct work_struct *work)
 	cb_walk(cb_tick_one);
 }
 
-/* A breaker no rule governs any more and nobody forces is forgotten. */
-static void cb_forget_one(struct bpf_map *map, const struct cb_key *key)
+/*
+ * After a rule change: a breaker no rule governs any more and nobody
+ * forces is forgotten; while some policy has max-open, every other is
+ * counted where its policy counts it now.
+ */
+static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
 {
 	raw_spinlock_t *lock = cb_lock_for(key);
 	struct cb_policy pol;
 	struct cb_breaker *b;
 	unsigned long flags;
+	bool found;
+	u16 gen;
 
-	if (cb_policy_find(key, &pol))
+	gen = cb_gen();
+	found = cb_policy_find(key, &pol);
+	if (found && !cb_caps_in_use())
 		return;
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	if (b && !b->forced && !map->ops->map_delete_elem(map, (void *)key))
-		cb_breaker_deleted();
+	if (b && !found && !b->forced &&
+	    !map->ops->map_delete_elem(map, (void *)key))
+		cb_breaker_deleted(b);
+	else if (b)
+		cb_cap_sync(b, found ? &pol : NULL, gen);
 	raw_spin_unlock_irqrestore(lock, flags);
 }
 
-void cb_forget_untracked(void)
+void cb_follow_rules(void)
 {
-	cb_walk(cb_forget_one);
+	cb_walk(cb_follow_one);
 }
 
 static void cb_view_fn(struct cb_op *op, struct cb_breaker *b, void *win)

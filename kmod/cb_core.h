@@ -60,10 +60,17 @@ struct cb_rule_cursor {
 	union cb_any_rule_key last;
 };
 
+/*
+ * Rules with max-open below 100 at once, plus 1: each holds a slot of
+ * counts (cb_caps.c); one more is refused with -EDQUOT.
+ */
+#define CB_CAPS		4096
+
 int cb_rule_get(struct cb_rule *r);	/* fills r->policy */
 int cb_rule_put(const struct cb_rule *r, bool create);
 int cb_rule_del(const struct cb_rule *r);
 int cb_rule_next(struct cb_rule_cursor *cur, struct cb_rule *r);
+void cb_rules_released(void);
 
 /* cb_events.c: state-change events and module-wide counters */
 int cb_events_init(void);

@@ -4,7 +4,10 @@
  *
  * CLOSED: admitted calls' results go into a window; when it holds at least
  * min-calls results and the failure or slow percentage reaches its
- * threshold, the breaker trips.
+ * threshold, the breaker trips, unless its policy's max-open holds the
+ * trip back (the caller's may_open, which counts the policy's breakers not
+ * closed): then it stays CLOSED, keeps its window and asks again on its
+ * next result.
  * OPEN: calls are refused for open x backoff^(consecutive trips), capped at
  * backoff-max, plus up to jitter percent; then it is HALF_OPEN.
  * A call that took the slow threshold or longer is slow, whether it
@@ -373,6 +376,24 @@ void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
 
 /* --- states ------------------------------------------------------------- */
 
+/* A change for events and history, with the window and probes as they are. */
+static void cb_report(const struct cb_breaker *b, enum cb_state to,
+		      enum cb_reason why, struct cb_changes *ch)
+{
+	struct cb_window_sum s;
+
+	if (!ch || ch->n >= CB_MAX_CHANGES)
+		return;
+	cb_window_sum(b, &s);
+	ch->c[ch->n++] = (struct cb_change){
+		.from = b->state, .to = to, .reason = why,
+		.probes_placed = b->probes_placed,
+		.probes_ok = b->probes_ok,
+		.probes_failed = b->probes_failed,
+		.calls = s.calls, .fails = s.fails, .slows = s.slows,
+	};
+}
+
 static void cb_set_state(struct cb_breaker *b, enum cb_state to,
 			 enum cb_reason why, __u64 now, struct cb_changes *ch)
 {
@@ -385,18 +406,7 @@ static void cb_set_state(struct cb_breaker *b, enum cb_state to,
 	 */
 	if (b->state == CB_STATE_CLOSED)
 		cb_window_age(b, now);
-	if (ch && ch->n < CB_MAX_CHANGES) {
-		struct cb_window_sum s;
-
-		cb_window_sum(b, &s);
-		ch->c[ch->n++] = (struct cb_change){
-			.from = b->state, .to = to, .reason = why,
-			.probes_placed = b->probes_placed,
-			.probes_ok = b->probes_ok,
-			.probes_failed = b->probes_failed,
-			.calls = s.calls, .fails = s.fails, .slows = s.slows,
-		};
-	}
+	cb_report(b, to, why, ch);
 	b->state = to;
 	b->changed_at = now;
 	b->epoch++;
@@ -562,21 +572,41 @@ static void cb_probe_result(struct cb_breaker *b, const struct cb_policy *p,
 		cb_trip(b, p, CB_REASON_PROBE_FAILED, now, rnd, ch);
 }
 
-/* CLOSED: trip if the window says so. */
+/* CLOSED: trip if the window says so and max-open lets it. */
 static void cb_check_trip(struct cb_breaker *b, const struct cb_policy *p,
 			  __u64 now, __u64 rnd, struct cb_changes *ch)
 {
+	enum cb_reason why = CB_REASON_NONE;
 	struct cb_window_sum s;
 
 	if (b->forced)
 		return;		/* hold: measure, never trip */
 	cb_engine_window(b, p, now, &s);
-	if (s.calls < p->min_calls)
+	if (s.calls >= p->min_calls) {
+		if ((__u64)s.fails * 100 >= (__u64)p->failure_rate * s.calls)
+			why = CB_REASON_FAILURE_RATE;
+		else if ((__u64)s.slows * 100 >= (__u64)p->slow_rate * s.calls)
+			why = CB_REASON_SLOW_RATE;
+	}
+	if (why == CB_REASON_NONE) {
+		b->held = 0;	/* recovered: a later trip is a new one */
 		return;
-	if ((__u64)s.fails * 100 >= (__u64)p->failure_rate * s.calls)
-		cb_trip(b, p, CB_REASON_FAILURE_RATE, now, rnd, ch);
-	else if ((__u64)s.slows * 100 >= (__u64)p->slow_rate * s.calls)
-		cb_trip(b, p, CB_REASON_SLOW_RATE, now, rnd, ch);
+	}
+	if (p->max_open < 100 && ch && ch->may_open &&
+	    !ch->may_open(ch->arg, b)) {
+		/*
+		 * Held back by max-open: the breaker stays closed and keeps
+		 * its window, which shows why (show, metrics, alerts), and
+		 * asks again on each result, so it opens on the first one
+		 * after room is made. Reported once, not once per call.
+		 */
+		if (!b->held)
+			cb_report(b, CB_STATE_CLOSED, CB_REASON_MAX_OPEN, ch);
+		b->held = 1;
+		return;
+	}
+	b->held = 0;
+	cb_trip(b, p, why, now, rnd, ch);
 }
 
 static void cb_window_result(struct cb_breaker *b, const struct cb_policy *p,
@@ -666,6 +696,7 @@ void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 		     enum cb_force force, __u64 now, struct cb_changes *ch)
 {
 	now = cb_clock(b, now);
+	b->held = 0;
 	if (force == CB_FORCE_OPEN) {
 		cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
 		b->opened_at = now;
@@ -689,6 +720,7 @@ void cb_engine_trip_for(struct cb_breaker *b, const struct cb_policy *p,
 {
 	now = cb_clock(b, now);
 	b->forced = CB_FORCE_NONE;
+	b->held = 0;
 	if (p)
 		cb_window_fit(b, p, now);
 	cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
@@ -702,6 +734,7 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 {
 	now = cb_clock(b, now);
 	b->forced = CB_FORCE_NONE;
+	b->held = 0;
 	cb_set_state(b, CB_STATE_CLOSED, CB_REASON_RESET, now, ch);
 	b->opened_at = 0;
 	b->open_until = 0;

@@ -31,6 +31,13 @@ struct cb_changes {
 	unsigned int n;
 	struct cb_change c[CB_MAX_CHANGES];
 	__u64 due;	/* cb_engine_due() after the call, if the caller wants it */
+	/*
+	 * In: asked (with @arg) before a closed breaker whose policy has
+	 * max-open below 100 trips; 0 holds the trip back. Only the caller
+	 * can count a policy's breakers; NULL: no trip is held back.
+	 */
+	int (*may_open)(void *arg, struct cb_breaker *b);
+	void *arg;
 };
 
 /* What the window holds now. */

@@ -144,7 +144,10 @@ void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
 	unsigned long flags;
 	unsigned int i;
 
-	cb_stat_add(CB_STAT_TRANSITIONS, ch->n);
+	/* a trip max-open held back is reported like a change, and is none */
+	for (i = 0; i < ch->n; i++)
+		cb_stat_add(ch->c[i].reason == CB_REASON_MAX_OPEN ?
+			    CB_STAT_TRIP_CAPPED : CB_STAT_TRANSITIONS, 1);
 	raw_spin_lock_irqsave(&cb_hist_lock, flags);
 	cb_history_add(key, ch, now);
 	raw_spin_unlock_irqrestore(&cb_hist_lock, flags);

@@ -96,6 +96,7 @@ void cb_maps_release(void)
 			bpf_map_put(old[i]);
 	atomic_set(&cb_nr_breakers, 0);
 	atomic_set(&cb_nr_rules, 0);
+	cb_rules_released();
 }
 
 bool cb_maps_attached(void)

@@ -496,6 +496,10 @@ static int cb_nl_policy_put(struct genl_info *info, bool create)
 		NL_SET_ERR_MSG(info->extack, "no such policy");
 	else if (err == -ENOSPC || err == -E2BIG)
 		NL_SET_ERR_MSG(info->extack, "policy table is full");
+	else if (err == -EDQUOT)
+		NL_SET_ERR_MSG_FMT(info->extack,
+				   "too many policies with max-open below 100 (at most %u)",
+				   CB_CAPS - 1);
 	return err;
 }
 

@@ -5,9 +5,18 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/mutex.h>
+
 #include "cb_table.h"
 
 atomic_t cb_rules_gen;
+
+/*
+ * Serializes rule changes with the max-open slots their values name
+ * (cb_caps.c): a slot is held exactly while a rule with max-open below 100
+ * names it.
+ */
+static DEFINE_MUTEX(cb_rules_mutex);
 
 static void cb_rules_changed(void)
 {
@@ -91,15 +100,50 @@ int cb_rule_get(struct cb_rule *r)
 	return err;
 }
 
+/* Into @p: the max-open slot rule @r names now (0: none), under the mutex. */
+static void cb_rule_cap(const struct cb_rule *r, struct cb_policy *p)
+{
+	struct cb_rule old = *r;
+
+	p->cap_slot = 0;
+	p->cap_gen = 0;
+	if (!cb_rule_get(&old)) {
+		p->cap_slot = old.policy.cap_slot;
+		p->cap_gen = old.policy.cap_gen;
+	}
+}
+
+/*
+ * A changed policy keeps its max-open slot, and with it the count of its
+ * breakers; max-open 100 frees it. -EDQUOT: no slot left.
+ */
 int cb_rule_put(const struct cb_rule *r, bool create)
 {
 	union cb_any_rule_key k;
 	enum cb_map_id trie = cb_rule_key(r, &k);
 	struct cb_policy p = r->policy;
 	struct bpf_map *map;
+	bool fresh = false;
 	int err = -ENODEV;
+	u16 freed = 0;
 
 	p.prefixlen = r->prefixlen;
+	mutex_lock(&cb_rules_mutex);
+	p.cap_slot = 0;
+	p.cap_gen = 0;
+	if (!create)
+		cb_rule_cap(r, &p);
+	if (p.max_open < 100 && !p.cap_slot) {
+		err = cb_cap_alloc(&p.cap_slot, &p.cap_gen);
+		if (err)
+			goto out;
+		fresh = true;
+	} else if (p.max_open >= 100 && p.cap_slot) {
+		freed = p.cap_slot;
+		p.cap_slot = 0;
+		p.cap_gen = 0;
+	}
+	err = -ENODEV;
 	migrate_disable();
 	rcu_read_lock();
 	map = cb_map(trie);
@@ -108,10 +152,23 @@ int cb_rule_put(const struct cb_rule *r, bool create)
 						create ? BPF_NOEXIST : BPF_EXIST);
 	rcu_read_unlock();
 	migrate_enable();
+	if (err && fresh)
+		cb_cap_free(p.cap_slot);
+	else if (!err)
+		cb_cap_free(freed);
+out:
+	mutex_unlock(&cb_rules_mutex);
 	if (!err && create)
 		atomic_inc(&cb_nr_rules);
-	if (!err)
+	if (!err) {
 		cb_rules_changed();
+		/*
+		 * A new rule may govern breakers another did, and a new slot
+		 * has breakers to count: count them where they belong now.
+		 */
+		if ((create || fresh) && cb_caps_in_use())
+			cb_follow_rules();
+	}
 	return err;
 }
 
@@ -121,7 +178,10 @@ int cb_rule_del(const struct cb_rule *r)
 	enum cb_map_id trie = cb_rule_key(r, &k);
 	struct bpf_map *map;
 	int err = -ENODEV;
+	struct cb_policy old;
 
+	mutex_lock(&cb_rules_mutex);
+	cb_rule_cap(r, &old);
 	migrate_disable();
 	rcu_read_lock();
 	map = cb_map(trie);
@@ -129,12 +189,23 @@ int cb_rule_del(const struct cb_rule *r)
 		err = map->ops->map_delete_elem(map, &k);
 	rcu_read_unlock();
 	migrate_enable();
+	if (!err)
+		cb_cap_free(old.cap_slot);
+	mutex_unlock(&cb_rules_mutex);
 	if (!err) {
 		atomic_dec(&cb_nr_rules);
 		cb_rules_changed();
-		cb_forget_untracked();
+		cb_follow_rules();
 	}
 	return err;
+}
+
+/* The tries are gone (cb_maps_release), and every rule with them. */
+void cb_rules_released(void)
+{
+	mutex_lock(&cb_rules_mutex);
+	cb_caps_free_all();
+	mutex_unlock(&cb_rules_mutex);
 }
 
 int cb_rule_next(struct cb_rule_cursor *cur, struct cb_rule *r)

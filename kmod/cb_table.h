@@ -76,6 +76,14 @@ bool cb_policy_find(const struct cb_key *key, struct cb_policy *out);
 
 /* cb_breakers.c */
 void cb_evict_restart(void);
-void cb_forget_untracked(void);
+void cb_follow_rules(void);
+
+/* cb_caps.c: max-open counts; alloc and free under the rules' mutex */
+int cb_cap_alloc(u16 *slot, u16 *gen);
+void cb_cap_free(u16 slot);
+void cb_caps_free_all(void);
+bool cb_caps_in_use(void);
+bool cb_cap_add(u16 slot, u16 gen, int all, int open);
+int cb_cap_take(u16 slot, u16 gen, unsigned int pct);
 
 #endif /* _CB_TABLE_H */

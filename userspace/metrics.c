@@ -51,6 +51,8 @@ static const struct {
 		"UDP datagrams let through; an ICMP error makes one a port_unreachable outcome." },
 	[CB_STAT_IGNORED] = { "ignored_total", NULL,
 		"Results not counted: their socket's owner steered it (TTL, source, device)." },
+	[CB_STAT_TRIP_CAPPED] = { "trips_capped_total", NULL,
+		"Trips held back by their policy's max-open: the breaker stayed closed." },
 };
 
 struct cb_collect {

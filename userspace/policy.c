@@ -143,7 +143,7 @@ static int cb_parse_value(int i, const char *s, struct cb_rule_arg *r)
 		break;
 	case CB_UNIT_PCT:
 		if (cb_parse_u32(s, 100, &u))
-			return cb_err("bad %s \"%s\" (0..100)", k->name, s);
+			return cb_err("bad %s \"%s\" (%s)", k->name, s, k->range);
 		r->val[i] = u;
 		break;
 	case CB_UNIT_NS:

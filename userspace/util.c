@@ -275,6 +275,7 @@ const char *cb_reason_name(unsigned int reason)
 		[CB_REASON_TRIP] = "trip",
 		[CB_REASON_HOLD] = "hold",
 		[CB_REASON_RESET] = "reset",
+		[CB_REASON_MAX_OPEN] = "max-open",
 	};
 
 	return reason < __CB_REASON_MAX ? names[reason] : "?";
@@ -305,6 +306,7 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_DATAGRAMS] = "udp_datagrams",
 		[CB_STAT_FAIL_ABANDONED] = "fail_abandoned",
 		[CB_STAT_IGNORED] = "ignored",
+		[CB_STAT_TRIP_CAPPED] = "trip_capped",
 	};
 
 	return stat < __CB_STAT_MAX ? names[stat] : "?";

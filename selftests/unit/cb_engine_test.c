@@ -675,6 +675,117 @@ TEST_F(engine, a_change_carries_the_window_and_probes_of_its_moment)
 	ASSERT_EQ(2, self->ch.c[2].probes_failed);
 }
 
+/* What max-open answers the engine (the module counts the policy's breakers). */
+struct cap {
+	int allow;
+	unsigned int asked;
+};
+
+static int cap_may_open(void *arg, struct cb_breaker *b)
+{
+	struct cap *c = arg;
+
+	(void)b;
+	c->asked++;
+	return c->allow;
+}
+
+/*
+ * A trip max-open holds back leaves the breaker closed with its window,
+ * is reported once (closed -> closed, max-open) however many results
+ * follow, and the first result after room is made opens it.
+ */
+TEST_F(engine, max_open_holds_a_trip_back_once_and_opens_when_let)
+{
+	struct cap c = { .allow = 0 };
+	struct cb_window_sum s;
+	int i;
+
+	self->p.max_open = 30;
+	self->ch = (struct cb_changes){ .may_open = cap_may_open, .arg = &c };
+	for (i = 0; i < 5; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(1, c.asked);
+	ASSERT_EQ(1, self->ch.n);
+	ASSERT_EQ(CB_STATE_CLOSED, self->ch.c[0].from);
+	ASSERT_EQ(CB_STATE_CLOSED, self->ch.c[0].to);
+	ASSERT_EQ(CB_REASON_MAX_OPEN, self->ch.c[0].reason);
+	ASSERT_EQ(5, self->ch.c[0].fails);
+	ASSERT_EQ(0, self->b.epoch);		/* no state change */
+	ASSERT_EQ(1, self->b.held);
+
+	for (i = 0; i < 3; i++)
+		ASSERT_LE(0, call(self, CB_OUT_REFUSED, 0));	/* still admitted */
+	ASSERT_EQ(4, c.asked);
+	ASSERT_EQ(1, self->ch.n);		/* reported once */
+	cb_engine_window(&self->b, &self->p, self->now, &s);
+	ASSERT_EQ(8, s.fails);			/* the window is kept */
+
+	c.allow = 1;
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(2, self->ch.n);
+	ASSERT_EQ(CB_REASON_FAILURE_RATE, self->ch.c[1].reason);
+	ASSERT_EQ(0, self->b.held);
+}
+
+/* A held trip is forgotten when the window recovers: the next is reported. */
+TEST_F(engine, max_open_reports_a_new_trip_after_the_window_recovered)
+{
+	struct cap c = { .allow = 0 };
+	int i;
+
+	self->p.max_open = 50;
+	self->ch = (struct cb_changes){ .may_open = cap_may_open, .arg = &c };
+	for (i = 0; i < 5; i++)
+		call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(1, self->b.held);
+	for (i = 0; i < 5; i++)
+		call(self, CB_OUT_SUCCESS, MS);	/* 5 of 10: still a trip */
+	ASSERT_EQ(1, self->b.held);
+	call(self, CB_OUT_SUCCESS, MS);		/* 4 of 10 */
+	ASSERT_EQ(0, self->b.held);
+	ASSERT_EQ(1, self->ch.n);
+	for (i = 0; i < 4; i++)
+		call(self, CB_OUT_REFUSED, 0);	/* each drops a failure */
+	ASSERT_EQ(1, self->ch.n);
+	call(self, CB_OUT_REFUSED, 0);		/* 5 of 10 again */
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	ASSERT_EQ(2, self->ch.n);
+	ASSERT_EQ(CB_REASON_MAX_OPEN, self->ch.c[1].reason);
+	/* reset forgets it too */
+	cb_engine_reset(&self->b, &self->p, self->now, NULL);
+	ASSERT_EQ(0, self->b.held);
+}
+
+/* At 100 (the default) max-open is never asked; operators are never held. */
+TEST_F(engine, max_open_100_and_operator_trips_are_never_held)
+{
+	struct cap c = { .allow = 0 };
+
+	self->ch = (struct cb_changes){ .may_open = cap_may_open, .arg = &c };
+	trip(self);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(0, c.asked);
+
+	cb_engine_reset(&self->b, &self->p, self->now, NULL);
+	self->p.max_open = 10;
+	cb_engine_force(&self->b, &self->p, CB_FORCE_OPEN, self->now, &self->ch);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	cb_engine_reset(&self->b, &self->p, self->now, NULL);
+	cb_engine_trip_for(&self->b, &self->p, SEC, self->now, &self->ch);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(0, c.asked);
+	/* nor a half-open breaker reopening: it is not closed already */
+	self->now += SEC;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	call(self, CB_OUT_REFUSED, 0);
+	call(self, CB_OUT_REFUSED, 0);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));
+	ASSERT_EQ(0, c.asked);
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

@@ -32,6 +32,7 @@ struct ref {
 	__u64 left_closed;	/* the window is as it was then while not closed */
 	__u32 last_call;
 	unsigned int placed, ok, failed;
+	int held;		/* a trip max-open held back, reported */
 	struct ref_result r[REF_RESULTS];	/* since the window was cleared */
 	unsigned int n;
 	/* the changes of the last call, with window and probes then */
@@ -40,6 +41,9 @@ struct ref {
 };
 
 static const struct cb_policy *ref_p;	/* the sequence's policy */
+/* What max-open answers during one event, and how often it was asked. */
+static int ref_allow;
+static unsigned int ref_asked;
 
 /* Time never goes back for a breaker: an older time counts as the newest. */
 static __u64 ref_clock(struct ref *m, __u64 now)
@@ -191,11 +195,29 @@ static void ref_check(struct ref *m, const struct cb_policy *p, __u64 now,
 	if (m->forced)
 		return;
 	ref_window(m, p, now, &s);
-	if (s.calls < p->min_calls)
+	if (s.calls < p->min_calls ||
+	    (s.fails * 100 < p->failure_rate * s.calls &&
+	     s.slows * 100 < p->slow_rate * s.calls)) {
+		m->held = 0;
 		return;
-	if (s.fails * 100 >= p->failure_rate * s.calls ||
-	    s.slows * 100 >= p->slow_rate * s.calls)
-		ref_trip(m, p, now, rnd);
+	}
+	if (p->max_open < 100) {
+		ref_asked++;
+		if (!ref_allow) {
+			/* stays closed, reported once while held */
+			if (!m->held && m->nch < CB_MAX_CHANGES)
+				m->ch[m->nch++] = (struct cb_change){
+					.from = CB_STATE_CLOSED,
+					.to = CB_STATE_CLOSED,
+					.calls = s.calls, .fails = s.fails,
+					.slows = s.slows,
+				};
+			m->held = 1;
+			return;
+		}
+	}
+	m->held = 0;
+	ref_trip(m, p, now, rnd);
 }
 
 static void ref_add(struct ref *m, const struct cb_policy *p, int fail,
@@ -299,6 +321,7 @@ static void ref_policy(struct cb_policy *p)
 		p->probe_success = 1 + ref_rand() % 100;
 		p->probe_wait_ns = ref_pick(ms, 6) * MS;
 		p->mode = ref_rand() % 5 == 0 ? CB_MODE_DRY_RUN : CB_MODE_ENFORCE;
+		p->max_open = ref_rand() % 2 ? 100 : 1 + ref_rand() % 99;
 	} while (cb_policy_invalid(p));
 }
 
@@ -342,17 +365,28 @@ static int ref_same(struct cb_breaker *b, struct ref *m,
 		b->probe_deadline == m->probe_deadline :
 		b->open_until == m->open_until) &&
 	       b->probes_placed == m->placed && b->probes_ok == m->ok &&
-	       b->probes_failed == m->failed &&
+	       b->probes_failed == m->failed && b->held == m->held &&
 	       se.calls == sm.calls && se.fails == sm.fails && se.slows == sm.slows;
 }
 
 #define REF_SEQUENCES	100000
 #define REF_EVENTS	60
 
+/* The engine asks the caller as the module would; the model asks itself. */
+static unsigned int ref_engine_asked;
+
+static int ref_may_open(void *arg, struct cb_breaker *b)
+{
+	(void)arg;
+	(void)b;
+	ref_engine_asked++;
+	return ref_allow;
+}
+
 TEST(engine_matches_the_simple_model_on_random_sequences)
 {
 	static struct ref m;
-	unsigned int seq, ev, npend, i, events = 0, transitions = 0;
+	unsigned int seq, ev, npend, i, events = 0, transitions = 0, held = 0;
 	struct cb_policy p;
 	struct cb_breaker b;
 	struct cb_changes ch;
@@ -377,7 +411,8 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 			unsigned int r = ref_rand() % 100;
 
 			rnd = ref_rand();
-			ch.n = 0;
+			ch = (struct cb_changes){ .may_open = ref_may_open };
+			ref_allow = ref_rand() % 3 != 0;
 			m.nch = 0;
 			if (r < 35) {
 				/* as the module does for TCP: the fast path first */
@@ -435,6 +470,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 
 				cb_engine_trip_for(&b, &p, d, now, &ch);
 				m.forced = 0;
+				m.held = 0;
 				ref_set(&m, CB_STATE_OPEN, t);
 				m.opened_at = t;
 				m.open_until = t + d;
@@ -444,6 +480,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 
 				cb_engine_force(&b, &p, f, now, &ch);
 				m.forced = f;
+				m.held = 0;
 				ref_set(&m, f == CB_FORCE_OPEN ? CB_STATE_OPEN :
 					CB_STATE_CLOSED, t);
 				m.opened_at = f == CB_FORCE_OPEN ? t : 0;
@@ -451,12 +488,16 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 			} else {
 				cb_engine_reset(&b, &p, now, &ch);
 				m.forced = 0;
+				m.held = 0;
 				ref_set(&m, CB_STATE_CLOSED, ref_clock(&m, now));
 				m.opened_at = m.open_until = 0;
 				m.trips = 0;
 				m.n = 0;
 			}
-			if (!ref_same_changes(&ch, &m) || !ref_same(&b, &m, &p, now)) {
+			for (i = 0; i < ch.n; i++)
+				held += ch.c[i].reason == CB_REASON_MAX_OPEN;
+			if (!ref_same_changes(&ch, &m) || !ref_same(&b, &m, &p, now) ||
+			    ref_engine_asked != ref_asked) {
 				TH_LOG("sequence %u event %u (kind %u) differs", seq, ev, r);
 				TH_LOG("engine: state %u epoch %u calls %llu fails %llu",
 				       b.state, b.epoch, (unsigned long long)b.calls,
@@ -469,10 +510,12 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 		}
 		transitions += b.epoch;
 	}
-	TH_LOG("%u sequences, %u events, %u state changes agreed",
-	       REF_SEQUENCES, events, transitions);
+	TH_LOG("%u sequences, %u events, %u state changes, %u trips held "
+	       "back by max-open (%u asked) agreed", REF_SEQUENCES, events,
+	       transitions, held, ref_asked);
 	/* the sequences must actually exercise the machine */
 	ASSERT_LT(REF_SEQUENCES, transitions);
+	ASSERT_LT(REF_SEQUENCES / 10, held);
 }
 
 #endif /* _CB_REF_H */

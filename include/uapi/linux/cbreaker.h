@@ -56,6 +56,9 @@ enum cb_reason {
 	CB_REASON_TRIP,		/* operator: forced open */
 	CB_REASON_HOLD,		/* operator: forced closed */
 	CB_REASON_RESET,	/* operator: reset */
+	CB_REASON_MAX_OPEN,	/* CLOSED -> CLOSED: its policy's max-open held
+				 * a trip back (not a state change)
+				 */
 	__CB_REASON_MAX,
 };
 
@@ -174,7 +177,10 @@ struct cb_policy {
 	__u8	probe_success;	/* close when this percentage of probes succeeded */
 	__u8	mode;		/* enum cb_mode */
 	__u8	prefixlen;	/* set by the module: its rule's address bits */
-	__u8	pad[2];
+	__u8	max_open;	/* at most this percentage of its breakers not closed */
+	__u8	pad;
+	/* set by the module: where max-open counts its breakers; 0: nowhere */
+	__u16	cap_slot, cap_gen;
 };
 
 /* Nanoseconds, for the policy keys' limits and defaults. */
@@ -248,6 +254,13 @@ struct cb_breaker {
 	};
 	__u64	changed_at;	/* last state change */
 	__u64	seen;		/* newest time applied: an older one counts as this */
+	/* where its policy's max-open counts it (the module's); 0: nowhere */
+	__u16	cap_slot, cap_gen;
+	__u8	cap_open;	/* counted there as not closed */
+	__u8	held;		/* a trip max-open held back, until it opens or
+				 * its window no longer says trip
+				 */
+	__u8	pad2[2];
 	union {
 		struct cb_count_window cw;
 		struct cb_time_window tw;
@@ -275,6 +288,9 @@ enum cb_stat {
 				 */
 	CB_STAT_FAIL_ABANDONED,	/* handshakes given up by their owner after slow */
 	CB_STAT_IGNORED,	/* results of sockets their owner steered */
+	CB_STAT_TRIP_CAPPED,	/* trips max-open held back, once per breaker
+				 * until it opens or its window recovers
+				 */
 	__CB_STAT_MAX,
 };
 
@@ -440,6 +456,7 @@ enum cb_attr {
 	CB_A_SCOPE,		/* u32, attached cgroup of a breaker (low 32 bits of its id) */
 	CB_A_ABANDONED,		/* u64, handshakes abandoned by their owner after slow */
 	CB_A_P_CONNECT_TIMEOUT_NS, /* u64, a policy key (see above) */
+	CB_A_P_MAX_OPEN,	/* u8, a policy key (see above) */
 	__CB_A_MAX,
 };
 

@@ -69,3 +69,6 @@ CB_PKEY(CONNECT_TIMEOUT_NS, "connect-timeout", "0, or 1ms..60s",
 CB_PKEY(MODE, "mode", "enforce or dry-run",
 	mode, __u8, CB_UNIT_MODE, 0, __CB_MODE_MAX - 1, CB_MODE_ENFORCE,
 	"dry-run: the breaker runs and reports, and refuses nothing")
+CB_PKEY(MAX_OPEN, "max-open", "1..100",
+	max_open, __u8, CB_UNIT_PCT, 1, 100, 100,
+	"at most this percentage of the policy's breakers not closed at once")
