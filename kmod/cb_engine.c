@@ -508,12 +508,26 @@ static int cb_admitted(struct cb_breaker *b, __u64 now)
 	return b->epoch & 0x7fffffff;
 }
 
+/*
+ * The limit in @b's bulkhead word, which the hooks change (their connections)
+ * without the lock: only the lock's holder changes the limit, by an atomic
+ * add, so neither half ever carries into the other.
+ */
+static void cb_bulkhead_limit(struct cb_breaker *b, __u32 max)
+{
+	__u32 have = CB_BULKHEAD_MAX(__atomic_load_n(&b->bulkhead, __ATOMIC_RELAXED));
+
+	if (max != have)
+		__atomic_fetch_add(&b->bulkhead, (max - have) << 16, __ATOMIC_RELAXED);
+}
+
 void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 		     __u16 gen)
 {
 	b->dry_run = !p || p->mode == CB_MODE_DRY_RUN;
-	/* for the hook, which sets it on the connects it admits itself */
-	b->connect_timeout_ms = p ? p->connect_timeout_ns / CB_NS_MS : 0;
+	/* for the hooks; dry-run changes no connection */
+	b->connect_timeout_ms = b->dry_run ? 0 : p->connect_timeout_ns / CB_NS_MS;
+	cb_bulkhead_limit(b, b->dry_run ? 0 : p->max_conns);
 	b->rules_gen = gen;
 }
 
@@ -758,7 +772,9 @@ int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
 {
 	if (now < b->seen)
 		now = b->seen;
+	/* a breaker that counts open connections keeps them */
 	return b->state == CB_STATE_CLOSED && !b->forced &&
+	       !CB_BULKHEAD_OPEN(b->bulkhead) &&
 	       (__u32)((now >> 20) - b->last_call) >= (idle_ns >> 20) &&
 	       now - b->changed_at >= idle_ns;
 }
