@@ -297,7 +297,7 @@ static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
  * What a socket of ours holds: the connect timeout we set, until its
  * handshake is done and cb_sockops gives it back the kernel's own
  * (TCP_USER_TIMEOUT would otherwise bound its data too); and one of its
- * destination's max-conns connections, until its owner closes it.
+ * destination's max-conns places, until the connection ends.
  */
 struct cb_sock {
 	__u32 timeout_ms;	/* 0: none */
@@ -320,7 +320,7 @@ static __always_inline bool cb_key_eq(const struct cb_key *a,
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-/* Give back the connection @s (if any) holds, if any. */
+/* Give back the max-conns place @s (may be NULL) holds, if any. */
 static __always_inline void cb_slot_give(struct cb_sock *s)
 {
 	struct cb_breaker *b;
