@@ -152,13 +152,13 @@ static void cw_drop(struct cb_count_window *w, unsigned int n)
 }
 
 /* Results whose age tick is CB_AGE_TICKS or more behind now's drop out. */
-static void cw_age(struct cb_count_window *w, __u64 now)
+static void cw_age(struct cb_count_window *w, __u32 tick_ms, __u64 now)
 {
 	__u64 tick;
 
-	if (!w->tick_ms)
+	if (!tick_ms)
 		return;
-	tick = now / ((__u64)w->tick_ms * NSEC_PER_MS);
+	tick = now / ((__u64)tick_ms * NSEC_PER_MS);
 	while (w->runs && tick - w->run_tick[w->run_first] >= CB_AGE_TICKS) {
 		cw_drop(w, w->run_len[w->run_first]);
 		w->run_first = (w->run_first + 1) % (CB_AGE_TICKS + 1);
@@ -166,12 +166,13 @@ static void cw_age(struct cb_count_window *w, __u64 now)
 	}
 }
 
-static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
+static void cw_add(struct cb_count_window *w, __u32 tick_ms, int fail,
+		   int slow, __u64 now)
 {
 	unsigned int newest;
 	__u32 tick;
 
-	cw_age(w, now);
+	cw_age(w, tick_ms, now);
 	if (w->count == w->size) {
 		cw_drop(w, 1);
 		if (w->runs && !--w->run_len[w->run_first]) {
@@ -186,9 +187,9 @@ static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
 	w->fails += !!fail;
 	w->slows += !!slow;
 
-	if (!w->tick_ms)
+	if (!tick_ms)
 		return;
-	tick = now / ((__u64)w->tick_ms * NSEC_PER_MS);
+	tick = now / ((__u64)tick_ms * NSEC_PER_MS);
 	newest = (w->run_first + w->runs + CB_AGE_TICKS) % (CB_AGE_TICKS + 1);
 	/* After ageing at most CB_AGE_TICKS older ticks are held, so a new
 	 * tick always finds room; a clock that went back joins the newest.
@@ -208,11 +209,11 @@ static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
  * The newest result held that did not fail becomes a failure. Only UDP
  * results are amended, and they are never slow: slow marks stay.
  */
-static int cw_amend(struct cb_count_window *w, __u64 now)
+static int cw_amend(struct cb_count_window *w, __u32 tick_ms, __u64 now)
 {
 	unsigned int i, slot;
 
-	cw_age(w, now);
+	cw_age(w, tick_ms, now);
 	for (i = 1; i <= w->count; i++) {
 		slot = (w->head + w->size - i) % w->size;
 		if (!cb_bit(w->fail, slot)) {
@@ -310,10 +311,8 @@ static void cb_window_clear(struct cb_breaker *b, const struct cb_policy *p,
 		b->tw.newest = now / b->tw.width_ns;
 	} else {
 		b->time_window = 0;
-		b->cw = (struct cb_count_window){
-			.size = p->window_calls,
-			.tick_ms = cb_age_tick_ms(p),
-		};
+		b->cw = (struct cb_count_window){ .size = p->window_calls };
+		b->age_tick_ms = cb_age_tick_ms(p);
 	}
 }
 
@@ -328,7 +327,7 @@ static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
 		       b->tw.width_ns == p->window_ns / CB_TIME_BUCKETS;
 	else
 		same = !b->time_window && b->cw.size == p->window_calls &&
-		       b->cw.tick_ms == cb_age_tick_ms(p);
+		       b->age_tick_ms == cb_age_tick_ms(p);
 	if (!same)
 		cb_window_clear(b, p, now);
 }
@@ -339,7 +338,7 @@ static void cb_window_age(struct cb_breaker *b, __u64 now)
 	if (b->time_window)
 		tw_advance(&b->tw, now);
 	else
-		cw_age(&b->cw, now);
+		cw_age(&b->cw, b->age_tick_ms, now);
 }
 
 /* What the window holds, as it is. */
@@ -630,7 +629,7 @@ static void cb_window_result(struct cb_breaker *b, const struct cb_policy *p,
 	if (b->time_window)
 		tw_add(&b->tw, fail, slow, now);
 	else
-		cw_add(&b->cw, fail, slow, now);
+		cw_add(&b->cw, b->age_tick_ms, fail, slow, now);
 	cb_check_trip(b, p, now, rnd, ch);
 }
 
@@ -699,7 +698,8 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 	}
 	if (b->state != CB_STATE_CLOSED)
 		return;
-	amended = b->time_window ? tw_amend(&b->tw, now) : cw_amend(&b->cw, now);
+	amended = b->time_window ? tw_amend(&b->tw, now) :
+		  cw_amend(&b->cw, b->age_tick_ms, now);
 	if (amended)
 		cb_check_trip(b, p, now, rnd, ch);
 	else

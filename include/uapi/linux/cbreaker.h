@@ -214,8 +214,9 @@ enum cb_unit {
 struct cb_count_window {
 	__u64	fail[CB_WINDOW_CALLS_MAX / 64];
 	__u64	slow[CB_WINDOW_CALLS_MAX / 64];
-	__u32	tick_ms;	/* max-age / CB_AGE_TICKS; 0: no ageing */
-	/* runs of consecutive results with the same age tick, oldest first */
+	/* runs of consecutive results with the same age tick, oldest first
+	 * (the tick: cb_breaker.age_tick_ms)
+	 */
 	__u32	run_tick[CB_AGE_TICKS + 1];
 	__u8	run_len[CB_AGE_TICKS + 1];
 	__u8	run_first, runs;
@@ -246,9 +247,14 @@ struct cb_breaker {
 	__u8	state;		/* enum cb_state, as last applied */
 	__u8	forced;		/* enum cb_force */
 	__u8	trips;		/* consecutive trips, for backoff */
+	/* bits: every byte counts, a map element is 256 bytes at most */
 	__u8	time_window:1,	/* which member of the window union */
 		dry_run:1,	/* its policy refuses nothing (dry-run, or none) */
-		datagram:1;	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
+		datagram:1,	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
+		cap_open:1,	/* counted by max-open as not closed (cap_slot) */
+		held:1;		/* a trip max-open held back, until it opens or
+				 * its window no longer says trip
+				 */
 	/*
 	 * max-conns, one word for the hooks' atomics: its policy's limit
 	 * (CB_BULKHEAD_MAX, set by the module) and the TCP connections the
@@ -257,8 +263,11 @@ struct cb_breaker {
 	__u32	bulkhead;
 	__u32	epoch;		/* counts state changes; stale results are known by it */
 	__u32	last_call;	/* last admission, in 2^20 ns (~1 ms), for idle eviction */
-	__u16	probes_placed, probes_ok, probes_failed;
+	__u32	probes_placed:10,	/* of at most 1000 */
+		probes_ok:10,
+		probes_failed:10;
 	__u16	rules_gen;	/* generation of the rules dry_run was taken from */
+	__u16	connect_timeout_ms; /* its policy's, for the hook; taken with dry_run */
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
@@ -274,11 +283,7 @@ struct cb_breaker {
 	__u64	seen;		/* newest time applied: an older one counts as this */
 	/* where its policy's max-open counts it (the module's); 0: nowhere */
 	__u16	cap_slot, cap_gen;
-	__u8	cap_open;	/* counted there as not closed */
-	__u8	held;		/* a trip max-open held back, until it opens or
-				 * its window no longer says trip
-				 */
-	__u16	connect_timeout_ms; /* its policy's, for the hook; taken with dry_run */
+	__u32	age_tick_ms;	/* count window: max-age / CB_AGE_TICKS; 0: no ageing */
 	union {
 		struct cb_count_window cw;
 		struct cb_time_window tw;
