@@ -46,12 +46,14 @@ int cb_sockops(struct bpf_sock_ops *ctx)
 	struct bpf_sock *sk;
 	struct tcp_sock *tp;
 
-	if (ctx->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+	if (ctx->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		cb_slot_watch(ctx);	/* as the real cb_sockops does */
 		return 1;
+	}
 	sk = ctx->sk;
 	if (!sk)
 		return 1;
-	cb_timeout_done(ctx);		/* what the real cb_sockops does */
+	cb_timeout_done(ctx);	/* as the real cb_sockops does, on its op */
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (tp)
 		cb_tcp_outcome((struct sock *)tp, CB_OUT_SUCCESS);

@@ -11,7 +11,10 @@
  * A TCP connect to a closed breaker is admitted here without the module
  * (cb_admit_closed), as the module's own fast path would. An admitted TCP
  * connect under a policy with a connect timeout gets it as its
- * TCP_USER_TIMEOUT until the handshake is done (cb_sockops).
+ * TCP_USER_TIMEOUT until the handshake is done (cb_sockops); under one with
+ * max-conns it holds one of its destination's connections until it ends
+ * (closed or disconnected by its owner, reset, failed), and when they are
+ * all held a connect fails at once (EAGAIN) before the breaker admits it.
  *
  * Sensing, only for calls admitted here: an admitted TCP connect is noted
  * by socket cookie, and the end of its handshake (done, reset, timed out,
@@ -36,6 +39,7 @@
 #define AF_INET6	10
 #define ECONNREFUSED	111
 #define ETIMEDOUT	110
+#define EAGAIN		11
 #define EHOSTUNREACH	113
 #define ENETUNREACH	101
 #define SOCK_ALLOW	1
@@ -65,6 +69,14 @@ extern int cb_map_attach(void *map, __u32 id) __ksym;
  * (each cgroup gets its own copy of the programs and of this variable).
  */
 __u32 cb_scope;
+
+/*
+ * Whether cb_sockops is attached with the hooks, to end the connect
+ * timeouts they set and see max-conns connections close: cbctl leaves it
+ * out where another tool's sock_ops program would lose its place, and
+ * these hooks then apply neither.
+ */
+__u32 cb_sockops_on;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -132,7 +144,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, __CB_COUNT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } cb_counts SEC(".maps");
@@ -204,7 +216,7 @@ static __always_inline bool cb_ruled(struct cb_key *key)
  */
 static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 {
-	__u32 tick = now >> 20, zero = 0, epoch;
+	__u32 tick = now >> 20, i = CB_COUNT_ADMITTED, epoch;
 	__u64 *n;
 
 	epoch = b->epoch;
@@ -213,7 +225,7 @@ static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 	    (b->forced != CB_FORCE_NONE || b->state != CB_STATE_CLOSED))
 		return -1;
 	__sync_fetch_and_add(&b->calls, 1);
-	n = bpf_map_lookup_elem(&cb_counts, &zero);
+	n = bpf_map_lookup_elem(&cb_counts, &i);
 	if (n)	/* atomic: another task may preempt this one on this CPU */
 		__sync_fetch_and_add(n, 1);
 	if (b->last_call != tick)	/* for idle eviction: ~1 ms ticks */
@@ -282,16 +294,115 @@ static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
 }
 
 /*
- * Sockets whose handshake runs under a policy's connect timeout, with the
- * value set: once the handshake is done, cb_sockops gives them back the
- * kernel's own (TCP_USER_TIMEOUT would otherwise bound their data too).
+ * What a socket of ours holds: the connect timeout we set, until its
+ * handshake is done and cb_sockops gives it back the kernel's own
+ * (TCP_USER_TIMEOUT would otherwise bound its data too); and one of its
+ * destination's max-conns places, until the connection ends.
  */
+struct cb_sock {
+	__u32 timeout_ms;	/* 0: none */
+	__u32 slot;		/* holds one of key's connections */
+	struct cb_key key;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u32);
-} cb_timeouts SEC(".maps");
+	__type(value, struct cb_sock);
+} cb_socks SEC(".maps");
+
+static __always_inline bool cb_key_eq(const struct cb_key *a,
+				      const struct cb_key *b)
+{
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Give back the max-conns place @s (may be NULL) holds, if any. */
+static __always_inline void cb_slot_give(struct cb_sock *s)
+{
+	struct cb_breaker *b;
+	__u32 n, i;
+
+	if (!s || !s->slot)
+		return;
+	s->slot = 0;
+	b = bpf_map_lookup_elem(&cb_breakers, &s->key);
+	if (!b)
+		return;
+	/*
+	 * Never below 0 (a breaker made anew meanwhile never counted this
+	 * one), nor borrowing from the limit in the word's upper half.
+	 */
+	for (i = 0; i < 16; i++) {
+		n = b->bulkhead;
+		if (!CB_BULKHEAD_OPEN(n) ||
+		    __sync_val_compare_and_swap(&b->bulkhead, n, n - 1) == n)
+			return;
+	}
+}
+
+/*
+ * One of @b's max-conns connections for the socket connecting to @key;
+ * false when they are all held. Add, then back out: never more than
+ * max-conns at once, at worst a connect refused while another backs out.
+ * A socket that cannot be marked is let through uncounted (fails open).
+ */
+static __always_inline bool cb_slot_take(struct bpf_sock_addr *ctx,
+					 struct cb_breaker *b,
+					 const struct cb_key *key)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct cb_sock *s;
+	__u32 n;
+
+	if (!sk)
+		return true;
+	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return true;
+	if (s->slot && cb_key_eq(&s->key, key))
+		return true;	/* a connect() again: it holds one already */
+	cb_slot_give(s);
+	n = __sync_fetch_and_add(&b->bulkhead, 1);
+	if (CB_BULKHEAD_OPEN(n) >= CB_BULKHEAD_MAX(n)) {
+		__sync_fetch_and_sub(&b->bulkhead, 1);
+		return false;
+	}
+	s->key = *key;
+	s->slot = 1;
+	return true;
+}
+
+/* A connect max-conns refuses: at once, counted, and no failure. */
+static __always_inline int cb_bulkhead(void)
+{
+	__u32 i = CB_COUNT_BULKHEAD;
+	__u64 *n = bpf_map_lookup_elem(&cb_counts, &i);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	bpf_set_retval(-EAGAIN);
+	return SOCK_DENY;
+}
+
+/*
+ * Give the socket of @ctx (a sock_addr or sock_ops context) the kernel's
+ * own user timeout back, unless its owner has set one since ours.
+ */
+static __always_inline void cb_timeout_undo(void *ctx, struct cb_sock *s)
+{
+	int cur = 0, zero = 0;
+
+	if (!s->timeout_ms)
+		return;
+	if (!bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &cur, sizeof(cur)) &&
+	    cur == s->timeout_ms)
+		bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
+	s->timeout_ms = 0;
+}
 
 /*
  * An admitted TCP connect under a policy whose connect timeout is @ms.
@@ -300,24 +411,21 @@ struct {
  * (or ours, from a connect() before) stays; no mark, no timeout.
  */
 static __always_inline void cb_connect_timeout(struct bpf_sock_addr *ctx,
-					       __u32 ms)
+					       struct cb_sock *s, __u32 ms)
 {
 	struct bpf_sock *sk = ctx->sk;
 	int cur = 0, val = ms;
-	__u32 *mark;
 
 	if (!sk || bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &cur,
 				  sizeof(cur)) || cur)
 		return;
-	mark = bpf_sk_storage_get(&cb_timeouts, sk, 0,
-				  BPF_SK_STORAGE_GET_F_CREATE);
-	if (!mark)
+	if (!s)
+		s = bpf_sk_storage_get(&cb_socks, sk, 0,
+				       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
 		return;
-	if (bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &val, sizeof(val))) {
-		bpf_sk_storage_delete(&cb_timeouts, sk);
-		return;
-	}
-	*mark = val;
+	if (!bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &val, sizeof(val)))
+		s->timeout_ms = val;
 }
 
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
@@ -326,19 +434,37 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	struct cb_breaker *b;
 	struct cb_conn *c;
 	__u64 cookie, now;
+	struct cb_sock *s = NULL;
+	bool limited;
 	int ret = -1;
 
+	/*
+	 * A connect() again after one that ran under our timeout and failed:
+	 * that timeout was the other destination's.
+	 */
+	if (key->proto == IPPROTO_TCP && ctx->sk) {
+		s = bpf_sk_storage_get(&cb_socks, ctx->sk, 0, 0);
+		if (s)
+			cb_timeout_undo(ctx, s);
+	}
 	key->scope = cb_scope;
 	key->netns = bpf_get_netns_cookie(ctx);
 	b = bpf_map_lookup_elem(&cb_breakers, key);
 	if (!b && !cb_ruled(key))
 		return SOCK_ALLOW;
 	now = bpf_ktime_get_ns();
+	limited = b && CB_BULKHEAD_MAX(b->bulkhead) && cb_sockops_on &&
+		  key->proto == IPPROTO_TCP;
+	/* before the breaker: a connect max-conns refuses was never admitted */
+	if (limited && !cb_slot_take(ctx, b, key))
+		return cb_bulkhead();
 	if (b && key->proto == IPPROTO_TCP)
 		ret = cb_admit_closed(b, now);
 	if (ret < 0)
 		ret = cb_admit(key, sizeof(*key));
 	if (ret == CB_ADMIT_REFUSE) {
+		if (limited && ctx->sk)
+			cb_slot_give(bpf_sk_storage_get(&cb_socks, ctx->sk, 0, 0));
 		/* Without a retval the caller would see EPERM. */
 		bpf_set_retval(-ECONNREFUSED);
 		return SOCK_DENY;
@@ -350,10 +476,14 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		cb_dgram_note(cookie, key, ret);
 		return SOCK_ALLOW;
 	}
-	if (!b)		/* the module made it, or found it not closed */
+	if (!b) {	/* the module made it: a first connect, or a race */
 		b = bpf_map_lookup_elem(&cb_breakers, key);
-	if (b && b->connect_timeout_ms)
-		cb_connect_timeout(ctx, b->connect_timeout_ms);
+		if (b && CB_BULKHEAD_MAX(b->bulkhead) && cb_sockops_on &&
+		    !cb_slot_take(ctx, b, key))
+			return cb_bulkhead();	/* admitted, never made */
+	}
+	if (b && b->connect_timeout_ms && cb_sockops_on)
+		cb_connect_timeout(ctx, s, b->connect_timeout_ms);
 	c = cb_conn_claim(cookie, now);
 	if (!c)
 		return SOCK_ALLOW;
@@ -442,18 +572,41 @@ int cb_sendmsg6(struct bpf_sock_addr *ctx)
 static __always_inline void cb_timeout_done(struct bpf_sock_ops *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
-	int cur = 0, zero = 0;
-	__u32 *mark;
+	struct cb_sock *s;
 
 	if (!sk)
 		return;
-	mark = bpf_sk_storage_get(&cb_timeouts, sk, 0, 0);
-	if (!mark)
+	s = bpf_sk_storage_get(&cb_socks, sk, 0, 0);
+	if (!s || !s->timeout_ms)
 		return;
-	if (!bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &cur, sizeof(cur)) &&
-	    cur == *mark)
-		bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
-	bpf_sk_storage_delete(&cb_timeouts, sk);
+	cb_timeout_undo(ctx, s);
+	if (!s->slot)
+		bpf_sk_storage_delete(&cb_socks, sk);
+}
+
+/*
+ * A connect that holds a max-conns place asks to hear of its socket's
+ * state changes (here, before its SYN), so that the kernel's own close of
+ * the connection (reset, timed out, disconnected, or closed to the end)
+ * gives the place back: a cgroup program, which the kernel never skips,
+ * unlike a tracing one that another interrupted on the same CPU.
+ */
+static __always_inline void cb_slot_watch(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct cb_sock *s;
+
+	if (!sk)
+		return;
+	if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		s = bpf_sk_storage_get(&cb_socks, sk, 0, 0);
+		if (s && s->slot)
+			bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
+						  BPF_SOCK_OPS_STATE_CB_FLAG);
+	} else if (ctx->op == BPF_SOCK_OPS_STATE_CB &&
+		   ctx->args[1] == BPF_TCP_CLOSE) {
+		cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
+	}
 }
 
 /* bench/host.bpf.c has its own, which stands in for the sensors too */
@@ -461,8 +614,12 @@ static __always_inline void cb_timeout_done(struct bpf_sock_ops *ctx)
 SEC("sockops")
 int cb_sockops(struct bpf_sock_ops *ctx)
 {
-	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+	/* passive: a simultaneous open, or a socket connected to itself */
+	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
+	    ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		cb_timeout_done(ctx);
+	else
+		cb_slot_watch(ctx);
 	return 1;
 }
 #endif
@@ -587,12 +744,16 @@ int BPF_PROG(cb_tcp_failed, struct sock *sk, int err)
  * The owner gave up in SYN_SENT: close(), its own connect timeout, or
  * connect(AF_UNSPEC). The module judges it by how long it had waited.
  * Both run with the socket locked, so a SYN-ACK or RST meanwhile waits.
+ * In any state, the socket gives back the max-conns place it holds, as
+ * cb_slot_watch does when the kernel closes the connection: this one for
+ * a socket whose connect failed before its SYN (no state change follows).
  */
 SEC("fentry/__tcp_close")
 int BPF_PROG(cb_tcp_close, struct sock *sk, long timeout)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
 		cb_tcp_outcome(sk, CB_OUT_ABANDONED);
+	cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
 	return 0;
 }
 
@@ -601,6 +762,7 @@ int BPF_PROG(cb_tcp_disconnect, struct sock *sk, int flags)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
 		cb_tcp_outcome(sk, CB_OUT_ABANDONED);
+	cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
 	return 0;
 }
 

@@ -580,8 +580,11 @@ static void cb_sweep(struct work_struct *work)
 
 /*
  * After a rule change: a breaker no rule governs any more and nobody
- * forces is forgotten; while some policy has max-open, every other is
- * counted where its policy counts it now.
+ * forces is forgotten; every other takes what the hooks read from its
+ * policy now (the hook admits a closed breaker without the module, so a
+ * changed connect-timeout or max-conns would otherwise wait for its next
+ * outcome) and, while some policy has max-open, is counted where its
+ * policy counts it now.
  */
 static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
 {
@@ -594,15 +597,15 @@ static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
 
 	gen = cb_gen();
 	found = cb_policy_find(key, &pol);
-	if (found && !cb_caps_in_use())
-		return;
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
 	if (b && !found && !b->forced &&
-	    !map->ops->map_delete_elem(map, (void *)key))
+	    !map->ops->map_delete_elem(map, (void *)key)) {
 		cb_breaker_deleted(b);
-	else if (b)
+	} else if (b) {
+		cb_engine_rules(b, found ? &pol : NULL, gen);
 		cb_cap_sync(b, found ? &pol : NULL, gen);
+	}
 	raw_spin_unlock_irqrestore(lock, flags);
 }
 

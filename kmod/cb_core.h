@@ -14,7 +14,7 @@ void cb_table_exit(void);
 int cb_maps_attach(struct bpf_map *map, u32 id);
 void cb_maps_release(void);
 bool cb_maps_attached(void);
-u64 cb_maps_admitted(void);
+void cb_maps_counts(u64 *out);
 u32 cb_breakers_count(void);
 u32 cb_breakers_capacity(void);
 u32 cb_rules_count(void);

@@ -152,13 +152,13 @@ static void cw_drop(struct cb_count_window *w, unsigned int n)
 }
 
 /* Results whose age tick is CB_AGE_TICKS or more behind now's drop out. */
-static void cw_age(struct cb_count_window *w, __u64 now)
+static void cw_age(struct cb_count_window *w, __u32 tick_ms, __u64 now)
 {
 	__u64 tick;
 
-	if (!w->tick_ms)
+	if (!tick_ms)
 		return;
-	tick = now / ((__u64)w->tick_ms * NSEC_PER_MS);
+	tick = now / ((__u64)tick_ms * NSEC_PER_MS);
 	while (w->runs && tick - w->run_tick[w->run_first] >= CB_AGE_TICKS) {
 		cw_drop(w, w->run_len[w->run_first]);
 		w->run_first = (w->run_first + 1) % (CB_AGE_TICKS + 1);
@@ -166,12 +166,13 @@ static void cw_age(struct cb_count_window *w, __u64 now)
 	}
 }
 
-static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
+static void cw_add(struct cb_count_window *w, __u32 tick_ms, int fail,
+		   int slow, __u64 now)
 {
 	unsigned int newest;
 	__u32 tick;
 
-	cw_age(w, now);
+	cw_age(w, tick_ms, now);
 	if (w->count == w->size) {
 		cw_drop(w, 1);
 		if (w->runs && !--w->run_len[w->run_first]) {
@@ -186,9 +187,9 @@ static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
 	w->fails += !!fail;
 	w->slows += !!slow;
 
-	if (!w->tick_ms)
+	if (!tick_ms)
 		return;
-	tick = now / ((__u64)w->tick_ms * NSEC_PER_MS);
+	tick = now / ((__u64)tick_ms * NSEC_PER_MS);
 	newest = (w->run_first + w->runs + CB_AGE_TICKS) % (CB_AGE_TICKS + 1);
 	/* After ageing at most CB_AGE_TICKS older ticks are held, so a new
 	 * tick always finds room; a clock that went back joins the newest.
@@ -208,11 +209,11 @@ static void cw_add(struct cb_count_window *w, int fail, int slow, __u64 now)
  * The newest result held that did not fail becomes a failure. Only UDP
  * results are amended, and they are never slow: slow marks stay.
  */
-static int cw_amend(struct cb_count_window *w, __u64 now)
+static int cw_amend(struct cb_count_window *w, __u32 tick_ms, __u64 now)
 {
 	unsigned int i, slot;
 
-	cw_age(w, now);
+	cw_age(w, tick_ms, now);
 	for (i = 1; i <= w->count; i++) {
 		slot = (w->head + w->size - i) % w->size;
 		if (!cb_bit(w->fail, slot)) {
@@ -310,10 +311,8 @@ static void cb_window_clear(struct cb_breaker *b, const struct cb_policy *p,
 		b->tw.newest = now / b->tw.width_ns;
 	} else {
 		b->time_window = 0;
-		b->cw = (struct cb_count_window){
-			.size = p->window_calls,
-			.tick_ms = cb_age_tick_ms(p),
-		};
+		b->cw = (struct cb_count_window){ .size = p->window_calls };
+		b->age_tick_ms = cb_age_tick_ms(p);
 	}
 }
 
@@ -328,7 +327,7 @@ static void cb_window_fit(struct cb_breaker *b, const struct cb_policy *p,
 		       b->tw.width_ns == p->window_ns / CB_TIME_BUCKETS;
 	else
 		same = !b->time_window && b->cw.size == p->window_calls &&
-		       b->cw.tick_ms == cb_age_tick_ms(p);
+		       b->age_tick_ms == cb_age_tick_ms(p);
 	if (!same)
 		cb_window_clear(b, p, now);
 }
@@ -339,7 +338,7 @@ static void cb_window_age(struct cb_breaker *b, __u64 now)
 	if (b->time_window)
 		tw_advance(&b->tw, now);
 	else
-		cw_age(&b->cw, now);
+		cw_age(&b->cw, b->age_tick_ms, now);
 }
 
 /* What the window holds, as it is. */
@@ -508,12 +507,26 @@ static int cb_admitted(struct cb_breaker *b, __u64 now)
 	return b->epoch & 0x7fffffff;
 }
 
+/*
+ * The limit in @b's bulkhead word, which the hooks change (their connections)
+ * without the lock: only the lock's holder changes the limit, by an atomic
+ * add, so neither half ever carries into the other.
+ */
+static void cb_bulkhead_limit(struct cb_breaker *b, __u32 max)
+{
+	__u32 have = CB_BULKHEAD_MAX(__atomic_load_n(&b->bulkhead, __ATOMIC_RELAXED));
+
+	if (max != have)
+		__atomic_fetch_add(&b->bulkhead, (max - have) << 16, __ATOMIC_RELAXED);
+}
+
 void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 		     __u16 gen)
 {
 	b->dry_run = !p || p->mode == CB_MODE_DRY_RUN;
-	/* for the hook, which sets it on the connects it admits itself */
-	b->connect_timeout_ms = p ? p->connect_timeout_ns / CB_NS_MS : 0;
+	/* for the hooks; dry-run changes no connection */
+	b->connect_timeout_ms = b->dry_run ? 0 : p->connect_timeout_ns / CB_NS_MS;
+	cb_bulkhead_limit(b, b->dry_run ? 0 : p->max_conns);
 	b->rules_gen = gen;
 }
 
@@ -616,7 +629,7 @@ static void cb_window_result(struct cb_breaker *b, const struct cb_policy *p,
 	if (b->time_window)
 		tw_add(&b->tw, fail, slow, now);
 	else
-		cw_add(&b->cw, fail, slow, now);
+		cw_add(&b->cw, b->age_tick_ms, fail, slow, now);
 	cb_check_trip(b, p, now, rnd, ch);
 }
 
@@ -685,7 +698,8 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 	}
 	if (b->state != CB_STATE_CLOSED)
 		return;
-	amended = b->time_window ? tw_amend(&b->tw, now) : cw_amend(&b->cw, now);
+	amended = b->time_window ? tw_amend(&b->tw, now) :
+		  cw_amend(&b->cw, b->age_tick_ms, now);
 	if (amended)
 		cb_check_trip(b, p, now, rnd, ch);
 	else
@@ -758,7 +772,9 @@ int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
 {
 	if (now < b->seen)
 		now = b->seen;
+	/* a breaker that counts open connections keeps them */
 	return b->state == CB_STATE_CLOSED && !b->forced &&
+	       !CB_BULKHEAD_OPEN(b->bulkhead) &&
 	       (__u32)((now >> 20) - b->last_call) >= (idle_ns >> 20) &&
 	       now - b->changed_at >= idle_ns;
 }

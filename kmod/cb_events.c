@@ -131,7 +131,7 @@ void cb_stats_read(u64 *out)
 	for_each_possible_cpu(cpu)
 		for (i = 0; i < __CB_STAT_MAX; i++)
 			out[i] += per_cpu(cb_stats, cpu)[i];
-	out[CB_STAT_ADMITTED] += cb_maps_admitted();
+	cb_maps_counts(out);
 }
 
 /*

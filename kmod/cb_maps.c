@@ -60,19 +60,25 @@ int cb_maps_attach(struct bpf_map *map, u32 id)
 	return err;
 }
 
-/* Calls the hooks admitted themselves (closed breakers), on every CPU. */
-static u64 cb_counts_sum(struct bpf_map *map)
+/* The module's counter for each of the hooks' own (enum cb_count). */
+static const u8 cb_count_stat[__CB_COUNT_MAX] = {
+	[CB_COUNT_ADMITTED] = CB_STAT_ADMITTED,
+	[CB_COUNT_BULKHEAD] = CB_STAT_BULKHEAD,
+};
+
+/* What the hooks counted themselves, on every CPU, into @out by cb_stat. */
+static void cb_counts_sum(struct bpf_map *map, u64 *out)
 {
-	u32 zero = 0;
-	u64 n = 0, *v;
+	u64 *v;
+	u32 i;
 	int cpu;
 
-	for_each_possible_cpu(cpu) {
-		v = map->ops->map_lookup_percpu_elem(map, &zero, cpu);
-		if (v)
-			n += READ_ONCE(*v);
-	}
-	return n;
+	for (i = 0; i < __CB_COUNT_MAX; i++)
+		for_each_possible_cpu(cpu) {
+			v = map->ops->map_lookup_percpu_elem(map, &i, cpu);
+			if (v)
+				out[cb_count_stat[i]] += READ_ONCE(*v);
+		}
 }
 
 void cb_maps_release(void)
@@ -88,9 +94,14 @@ void cb_maps_release(void)
 	raw_spin_unlock_irqrestore(&cb_maps_lock, flags);
 	atomic_inc(&cb_deletions);
 	synchronize_rcu();
-	/* admitted_total is a counter: keep what the hooks counted */
-	if (old[CB_MAP_COUNTS])
-		cb_stat_add(CB_STAT_ADMITTED, cb_counts_sum(old[CB_MAP_COUNTS]));
+	/* counters: keep what the hooks counted */
+	if (old[CB_MAP_COUNTS]) {
+		u64 n[__CB_STAT_MAX] = { 0 };
+
+		cb_counts_sum(old[CB_MAP_COUNTS], n);
+		for (i = 0; i < __CB_COUNT_MAX; i++)
+			cb_stat_add(cb_count_stat[i], n[cb_count_stat[i]]);
+	}
 	for (i = 0; i < __CB_MAP_MAX; i++)
 		if (old[i])
 			bpf_map_put(old[i]);
@@ -133,16 +144,14 @@ u32 cb_breakers_capacity(void)
 	return n;
 }
 
-/* The same, for the maps attached now. */
-u64 cb_maps_admitted(void)
+/* The same, for the maps attached now: added to @out, by cb_stat. */
+void cb_maps_counts(u64 *out)
 {
 	struct bpf_map *map;
-	u64 n = 0;
 
 	rcu_read_lock();
 	map = cb_map(CB_MAP_COUNTS);
 	if (map)
-		n = cb_counts_sum(map);
+		cb_counts_sum(map, out);
 	rcu_read_unlock();
-	return n;
 }

@@ -192,6 +192,7 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	    cb_put_u64(skb, CB_A_SLOW, b->slow) ||
 	    cb_put_u64(skb, CB_A_ABANDONED, b->abandoned) ||
 	    cb_put_u64(skb, CB_A_REJECTED, b->rejected) ||
+	    nla_put_u32(skb, CB_A_CONNS, CB_BULKHEAD_OPEN(b->bulkhead)) ||
 	    cb_put_u64(skb, CB_A_OPENED_AT, b->opened_at) ||
 	    cb_put_u64(skb, CB_A_OPEN_UNTIL,	/* shares probe_deadline's room */
 		       b->state == CB_STATE_OPEN ? b->open_until : 0) ||

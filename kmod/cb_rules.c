@@ -163,11 +163,10 @@ out:
 	if (!err) {
 		cb_rules_changed();
 		/*
-		 * A new rule may govern breakers another did, and a new slot
-		 * has breakers to count: count them where they belong now.
+		 * A new or changed rule: its breakers follow it at once (what
+		 * the hooks read from them, where max-open counts them).
 		 */
-		if ((create || fresh) && cb_caps_in_use())
-			cb_follow_rules();
+		cb_follow_rules();
 	}
 	return err;
 }

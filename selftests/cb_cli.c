@@ -130,8 +130,10 @@ static const struct cb_bad {
 	{ "policy add dst 10.7.0.0/16 window 50ms", "window" },
 	{ "policy add dst 10.7.0.0/16 slow 0s", "slow" },
 	{ "policy add dst 10.7.0.0/16 probe-wait 2h", "probe-wait" },
+	{ "policy add dst 10.7.0.0/16 max-conns 60001", "max-conns" },
+	{ "policy add dst 10.7.0.0/16 max-conns -1", "max-conns" },
 	{ "policy add dst 10.7.0.0/16 connect-timeout 61s", "connect-timeout" },
-	{ "policy add dst 10.7.0.0/16 connect-timeout 500us", "connect-timeout" },
+	{ "policy add dst 10.7.0.0/16 connect-timeout 500ms", "connect-timeout" },
 	{ "policy change dst 10.1.0.0/16 min-calls 500", "min-calls" },
 	/* units */
 	{ "policy add dst 10.7.0.0/16 open 30", "unit" },

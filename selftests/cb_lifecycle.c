@@ -4,6 +4,11 @@
  * attach, unload, rmmod, and the errors around them.
  */
 #include "cb_test.h"
+
+#include <linux/bpf.h>
+#include <netinet/tcp.h>
+#include <sys/syscall.h>
+
 #include "kselftest_harness.h"
 
 #define PIN "/sys/fs/bpf/cbreaker"
@@ -152,6 +157,99 @@ TEST_F(lifecycle, full_table_lets_calls_through_then_evicts_idle)
 	ASSERT_EQ(0, cb_sh("cbctl unload"));
 	for (i = 0; i < 6; i++)
 		close(fds[i]);
+}
+
+/* Another tool's sock_ops program (returns 1): its fd, or -1. */
+static int foreign_sock_ops(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr a = {
+		.prog_type = BPF_PROG_TYPE_SOCK_OPS,
+		.insns = (unsigned long)insns,
+		.insn_cnt = 2,
+		.license = (unsigned long)"GPL",
+	};
+
+	return syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+}
+
+/* How many sock_ops programs act in the cgroup at @path; -1 on error. */
+static int effective_sock_ops(const char *path)
+{
+	__u32 ids[8];
+	union bpf_attr a = {
+		.query.attach_type = BPF_CGROUP_SOCK_OPS,
+		.query.query_flags = BPF_F_QUERY_EFFECTIVE,
+		.query.prog_ids = (unsigned long)ids,
+		.query.prog_cnt = 8,
+	};
+	int fd = open(path, O_RDONLY | O_DIRECTORY), err;
+
+	if (fd < 0)
+		return -1;
+	a.query.target_fd = fd;
+	err = syscall(__NR_bpf, BPF_PROG_QUERY, &a, sizeof(a));
+	close(fd);
+	return err ? -1 : (int)a.query.prog_cnt;
+}
+
+#define FOREIGN CB_CGROOT "/cbforeign"
+
+/*
+ * A tool's sock_ops program attached exclusively above the cgroup keeps
+ * it: cbctl attaches its hooks without its own sock_ops program, says
+ * connect-timeout is off there, and sets no timeouts there.
+ */
+TEST_F(lifecycle, a_foreign_exclusive_sock_ops_program_keeps_its_place)
+{
+	union bpf_attr at = { .attach_type = BPF_CGROUP_SOCK_OPS };
+	unsigned short port;
+	char out[4096];
+	int prog, cg, lfd, fd, first;
+	socklen_t len = sizeof(int);
+	int ut = -1;
+
+	ASSERT_EQ(0, cb_sh("modprobe cbreaker && mkdir -p " FOREIGN "/child"));
+	prog = foreign_sock_ops();
+	ASSERT_LE(0, prog);
+	cg = open(FOREIGN, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, cg);
+	at.target_fd = cg;
+	at.attach_bpf_fd = prog;
+	ASSERT_EQ(0, syscall(__NR_bpf, BPF_PROG_ATTACH, &at, sizeof(at)));
+
+	EXPECT_EQ(0, cb_sh_out(out, sizeof(out),
+			       "cbctl load cgroup " FOREIGN "/child 2>&1"));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "connect-timeout is off"));
+	EXPECT_EQ(1, effective_sock_ops(FOREIGN "/child"));
+	EXPECT_EQ(0, cb_sh("ls " PIN " | grep -q '^link_[0-9]*_connect4$'"));
+
+	/* a handshake that stays in SYN_SENT: a full accept queue */
+	lfd = cb_listener("127.0.0.1", SOCK_STREAM, &port);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, listen(lfd, 0));
+	EXPECT_EQ(0, cb_sh("cbctl policy add dst 127.0.0.1 port %u "
+			   "connect-timeout 1s", port));
+	EXPECT_EQ(0, cb_join_cgroup(FOREIGN "/child"));
+	first = cb_connect_start("127.0.0.1", port);
+	fd = cb_connect_start("127.0.0.1", port);	/* the queue is full */
+	cb_join_cgroup(CB_CGROOT);
+	ASSERT_LE(0, fd);
+	getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, &len);
+	EXPECT_EQ(0, ut);
+	close(fd);
+	close(first);
+	close(lfd);
+
+	cb_sh("cbctl unload");
+	syscall(__NR_bpf, BPF_PROG_DETACH, &at, sizeof(at));
+	close(prog);
+	close(cg);
+	cb_sh("rmdir " FOREIGN "/child " FOREIGN);
 }
 
 TEST_HARNESS_MAIN

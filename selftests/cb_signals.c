@@ -371,6 +371,74 @@ TEST_F(sig, connect_timeout_is_the_handshakes_alone)
 	close(fd);
 }
 
+/* connect() @fd again, to @ip:@port; 0 or the errno. */
+static int reconnect(int fd, const char *ip, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, port, &ss);
+
+	return connect(fd, (void *)&ss, len) ? errno : 0;
+}
+
+/*
+ * The timeout is the policy's as it is now: a change reaches a closed
+ * breaker's next connect at once; dry-run sets none; a connect() again
+ * after one that timed out, to a destination without the policy, has the
+ * kernel's own; a socket connected to itself (a simultaneous open, which
+ * ends passively) gets the kernel's own back.
+ */
+TEST_F_TIMEOUT(sig, connect_timeout_follows_the_policy_as_it_is_now, 60)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	POLICY("dst %s port 80 connect-timeout 1s", variant->ip);
+	fd = start_with_timeout(variant->ip, 0);	/* a closed breaker */
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, connect_end(fd, 5000));
+	close(fd);
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 connect-timeout 2s",
+			   variant->ip));
+	BLACKHOLE();
+	fd = start_with_timeout(variant->ip, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(2000, user_timeout(fd));
+	close(fd);
+
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 mode dry-run",
+			   variant->ip));
+	fd = start_with_timeout(variant->ip, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, user_timeout(fd));
+	close(fd);
+
+	/* timed out at port 80, then to port 81, which no policy covers */
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 mode enforce "
+			   "connect-timeout 1s", variant->ip));
+	fd = start_with_timeout(variant->ip, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(ETIMEDOUT, connect_end(fd, 5000));
+	/* the first says the last one failed and makes the socket new */
+	EXPECT_EQ(ECONNABORTED, reconnect(fd, variant->ip, 81));
+	EXPECT_EQ(EINPROGRESS, reconnect(fd, variant->ip, 81));
+	EXPECT_EQ(0, user_timeout(fd));
+	close(fd);
+	HEAL();
+
+	/* bound to the port it connects to: SYN meets SYN */
+	POLICY("dst %s connect-timeout 1s", variant->lo);
+	len = cb_addr(variant->lo, 0, &ss);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ASSERT_EQ(0, bind(fd, (void *)&ss, len));
+	ASSERT_EQ(0, getsockname(fd, (void *)&ss, &len));
+	EXPECT_EQ(0, connect(fd, (void *)&ss, len));
+	EXPECT_EQ(0, user_timeout(fd));
+	close(fd);
+}
+
 /* Start @n non-blocking connects to @ip:@port, all still in SYN_SENT. */
 static int start_connects(int *fds, int n, const char *ip, unsigned short port)
 {

@@ -44,20 +44,22 @@ static const struct cb_hook {
 	const char *name;
 	enum bpf_attach_type type;
 } cb_hooks[] = {
+	/* first in, last out: it ends the connect timeouts the others set */
+	{ "sockops", BPF_CGROUP_SOCK_OPS },
 	{ "connect4", BPF_CGROUP_INET4_CONNECT },
 	{ "connect6", BPF_CGROUP_INET6_CONNECT },
 	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
-	{ "sockops", BPF_CGROUP_SOCK_OPS },	/* connect timeouts' end */
 };
+#define CB_HOOK_SOCKOPS 0
 #define CB_NR_HOOKS (sizeof(cb_hooks) / sizeof(cb_hooks[0]))
 
 static struct bpf_program *cb_hook_prog(struct cb_bpf *skel, unsigned int i)
 {
 	struct bpf_program *progs[CB_NR_HOOKS] = {
+		skel->progs.cb_sockops,
 		skel->progs.cb_connect4, skel->progs.cb_connect6,
 		skel->progs.cb_sendmsg4, skel->progs.cb_sendmsg6,
-		skel->progs.cb_sockops,
 	};
 
 	return progs[i];
@@ -81,13 +83,13 @@ static struct bpf_map *cb_map_at(struct cb_bpf *skel, unsigned int i,
 {
 	static const char * const names[] = {
 		"breakers", "rules", "port_rules", "conns", "dgrams", "icmps",
-		"counts", "timeouts",
+		"counts", "socks",
 	};
 	struct bpf_map *maps[] = {
 		skel->maps.cb_breakers, skel->maps.cb_rules,
 		skel->maps.cb_port_rules, skel->maps.cb_conns,
 		skel->maps.cb_dgrams, skel->maps.cb_icmps,
-		skel->maps.cb_counts, skel->maps.cb_timeouts, NULL,
+		skel->maps.cb_counts, skel->maps.cb_socks, NULL,
 	};
 
 	if (maps[i])
@@ -164,11 +166,47 @@ static int cb_libbpf_print(enum libbpf_print_level level, const char *fmt,
 }
 
 /*
- * Load the object, hand its maps to the module, attach the sensors, pin it
- * all; its hook programs serve @scope. The caller removes what is pinned
- * if this fails.
+ * May our sock_ops program join @cgroup? Not where another tool's would
+ * lose its place: one attached without BPF_F_ALLOW_MULTI there or above
+ * (exclusive: ours would be refused; overridable: ours would replace it
+ * below). Without it the hooks set no connect timeouts there.
  */
-static int cb_load_pin(uint32_t table, uint32_t scope)
+static bool cb_sockops_free(const char *cgroup)
+{
+	char path[PATH_MAX], *slash;
+	__u32 flags, cnt;
+	struct statfs sfs;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s", cgroup);
+	while (!statfs(path, &sfs) && sfs.f_type == CGROUP2_SUPER_MAGIC) {
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		flags = 0;
+		cnt = 0;
+		err = fd < 0 ? -1 : bpf_prog_query(fd, BPF_CGROUP_SOCK_OPS, 0,
+						    &flags, NULL, &cnt);
+		if (fd >= 0)
+			close(fd);
+		if (!err && cnt && !(flags & BPF_F_ALLOW_MULTI)) {
+			fprintf(stderr, "cbctl: %s has a sock_ops program without "
+				"BPF_F_ALLOW_MULTI: connect-timeout is off in %s\n",
+				path, cgroup);
+			return false;
+		}
+		slash = strrchr(path, '/');
+		if (!slash || slash == path)
+			break;
+		*slash = '\0';
+	}
+	return true;
+}
+
+/*
+ * Load the object, hand its maps to the module, attach the sensors, pin it
+ * all; its hook programs serve @scope, with cb_sockops if @sockops. The
+ * caller removes what is pinned if this fails.
+ */
+static int cb_load_pin(uint32_t table, uint32_t scope, bool sockops)
 {
 	char pkt[ETH_HLEN] = { 0 };	/* a tc program's test run needs a frame */
 	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt,
@@ -189,6 +227,7 @@ static int cb_load_pin(uint32_t table, uint32_t scope)
 	if (table)
 		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
 	skel->bss->cb_scope = scope;
+	skel->bss->cb_sockops_on = sockops;
 	err = cb_compat_udp6_err(skel->progs.cb_udp6_err) ?: cb_bpf__load(skel);
 	if (err) {
 		cb_err("loading the BPF programs failed: %s", strerror(-err));
@@ -269,7 +308,7 @@ static void cb_link_path(char *buf, size_t len, uint64_t cgid, unsigned int i)
  * The hook programs for another cgroup: loaded anew with @scope, on the
  * pinned maps, without the sensors. Its links hold them once attached.
  */
-static struct cb_bpf *cb_load_scope(uint32_t scope)
+static struct cb_bpf *cb_load_scope(uint32_t scope, bool sockops)
 {
 	struct bpf_program *prog;
 	char path[PATH_MAX];
@@ -297,6 +336,7 @@ static struct cb_bpf *cb_load_scope(uint32_t scope)
 			close(fd);
 	}
 	skel->bss->cb_scope = scope;
+	skel->bss->cb_sockops_on = sockops;
 	if (!err)
 		err = cb_bpf__load(skel);
 	if (err) {
@@ -310,9 +350,11 @@ static struct cb_bpf *cb_load_scope(uint32_t scope)
 
 /*
  * Attach all the hooks to the cgroup, or none: the pinned programs if
- * @first (the load made them for this cgroup), else its own.
+ * @first (the load made them for this cgroup), else its own; sock_ops
+ * only if @sockops.
  */
-static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid, bool first)
+static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid, bool first,
+		     bool sockops)
 {
 	struct cb_bpf *skel = NULL;
 	char path[PATH_MAX];
@@ -323,12 +365,14 @@ static int cb_attach(const char *cgroup, int cg_fd, uint64_t cgid, bool first)
 	if (!access(path, F_OK))
 		return cb_err("already attached to %s", cgroup);
 	if (!first) {
-		skel = cb_load_scope(cgid);
+		skel = cb_load_scope(cgid, sockops);
 		if (!skel)
 			return -1;
 	}
 
 	for (n = 0; n < CB_NR_HOOKS && !err; n++) {
+		if (n == CB_HOOK_SOCKOPS && !sockops)
+			continue;
 		if (skel) {
 			prog_fd = dup(bpf_program__fd(cb_hook_prog(skel, n)));
 		} else {
@@ -365,7 +409,7 @@ static void cb_detach(uint64_t cgid)
 	char path[PATH_MAX];
 	unsigned int i;
 
-	for (i = 0; i < CB_NR_HOOKS; i++) {
+	for (i = CB_NR_HOOKS; i-- > 0;) {	/* sock_ops last */
 		cb_link_path(path, sizeof(path), cgid, i);
 		unlink(path);
 	}
@@ -412,6 +456,7 @@ static int cb_open_cgroups(char **cgroups, int n, int *fds, uint64_t *ids)
 int cb_do_load(char **cgroups, int n, uint32_t table)
 {
 	int fds[CB_MAX_CGROUPS], i, made = 0, err;
+	bool sockops[CB_MAX_CGROUPS];
 	uint64_t ids[CB_MAX_CGROUPS];
 	char root[PATH_MAX], *rootp = root;
 	bool fresh = false;
@@ -434,9 +479,11 @@ int cb_do_load(char **cgroups, int n, uint32_t table)
 	err = cb_open_cgroups(cgroups, n, fds, ids) ?: cb_lock();
 	if (err)
 		goto out;
+	for (i = 0; i < n; i++)
+		sockops[i] = cb_sockops_free(cgroups[i]);
 
 	if (!cb_bpf_loaded()) {
-		err = cb_load_pin(table, (uint32_t)ids[0]);
+		err = cb_load_pin(table, (uint32_t)ids[0], sockops[0]);
 		if (err) {
 			cb_nl_maps_release();
 			cb_unpin_all();
@@ -449,7 +496,7 @@ int cb_do_load(char **cgroups, int n, uint32_t table)
 	}
 	for (made = 0; made < n && !err; made++)
 		err = cb_attach(cgroups[made], fds[made], ids[made],
-				fresh && !made);
+				fresh && !made, sockops[made]);
 	if (err && fresh) {
 		cb_nl_maps_release();
 		cb_unpin_all();

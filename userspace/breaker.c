@@ -81,6 +81,7 @@ static int cb_breaker_cb(const struct nlmsghdr *nlh, struct cb_breaker_info *bi)
 	bi->slow = cb_nl_u64(tb[CB_A_SLOW]);
 	bi->abandoned = cb_nl_u64(tb[CB_A_ABANDONED]);
 	bi->rejected = cb_nl_u64(tb[CB_A_REJECTED]);
+	bi->conns = cb_nl_u32(tb[CB_A_CONNS]);
 	bi->opened_at = cb_nl_u64(tb[CB_A_OPENED_AT]);
 	bi->open_until = cb_nl_u64(tb[CB_A_OPEN_UNTIL]);
 	bi->now = cb_nl_u64(tb[CB_A_NOW]);
@@ -190,6 +191,9 @@ static void cb_breaker_print(const struct cb_breaker_info *b)
 		     b->abandoned);
 	cb_print_u64(CB_PRINT_TEXT, NULL, " slow %" PRIu64, b->slow);
 	cb_print_u64(CB_PRINT_ANY, "rejected", " rejected %" PRIu64, b->rejected);
+	cb_print_u64(CB_PRINT_JSON, "conns", NULL, b->conns);
+	if (b->conns)
+		cb_print_u64(CB_PRINT_TEXT, NULL, " conns %" PRIu64, b->conns);
 	if (cb_json)
 		cb_window_json(b->win_calls, b->win_failures, b->win_slow);
 	cb_print_u64(CB_PRINT_ANY, "trips", " trips %" PRIu64 "\n", b->trips);

@@ -53,6 +53,8 @@ static const struct {
 		"Results not counted: their socket's owner steered it (TTL, source, device)." },
 	[CB_STAT_TRIP_CAPPED] = { "trips_capped_total", NULL,
 		"Trips held back by their policy's max-open: the breaker stayed closed." },
+	[CB_STAT_BULKHEAD] = { "rejected_bulkhead_total", NULL,
+		"Connects refused because their destination had max-conns open (EAGAIN); no failures." },
 };
 
 struct cb_collect {
@@ -102,6 +104,7 @@ static uint64_t cb_v_calls(const struct cb_breaker_info *b) { return b->calls; }
 static uint64_t cb_v_fail(const struct cb_breaker_info *b) { return b->failures; }
 static uint64_t cb_v_slow(const struct cb_breaker_info *b) { return b->slow; }
 static uint64_t cb_v_rej(const struct cb_breaker_info *b) { return b->rejected; }
+static uint64_t cb_v_conns(const struct cb_breaker_info *b) { return b->conns; }
 
 static void cb_prometheus(const struct cb_status_info *st,
 			  const struct cb_collect *c)
@@ -152,6 +155,9 @@ static void cb_prometheus(const struct cb_status_info *st,
 		       "Slow calls of a breaker.", cb_v_slow);
 	cb_prom_series(c, "breaker_rejected_total", "counter",
 		       "Calls a breaker refused.", cb_v_rej);
+	cb_prom_series(c, "breaker_connections", "gauge",
+		       "TCP connections open to a destination under max-conns.",
+		       cb_v_conns);
 }
 
 static void cb_metrics_json(const struct cb_status_info *st,
@@ -186,6 +192,7 @@ static void cb_metrics_json(const struct cb_status_info *st,
 		jw_u64("failures", c->b[i].failures);
 		jw_u64("slow", c->b[i].slow);
 		jw_u64("rejected", c->b[i].rejected);
+		jw_u64("conns", c->b[i].conns);
 		jw_obj_close();
 	}
 	jw_arr_close();

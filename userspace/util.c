@@ -307,6 +307,7 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_FAIL_ABANDONED] = "fail_abandoned",
 		[CB_STAT_IGNORED] = "ignored",
 		[CB_STAT_TRIP_CAPPED] = "trip_capped",
+		[CB_STAT_BULKHEAD] = "rejected_bulkhead",
 	};
 
 	return stat < __CB_STAT_MAX ? names[stat] : "?";

@@ -154,7 +154,7 @@ TEST_F(engine, half_open_bounds_probes_placed_not_results)
 	ASSERT_LE(0, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
 	ASSERT_LE(0, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
 	ASSERT_EQ(CB_ADMIT_REFUSE, cb_engine_admit(&self->b, &self->p, self->now, 0, NULL));
-	ASSERT_EQ(3, self->b.probes_placed);
+	ASSERT_EQ(3, (int)self->b.probes_placed);
 	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
 }
 
@@ -242,7 +242,7 @@ TEST_F(engine, stale_results_decide_nothing)
 		cb_engine_record(&self->b, &self->p, CB_OUT_SUCCESS, MS, a,
 				 self->now, 0, NULL);
 	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
-	ASSERT_EQ(0, self->b.probes_ok);
+	ASSERT_EQ(0, (int)self->b.probes_ok);
 	ASSERT_EQ(3, self->b.successes);
 }
 
@@ -419,10 +419,10 @@ TEST_F(engine, udp_probes_are_judged_at_probe_wait_not_when_sent)
 	call(self, CB_OUT_SUCCESS, 0);
 	call(self, CB_OUT_SUCCESS, 0);
 	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
-	ASSERT_EQ(0, self->b.probes_ok);
+	ASSERT_EQ(0, (int)self->b.probes_ok);
 	/* an ICMP error for one of them: a failed probe, 2 of 3 may still do */
 	cb_engine_amend(&self->b, &self->p, a, self->now, 0, &self->ch);
-	ASSERT_EQ(1, self->b.probes_failed);
+	ASSERT_EQ(1, (int)self->b.probes_failed);
 	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
 	/* no error for the others by probe-wait: closed */
 	self->now += self->p.probe_wait_ns;
@@ -447,7 +447,7 @@ TEST_F(engine, udp_probes_two_icmp_errors_reopen)
 	self->now += 20 * SEC;
 	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
 	cb_engine_amend(&self->b, &self->p, a, self->now, 0, &self->ch);
-	ASSERT_EQ(0, self->b.probes_failed);
+	ASSERT_EQ(0, (int)self->b.probes_failed);
 }
 
 TEST_F(engine, an_abandoned_handshake_counts_only_after_slow)
@@ -600,7 +600,7 @@ TEST_F(engine, a_failed_probe_and_a_slow_probe_are_two_failed_probes)
 	call(self, CB_OUT_SUCCESS, MS);
 	call(self, CB_OUT_TIMEOUT, 2 * SEC);		/* failed and slow: one */
 	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
-	ASSERT_EQ(1, self->b.probes_failed);
+	ASSERT_EQ(1, (int)self->b.probes_failed);
 	call(self, CB_OUT_SUCCESS, 2 * SEC);		/* slow */
 	ASSERT_EQ(CB_STATE_OPEN, state(self));
 	ASSERT_EQ(CB_REASON_PROBE_FAILED, self->ch.c[self->ch.n - 1].reason);
@@ -713,7 +713,7 @@ TEST_F(engine, max_open_holds_a_trip_back_once_and_opens_when_let)
 	ASSERT_EQ(CB_REASON_MAX_OPEN, self->ch.c[0].reason);
 	ASSERT_EQ(5, self->ch.c[0].fails);
 	ASSERT_EQ(0, self->b.epoch);		/* no state change */
-	ASSERT_EQ(1, self->b.held);
+	ASSERT_EQ(1, (int)self->b.held);
 
 	for (i = 0; i < 3; i++)
 		ASSERT_LE(0, call(self, CB_OUT_REFUSED, 0));	/* still admitted */
@@ -727,7 +727,7 @@ TEST_F(engine, max_open_holds_a_trip_back_once_and_opens_when_let)
 	ASSERT_EQ(CB_STATE_OPEN, state(self));
 	ASSERT_EQ(2, self->ch.n);
 	ASSERT_EQ(CB_REASON_FAILURE_RATE, self->ch.c[1].reason);
-	ASSERT_EQ(0, self->b.held);
+	ASSERT_EQ(0, (int)self->b.held);
 }
 
 /* A held trip is forgotten when the window recovers: the next is reported. */
@@ -740,12 +740,12 @@ TEST_F(engine, max_open_reports_a_new_trip_after_the_window_recovered)
 	self->ch = (struct cb_changes){ .may_open = cap_may_open, .arg = &c };
 	for (i = 0; i < 5; i++)
 		call(self, CB_OUT_REFUSED, 0);
-	ASSERT_EQ(1, self->b.held);
+	ASSERT_EQ(1, (int)self->b.held);
 	for (i = 0; i < 5; i++)
 		call(self, CB_OUT_SUCCESS, MS);	/* 5 of 10: still a trip */
-	ASSERT_EQ(1, self->b.held);
+	ASSERT_EQ(1, (int)self->b.held);
 	call(self, CB_OUT_SUCCESS, MS);		/* 4 of 10 */
-	ASSERT_EQ(0, self->b.held);
+	ASSERT_EQ(0, (int)self->b.held);
 	ASSERT_EQ(1, self->ch.n);
 	for (i = 0; i < 4; i++)
 		call(self, CB_OUT_REFUSED, 0);	/* each drops a failure */
@@ -756,7 +756,7 @@ TEST_F(engine, max_open_reports_a_new_trip_after_the_window_recovered)
 	ASSERT_EQ(CB_REASON_MAX_OPEN, self->ch.c[1].reason);
 	/* reset forgets it too */
 	cb_engine_reset(&self->b, &self->p, self->now, NULL);
-	ASSERT_EQ(0, self->b.held);
+	ASSERT_EQ(0, (int)self->b.held);
 }
 
 /* At 100 (the default) max-open is never asked; operators are never held. */

@@ -92,11 +92,18 @@ enum cb_map_id {
 	CB_MAP_BREAKERS,
 	CB_MAP_RULES,		/* policies without a port: struct cb_rule_key */
 	CB_MAP_PORT_RULES,	/* policies with a port: struct cb_port_rule_key */
-	CB_MAP_COUNTS,		/* per CPU, __u64: TCP calls the hooks admitted
-				 * themselves (closed breakers), which the
-				 * module adds to CB_STAT_ADMITTED
+	CB_MAP_COUNTS,		/* per CPU, __u64 by enum cb_count: what the
+				 * hooks count themselves, which the module
+				 * adds to its counters
 				 */
 	__CB_MAP_MAX,
+};
+
+/* What the hooks count without the module (CB_MAP_COUNTS), by index. */
+enum cb_count {
+	CB_COUNT_ADMITTED,	/* TCP calls to closed breakers: CB_STAT_ADMITTED */
+	CB_COUNT_BULKHEAD,	/* connects max-conns refused: CB_STAT_BULKHEAD */
+	__CB_COUNT_MAX,
 };
 
 /*
@@ -179,6 +186,7 @@ struct cb_policy {
 	__u8	prefixlen;	/* set by the module: its rule's address bits */
 	__u8	max_open;	/* at most this percentage of its breakers not closed */
 	__u8	pad;
+	__u16	max_conns;	/* TCP connections at once per destination; 0: any */
 	/* set by the module: where max-open counts its breakers; 0: nowhere */
 	__u16	cap_slot, cap_gen;
 };
@@ -206,8 +214,9 @@ enum cb_unit {
 struct cb_count_window {
 	__u64	fail[CB_WINDOW_CALLS_MAX / 64];
 	__u64	slow[CB_WINDOW_CALLS_MAX / 64];
-	__u32	tick_ms;	/* max-age / CB_AGE_TICKS; 0: no ageing */
-	/* runs of consecutive results with the same age tick, oldest first */
+	/* runs of consecutive results with the same age tick, oldest first
+	 * (the tick: cb_breaker.age_tick_ms)
+	 */
 	__u32	run_tick[CB_AGE_TICKS + 1];
 	__u8	run_len[CB_AGE_TICKS + 1];
 	__u8	run_first, runs;
@@ -229,18 +238,36 @@ struct cb_time_window {
  * hooks only add to @calls and set @last_call of a closed breaker they
  * admit themselves; bpftool may read it. Times are CLOCK_MONOTONIC ns.
  */
+/* cb_breaker.bulkhead: the limit, the connections open (below 60000: no carry) */
+#define CB_BULKHEAD_MAX(v)		((v) >> 16)
+#define CB_BULKHEAD_OPEN(v)	((v) & 0xffff)
+#define CB_BULKHEAD_LIMIT		60000
+
 struct cb_breaker {
 	__u8	state;		/* enum cb_state, as last applied */
 	__u8	forced;		/* enum cb_force */
 	__u8	trips;		/* consecutive trips, for backoff */
-	__u8	time_window;	/* which member of the window union */
-	__u8	dry_run;	/* its policy refuses nothing (dry-run, or none) */
-	__u8	datagram;	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
-	__u16	connect_timeout_ms; /* its policy's, for the hook; taken with dry_run */
+	/* bits: every byte counts, a map element is 256 bytes at most */
+	__u8	time_window:1,	/* which member of the window union */
+		dry_run:1,	/* its policy refuses nothing (dry-run, or none) */
+		datagram:1,	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
+		cap_open:1,	/* counted by max-open as not closed (cap_slot) */
+		held:1;		/* a trip max-open held back, until it opens or
+				 * its window no longer says trip
+				 */
+	/*
+	 * max-conns, one word for the hooks' atomics: its policy's limit
+	 * (CB_BULKHEAD_MAX, set by the module) and the TCP connections the
+	 * hooks admitted that have not ended (CB_BULKHEAD_OPEN, their count)
+	 */
+	__u32	bulkhead;
 	__u32	epoch;		/* counts state changes; stale results are known by it */
 	__u32	last_call;	/* last admission, in 2^20 ns (~1 ms), for idle eviction */
-	__u16	probes_placed, probes_ok, probes_failed;
+	__u32	probes_placed:10,	/* of at most 1000 */
+		probes_ok:10,
+		probes_failed:10;
 	__u16	rules_gen;	/* generation of the rules dry_run was taken from */
+	__u16	connect_timeout_ms; /* its policy's, for the hook; taken with dry_run */
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
@@ -256,11 +283,7 @@ struct cb_breaker {
 	__u64	seen;		/* newest time applied: an older one counts as this */
 	/* where its policy's max-open counts it (the module's); 0: nowhere */
 	__u16	cap_slot, cap_gen;
-	__u8	cap_open;	/* counted there as not closed */
-	__u8	held;		/* a trip max-open held back, until it opens or
-				 * its window no longer says trip
-				 */
-	__u8	pad2[2];
+	__u32	age_tick_ms;	/* count window: max-age / CB_AGE_TICKS; 0: no ageing */
 	union {
 		struct cb_count_window cw;
 		struct cb_time_window tw;
@@ -291,6 +314,7 @@ enum cb_stat {
 	CB_STAT_TRIP_CAPPED,	/* trips max-open held back, once per breaker
 				 * until it opens or its window recovers
 				 */
+	CB_STAT_BULKHEAD,	/* connects refused by max-conns: no failures */
 	__CB_STAT_MAX,
 };
 
@@ -312,7 +336,8 @@ enum cb_stat {
  *              CB_A_SLOW, CB_A_ABANDONED, CB_A_REJECTED, CB_A_OPENED_AT,
  *              CB_A_OPEN_UNTIL, CB_A_NOW, CB_A_WINDOW_CALLS,
  *              CB_A_WINDOW_FAILURES, CB_A_WINDOW_SLOW,
- *              CB_A_PROBES_PLACED, CB_A_PROBES_OK, CB_A_PROBES_FAILED
+ *              CB_A_PROBES_PLACED, CB_A_PROBES_OK, CB_A_PROBES_FAILED,
+ *              CB_A_CONNS
  *
  * Reading is open to everyone; the commands marked admin need
  * CAP_NET_ADMIN in the initial user namespace. A failure comes with an
@@ -457,6 +482,8 @@ enum cb_attr {
 	CB_A_ABANDONED,		/* u64, handshakes abandoned by their owner after slow */
 	CB_A_P_CONNECT_TIMEOUT_NS, /* u64, a policy key (see above) */
 	CB_A_P_MAX_OPEN,	/* u8, a policy key (see above) */
+	CB_A_P_MAX_CONNS,	/* u16, a policy key */
+	CB_A_CONNS,		/* u32, a breaker's open connections (max-conns) */
 	__CB_A_MAX,
 };
 

@@ -63,9 +63,12 @@ CB_PKEY(PROBE_WAIT_NS, "probe-wait", "10ms..1h",
 CB_PKEY(MAX_AGE_NS, "max-age", "0, or 1s..30d",
 	max_age_ns, __u64, CB_UNIT_NS_OFF, CB_NS_S, 30 * CB_NS_DAY, 600 * CB_NS_S,
 	"results of a count window older than this drop out")
-CB_PKEY(CONNECT_TIMEOUT_NS, "connect-timeout", "0, or 1ms..60s",
-	connect_timeout_ns, __u64, CB_UNIT_NS_OFF, CB_NS_MS, 60 * CB_NS_S, 0,
+CB_PKEY(CONNECT_TIMEOUT_NS, "connect-timeout", "0, or 1s..60s",
+	connect_timeout_ns, __u64, CB_UNIT_NS_OFF, CB_NS_S, 60 * CB_NS_S, 0,
 	"TCP connects give up after this, as with TCP_USER_TIMEOUT (0: off)")
+CB_PKEY(MAX_CONNS, "max-conns", "0..60000",
+	max_conns, __u16, CB_UNIT_N, 0, CB_BULKHEAD_LIMIT, 0,
+	"TCP connections at once per destination, from connect to close (0: any)")
 CB_PKEY(MODE, "mode", "enforce or dry-run",
 	mode, __u8, CB_UNIT_MODE, 0, __CB_MODE_MAX - 1, CB_MODE_ENFORCE,
 	"dry-run: the breaker runs and reports, and refuses nothing")
