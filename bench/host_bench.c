@@ -323,13 +323,12 @@ int main(void)
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
 		cb_die("breaker");
+	fill(big, &key, sany.sin_port);
 	b.bulkhead = 4 << 16;	/* max-conns 4 */
 	key_of(&key, &s3, netns_cookie());
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
 		cb_die("breaker");
-	key_of(&key, &s2, netns_cookie());
-	fill(big, &key, sany.sin_port);
 
 	load0 = loadavg();
 	for (r = 0; r < ROUNDS; r++) {

@@ -376,6 +376,12 @@ static __always_inline bool cb_slot_take(struct bpf_sock_addr *ctx,
 	return true;
 }
 
+/* Does max-conns count @b's TCP connections (cb_sockops sees them end)? */
+static __always_inline bool cb_bulkhead_on(const struct cb_breaker *b)
+{
+	return b && CB_BULKHEAD_MAX(b->bulkhead) && cb_sockops_on;
+}
+
 /* A connect max-conns refuses: at once, counted, and no failure. */
 static __always_inline int cb_bulkhead(void)
 {
@@ -453,8 +459,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	if (!b && !cb_ruled(key))
 		return SOCK_ALLOW;
 	now = bpf_ktime_get_ns();
-	limited = b && CB_BULKHEAD_MAX(b->bulkhead) && cb_sockops_on &&
-		  key->proto == IPPROTO_TCP;
+	limited = cb_bulkhead_on(b) && key->proto == IPPROTO_TCP;
 	/* before the breaker: a connect max-conns refuses was never admitted */
 	if (limited && !cb_slot_take(ctx, b, key))
 		return cb_bulkhead();
@@ -478,8 +483,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	}
 	if (!b) {	/* the module made it: a first connect, or a race */
 		b = bpf_map_lookup_elem(&cb_breakers, key);
-		if (b && CB_BULKHEAD_MAX(b->bulkhead) && cb_sockops_on &&
-		    !cb_slot_take(ctx, b, key))
+		if (cb_bulkhead_on(b) && !cb_slot_take(ctx, b, key))
 			return cb_bulkhead();	/* admitted, never made */
 	}
 	if (b && b->connect_timeout_ms && cb_sockops_on)
