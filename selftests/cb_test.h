@@ -25,14 +25,20 @@
 /*
  * The harness arms alarm(timeout) around each test. On the debug kernel
  * (KASAN and lockdep under TCG, several times slower) make check-debug sets
- * CB_TIMEOUT_SCALE to stretch every timeout alike.
+ * CB_TIMEOUT_SCALE to stretch every timeout alike, and the few bounds a
+ * test puts on how long something took (cb_timeout_scale()).
  */
-static inline unsigned int cb_alarm(unsigned int seconds)
+static inline unsigned int cb_timeout_scale(void)
 {
 	const char *scale = getenv("CB_TIMEOUT_SCALE");
 	int k = scale ? atoi(scale) : 1;
 
-	return alarm(seconds * (k > 0 ? k : 1));
+	return k > 0 ? k : 1;
+}
+
+static inline unsigned int cb_alarm(unsigned int seconds)
+{
+	return alarm(seconds * cb_timeout_scale());
 }
 #define alarm cb_alarm
 
