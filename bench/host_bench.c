@@ -47,18 +47,18 @@
 
 enum scen {
 	NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, MILLION, COLDRR, BULKHEAD,
-	NSCEN
+	FAIL_LATE, NSCEN
 };
 
 static const char *const scen_name[NSCEN] = {
 	"no cbreaker", "no cbreaker, 100k dsts", "empty connect4", "no policy matches",
 	"a breaker, tracked", "tracked, 1M breakers", "cold, 100k round-robin",
-	"tracked, max-conns",
+	"tracked, max-conns", "tracked, fail-on reset",
 };
 
 static const char *const scen_key[NSCEN] = {
 	"none", "none_cold", "empty", "untracked", "tracked", "tracked_1M", "cold_100k",
-	"tracked_max_conns",
+	"tracked_max_conns", "tracked_fail_on_reset",
 };
 
 struct stat_ {
@@ -282,13 +282,13 @@ static double loadavg(void)
 
 int main(void)
 {
-	struct sockaddr_in s1, s2, s3, sany;
+	struct sockaddr_in s1, s2, s3, s4, sany;
 	struct host_bpf *skel, *big;
 	struct cb_breaker b = { 0 };
 	struct cb_key key = { 0 };
 	char root[200], parent[256], name[64];
 	double load0, load1, floor_ns, net;
-	int l1, l2, l3, lany, r, k, cg, stats;
+	int l1, l2, l3, l4, lany, r, k, cg, stats;
 	socklen_t len = sizeof(sany);
 
 	cgroup_root(root, sizeof(root));
@@ -312,6 +312,7 @@ int main(void)
 	l1 = cb_bench_listener("127.0.0.1", &s1);
 	l2 = cb_bench_listener("127.0.0.2", &s2);
 	l3 = cb_bench_listener("127.0.0.3", &s3);	/* a breaker with max-conns */
+	l4 = cb_bench_listener("127.0.0.4", &s4);	/* one whose policy has fail-on reset */
 	/* the cold destinations: 127.1.x.y, all local, one wildcard listener */
 	lany = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sany, 0, sizeof(sany));
@@ -326,6 +327,12 @@ int main(void)
 	fill(big, &key, sany.sin_port);
 	b.bulkhead = 4 << 16;	/* max-conns 4 */
 	key_of(&key, &s3, netns_cookie());
+	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
+				 sizeof(b), BPF_ANY))
+		cb_die("breaker");
+	b.bulkhead = 0;
+	b.fail_late = 1;
+	key_of(&key, &s4, netns_cookie());
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
 		cb_die("breaker");
@@ -351,6 +358,8 @@ int main(void)
 					      &prog[COLDRR].v[r], &runs[COLDRR].v[r]);
 		wall_on[BULKHEAD].v[r] = hooked(skel, false, cg, &s3, l3, true,
 						&prog[BULKHEAD].v[r], &runs[BULKHEAD].v[r]);
+		wall_on[FAIL_LATE].v[r] = hooked(skel, false, cg, &s4, l4, true,
+						 &prog[FAIL_LATE].v[r], &runs[FAIL_LATE].v[r]);
 		close(stats);
 		/* bpf_stats off: wall time as a user sees it */
 		wall[NONE].v[r] = cb_connects(&s1, l1, CONNECTS);
@@ -361,6 +370,7 @@ int main(void)
 		wall[MILLION].v[r] = hooked(big, false, cg, &s2, l2, false, NULL, NULL);
 		wall[COLDRR].v[r] = hooked(big, false, cg, NULL, lany, false, NULL, NULL);
 		wall[BULKHEAD].v[r] = hooked(skel, false, cg, &s3, l3, false, NULL, NULL);
+		wall[FAIL_LATE].v[r] = hooked(skel, false, cg, &s4, l4, false, NULL, NULL);
 	}
 	load1 = loadavg();
 	for (k = 0; k < NSCEN; k++) {
@@ -404,14 +414,16 @@ int main(void)
 		"%.3f%% of one with 50 us more RTT\n"
 		"1M breakers vs 1: %.2fx (programs less floor), %.2fx (wall, stats off)\n"
 		"cold 100k round-robin vs hot: %.2fx (vs 1 breaker), %.2fx (vs the same 1M table)\n"
-		"max-conns adds %.0f ns of programs to a tracked connect (its place taken and given back)\n",
+		"max-conns adds %.0f ns of programs to a tracked connect (its place taken and given back)\n"
+		"fail-on reset adds %.0f ns (the call marked on its socket)\n",
 		net, 100 * net / wall[NONE].med, 100 * net / (wall[NONE].med + 50000),
 		(prog[MILLION].med - runs[MILLION].med * floor_ns) / net,
 		(wall[MILLION].med - wall[NONE].med) / (wall[TRACKED].med - wall[NONE].med),
 		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net,
 		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) /
 		(prog[MILLION].med - runs[MILLION].med * floor_ns),
-		prog[BULKHEAD].med - runs[BULKHEAD].med * floor_ns - net);
+		prog[BULKHEAD].med - runs[BULKHEAD].med * floor_ns - net,
+		prog[FAIL_LATE].med - runs[FAIL_LATE].med * floor_ns - net);
 	put("host_bpf_stats_floor_ns", floor_ns);
 	put("host_cost_ratio_1M_vs_1", (prog[MILLION].med - runs[MILLION].med * floor_ns) / net);
 	put("host_cost_ratio_cold_vs_hot", (prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net);

@@ -19,7 +19,10 @@
  * Sensing, only for calls admitted here: an admitted TCP connect is noted
  * by socket cookie, and the end of its handshake (done, reset, timed out,
  * unreachable, or abandoned by its owner) is reported to the module
- * (cb_record) with the destination read from the socket itself. An
+ * (cb_record) with the destination read from the socket itself. Under a
+ * policy whose fail-on counts resets or drops, a handshake the module took
+ * as a success leaves a mark of the call on its socket, and an RST, or a
+ * FIN before any byte, while it is ESTABLISHED is reported too (once). An
  * admitted UDP datagram is noted by socket and destination; an ICMP error
  * counts only if the kernel matches it to such a socket, at most once per
  * datagram. Results of sockets whose owner steered them (TTL, source
@@ -38,6 +41,7 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define ECONNREFUSED	111
+#define ECONNRESET	104
 #define ETIMEDOUT	110
 #define EAGAIN		11
 #define EHOSTUNREACH	113
@@ -59,8 +63,8 @@
  */
 #ifndef CB_BPF_NO_MODULE
 extern int cb_admit(void *key, __u32 key__sz) __ksym;
-extern void cb_record(void *key, __u32 key__sz, __u32 outcome,
-		      __u64 start_ns, __u32 epoch) __ksym;
+extern int cb_record(void *key, __u32 key__sz, __u32 outcome,
+		     __u64 start_ns, __u32 epoch) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
 #endif
 
@@ -123,9 +127,12 @@ struct {
 struct cb_conn {
 	__u64 cookie;	/* whose note this is; 0: none */
 	__u64 start;
-	__u32 epoch;
+	__u32 epoch;	/* and CB_CONN_LATE */
 	__u32 scope;
 };
+
+/* in cb_conn.epoch (epochs are 31 bits): its policy counts resets or drops */
+#define CB_CONN_LATE	0x80000000U
 
 #define CB_CONNS_MAX	16384	/* power of two */
 #define CB_CONN_WAYS	4
@@ -296,13 +303,19 @@ static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
 /*
  * What a socket of ours holds: the connect timeout we set, until its
  * handshake is done and cb_sockops gives it back the kernel's own
- * (TCP_USER_TIMEOUT would otherwise bound its data too); and one of its
- * destination's max-conns places, until the connection ends.
+ * (TCP_USER_TIMEOUT would otherwise bound its data too); one of its
+ * destination's max-conns places, until the connection ends; and, under a
+ * policy whose fail-on counts resets or drops, the call its handshake was
+ * (when it began, in which epoch and scope), until one is reported.
  */
 struct cb_sock {
 	__u32 timeout_ms;	/* 0: none */
-	__u32 slot;		/* holds one of key's connections */
-	struct cb_key key;
+	__u16 slot;		/* holds one of key's connections */
+	__u16 late;		/* a reset or drop of it is to be reported */
+	__u64 start;
+	__u32 epoch;
+	__u32 scope;
+	struct cb_key key;	/* of the place it holds */
 };
 
 struct {
@@ -446,12 +459,15 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 
 	/*
 	 * A connect() again after one that ran under our timeout and failed:
-	 * that timeout was the other destination's.
+	 * that timeout, and the mark of that call, were the other
+	 * destination's.
 	 */
 	if (key->proto == IPPROTO_TCP && ctx->sk) {
 		s = bpf_sk_storage_get(&cb_socks, ctx->sk, 0, 0);
-		if (s)
+		if (s) {
 			cb_timeout_undo(ctx, s);
+			s->late = 0;
+		}
 	}
 	key->scope = cb_scope;
 	key->netns = bpf_get_netns_cookie(ctx);
@@ -492,7 +508,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	if (!c)
 		return SOCK_ALLOW;
 	c->start = now;
-	c->epoch = ret;
+	c->epoch = ret | (b && b->fail_late ? CB_CONN_LATE : 0);
 	c->scope = key->scope;
 	return SOCK_ALLOW;
 }
@@ -584,7 +600,7 @@ static __always_inline void cb_timeout_done(struct bpf_sock_ops *ctx)
 	if (!s || !s->timeout_ms)
 		return;
 	cb_timeout_undo(ctx, s);
-	if (!s->slot)
+	if (!s->slot && !s->late)
 		bpf_sk_storage_delete(&cb_socks, sk);
 }
 
@@ -678,7 +694,9 @@ static __always_inline bool cb_steered(struct sock *sk)
 
 /*
  * The end of a handshake: if we admitted it (its cookie is noted), report
- * @out for the destination the socket has now.
+ * @out for the destination the socket has now. Under a policy that counts
+ * resets or drops, a success the module counted (cb_record() > 0: in the
+ * window, or as a good probe) marks the socket.
  */
 static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 {
@@ -686,6 +704,7 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 	__u64 cookie = sk->__sk_common.skc_cookie.counter, start;
 	struct cb_conn *c = NULL, *way;
 	struct cb_key key = {};
+	struct cb_sock *s;
 	__u32 epoch, scope, i;
 
 	if (!cookie)
@@ -706,8 +725,18 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 		return;
 	cb_sk_key(sk, &key, IPPROTO_TCP, scope);
 	/* the module reads the clock once, for the latency and the result */
-	cb_record(&key, sizeof(key), cb_steered(sk) ? CB_OUT_IGNORED : out,
-		  start, epoch);
+	if (cb_record(&key, sizeof(key), cb_steered(sk) ? CB_OUT_IGNORED : out,
+		      start, epoch & ~CB_CONN_LATE) <= 0 ||
+	    !(epoch & CB_CONN_LATE))
+		return;
+	/* a success a reset or drop may still turn into a failure */
+	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return;
+	s->start = start;
+	s->epoch = epoch & ~CB_CONN_LATE;
+	s->scope = scope;
+	s->late = 1;
 }
 
 /*
@@ -724,12 +753,48 @@ int BPF_PROG(cb_tcp_done, struct sock *sk, struct sk_buff *skb)
 	return 0;
 }
 
+/*
+ * After the handshake, on a socket marked by cb_tcp_outcome(): the
+ * connection is reset, or its peer closes it before sending a byte. The
+ * module judges it by the time since the connect (fail-window) and turns
+ * the call's success into a failure, for the destination the success was
+ * counted for. Once per connection; not once its owner steered it.
+ */
+static __always_inline void cb_tcp_late(struct sock *sk, __u32 out)
+{
+	struct cb_sock *s = bpf_sk_storage_get(&cb_socks, sk, 0, 0);
+	struct cb_key key = {};
+
+	if (!s || !s->late)
+		return;
+	s->late = 0;
+	if (cb_steered(sk))
+		return;
+	cb_sk_key(sk, &key, IPPROTO_TCP, s->scope);
+	cb_record(&key, sizeof(key), out, s->start, s->epoch);
+}
+
+/* A FIN: before the state changes, so ESTABLISHED is the peer's close first. */
+SEC("fentry/tcp_fin")
+int BPF_PROG(cb_tcp_fin, struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_core_cast(sk, struct tcp_sock);
+
+	/* the FIN is already counted: one sequence number */
+	if (sk->__sk_common.skc_state == TCP_ESTABLISHED &&
+	    tp->bytes_received <= 1)
+		cb_tcp_late(sk, CB_OUT_DROPPED);
+	return 0;
+}
+
 /* RST, SYN retries exhausted, or an ICMP error while in SYN_SENT. */
 SEC("fentry/tcp_done_with_error")
 int BPF_PROG(cb_tcp_failed, struct sock *sk, int err)
 {
 	__u32 out;
 
+	if (sk->__sk_common.skc_state == TCP_ESTABLISHED && err == ECONNRESET)
+		cb_tcp_late(sk, CB_OUT_RESET);
 	if (sk->__sk_common.skc_state != TCP_SYN_SENT)
 		return 0;
 	if (err == ECONNREFUSED)

@@ -392,37 +392,54 @@ static const enum cb_stat cb_outcome_stat[__CB_OUT_MAX] = {
 	[CB_OUT_UNREACH]	= CB_STAT_FAIL_UNREACH,
 	[CB_OUT_PORT_UNREACH]	= CB_STAT_FAIL_PORT_UNREACH,
 	[CB_OUT_ABANDONED]	= CB_STAT_FAIL_ABANDONED,
+	[CB_OUT_RESET]		= CB_STAT_FAIL_RESET,
+	[CB_OUT_DROPPED]	= CB_STAT_FAIL_DROPPED,
 };
 
 struct cb_record_arg {
 	enum cb_outcome out;
 	u64 latency_ns;
 	u32 epoch;
-	bool slowed, counted;	/* counted slow; counted a result */
+	/*
+	 * counted slow; counted a result; its class not in the policy's
+	 * fail-on; a success counted in the window or as a good probe
+	 */
+	bool slowed, counted, ignored, taken;
 };
 
 static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
 {
 	struct cb_record_arg *a = arg;
-	u64 slow = b->slow, results = b->successes + b->failures;
+	u64 slow = b->slow, fails = b->failures, results = b->successes + fails;
+	const struct cb_policy *p = op->pol;
 
-	if (op->key->proto == IPPROTO_UDP && a->out != CB_OUT_SUCCESS)
-		cb_engine_amend(b, op->pol, a->epoch, op->now, op->rnd,
-				&op->ch);
-	else
-		cb_engine_record(b, op->pol, a->out, a->latency_ns, a->epoch,
-				 op->now, op->rnd, &op->ch);
+	a->ignored = !cb_engine_counts(p, a->out);
+	if (a->out == CB_OUT_RESET || a->out == CB_OUT_DROPPED) {
+		/* no result at all later than fail-window, or without a policy */
+		if (p && !a->ignored && a->latency_ns <= p->fail_window_ns)
+			cb_engine_amend(b, p, a->epoch, op->now, op->rnd,
+					&op->ch);
+	} else if (op->key->proto == IPPROTO_UDP && a->out != CB_OUT_SUCCESS) {
+		if (!a->ignored)
+			cb_engine_amend(b, p, a->epoch, op->now, op->rnd,
+					&op->ch);
+	} else {
+		a->taken = cb_engine_record(b, p, a->out, a->latency_ns,
+					    a->epoch, op->now, op->rnd,
+					    &op->ch);
+	}
 	a->slowed = b->slow != slow;
-	a->counted = b->successes + b->failures != results;
+	a->counted = b->successes + b->failures != results || b->failures != fails;
 }
 
 /*
  * An outcome: sensed by the tracing programs (any context, under RCU), or
- * a UDP datagram let through. A UDP failure (an ICMP error) turns the
- * success its datagram was counted as into a failure.
+ * a UDP datagram let through. A UDP failure (an ICMP error), or a TCP
+ * connection reset or dropped within fail-window, turns the success it was
+ * counted as into a failure.
  */
-void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
-		       u64 latency_ns, u32 epoch, u64 now)
+int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
+		      u64 latency_ns, u32 epoch, u64 now)
 {
 	struct cb_record_arg a = {
 		.out = out, .latency_ns = latency_ns, .epoch = epoch,
@@ -432,22 +449,29 @@ void cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 
 	if (out == CB_OUT_IGNORED) {
 		cb_stat_add(CB_STAT_IGNORED, 1);
-		return;
+		return 0;
 	}
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map || out >= __CB_OUT_MAX)
-		return;
+		return 0;
 	cb_op_init(&op, key, now);
 	if (cb_op_run(map, &op, cb_record_fn, &a))
-		return;
+		return 0;
 	/* a UDP datagram is no success yet: an ICMP error may follow */
 	if (key->proto == IPPROTO_UDP && out == CB_OUT_SUCCESS)
 		cb_stat_add(CB_STAT_DATAGRAMS, 1);
-	/* a handshake abandoned sooner than slow is no result at all */
-	else if (out != CB_OUT_ABANDONED || a.counted)
+	else if (a.ignored)
+		cb_stat_add(CB_STAT_IGNORED, 1);
+	/*
+	 * A handshake abandoned sooner than slow is no result at all, nor a
+	 * reset or drop later than fail-window.
+	 */
+	else if (a.counted || (out != CB_OUT_ABANDONED && out != CB_OUT_RESET &&
+			       out != CB_OUT_DROPPED))
 		cb_stat_add(cb_outcome_stat[out], 1);
 	if (a.slowed)
 		cb_stat_add(CB_STAT_SLOW, 1);
+	return a.taken;
 }
 
 struct cb_action_arg {

@@ -40,6 +40,27 @@ const struct cb_pkey cb_pkeys[CB_NR_PKEYS] = {
 #undef CB_PKEY
 };
 
+/* enum cb_class, bit by bit */
+const char *const cb_class_names[CB_NR_CLASSES] = {
+	"refused", "timeout", "unreachable", "abandoned", "reset", "dropped",
+};
+
+static const __u8 cb_out_class[__CB_OUT_MAX] = {
+	[CB_OUT_REFUSED]	= CB_CLASS_REFUSED,
+	[CB_OUT_TIMEOUT]	= CB_CLASS_TIMEOUT,
+	[CB_OUT_UNREACH]	= CB_CLASS_UNREACHABLE,
+	[CB_OUT_PORT_UNREACH]	= CB_CLASS_REFUSED,
+	[CB_OUT_ABANDONED]	= CB_CLASS_ABANDONED,
+	[CB_OUT_RESET]		= CB_CLASS_RESET,
+	[CB_OUT_DROPPED]	= CB_CLASS_DROPPED,
+};
+
+int cb_engine_counts(const struct cb_policy *p, enum cb_outcome out)
+{
+	return !p || out == CB_OUT_SUCCESS ||
+	       (out < __CB_OUT_MAX && (p->fail_on & cb_out_class[out]));
+}
+
 /* What cb_policy_invalid() says of a key out of its range. */
 static const char *const cb_pkey_bad[CB_NR_PKEYS] = {
 #define CB_PKEY(attr, name, range, ...)	\
@@ -527,6 +548,8 @@ void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 	/* for the hooks; dry-run changes no connection */
 	b->connect_timeout_ms = b->dry_run ? 0 : p->connect_timeout_ns / CB_NS_MS;
 	cb_bulkhead_limit(b, b->dry_run ? 0 : p->max_conns);
+	/* the hooks watch its connections after the handshake (dry-run too) */
+	b->fail_late = p && (p->fail_on & CB_CLASS_LATE);
 	b->rules_gen = gen;
 }
 
@@ -585,6 +608,23 @@ static void cb_probe_result(struct cb_breaker *b, const struct cb_policy *p,
 		cb_trip(b, p, CB_REASON_PROBE_FAILED, now, rnd, ch);
 }
 
+/*
+ * A result of a class its policy does not count (fail-on): in half-open,
+ * its probe's place goes to another call.
+ */
+static void cb_probe_void(struct cb_breaker *b, const struct cb_policy *p,
+			  __u32 epoch, __u64 now, __u64 rnd,
+			  struct cb_changes *ch)
+{
+	now = cb_clock(b, now);
+	cb_engine_tick(b, p, now, rnd, ch);
+	if (!b->forced && b->state == CB_STATE_HALF_OPEN && !b->datagram &&
+	    epoch == (b->epoch & 0x7fffffff) &&
+	    b->probes_placed > b->probes_ok + b->probes_failed &&
+	    !--b->probes_placed)
+		b->probe_deadline = 0;	/* none placed: probe-wait starts anew */
+}
+
 /* CLOSED: trip if the window says so and max-open lets it. */
 static void cb_check_trip(struct cb_breaker *b, const struct cb_policy *p,
 			  __u64 now, __u64 rnd, struct cb_changes *ch)
@@ -633,9 +673,9 @@ static void cb_window_result(struct cb_breaker *b, const struct cb_policy *p,
 	cb_check_trip(b, p, now, rnd, ch);
 }
 
-void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
-		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,
-		      __u64 now, __u64 rnd, struct cb_changes *ch)
+int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
+		     enum cb_outcome out, __u64 latency_ns, __u32 epoch,
+		     __u64 now, __u64 rnd, struct cb_changes *ch)
 {
 	int fail = out != CB_OUT_SUCCESS;
 	/* a failure that took as long (a SYN timeout) is slow as well */
@@ -648,9 +688,13 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	 * Sooner (a Happy Eyeballs loser, a cancelled request) it says
 	 * nothing either way.
 	 */
+	if (!cb_engine_counts(p, out)) {
+		cb_probe_void(b, p, epoch, now, rnd, ch);
+		return 0;
+	}
 	if (out == CB_OUT_ABANDONED) {
 		if (!p || latency_ns < p->slow_ns - p->slow_ns / 8)
-			return;
+			return 0;
 		slow = 1;
 		b->abandoned++;
 	}
@@ -662,17 +706,21 @@ void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	if (slow)
 		b->slow++;
 	if (!p || b->forced == CB_FORCE_OPEN)
-		return;
+		return 0;
 	cb_window_fit(b, p, now);
 	cb_engine_tick(b, p, now, rnd, ch);
 	if (epoch != (b->epoch & 0x7fffffff))
-		return;		/* admitted in an earlier state */
+		return 0;	/* admitted in an earlier state */
 
-	if (b->forced || b->state == CB_STATE_CLOSED)
+	if (b->forced || b->state == CB_STATE_CLOSED) {
 		cb_window_result(b, p, fail, slow, now, rnd, ch);
-	else if (b->state == CB_STATE_HALF_OPEN && !b->datagram)
+		return !fail;
+	}
+	if (b->state == CB_STATE_HALF_OPEN && !b->datagram) {
 		cb_probe_result(b, p, !fail && !slow, now, rnd, ch);
-	/* a datagram probe is judged at probe-wait, or by an ICMP error */
+		return !fail && !slow;
+	}
+	return 0;	/* a datagram probe is judged at probe-wait, or by an ICMP error */
 }
 
 void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
@@ -689,12 +737,16 @@ void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 		return;
 	cb_window_fit(b, p, now);
 	cb_engine_tick(b, p, now, rnd, ch);
-	if (b->state == CB_STATE_HALF_OPEN && b->datagram) {
-		if (epoch == (b->epoch & 0x7fffffff))	/* one of its probes */
+	if (epoch != (b->epoch & 0x7fffffff))
+		return;		/* its success decided nothing in this state */
+	if (b->state == CB_STATE_HALF_OPEN) {
+		/* a datagram probe is judged at probe-wait, not yet counted */
+		if (b->datagram || b->probes_ok) {
+			if (!b->datagram)
+				b->probes_ok--;
 			cb_probe_result(b, p, 0, now, rnd, ch);
-	} else if (b->state == CB_STATE_HALF_OPEN && b->probes_ok) {
-		b->probes_ok--;
-		cb_probe_result(b, p, 0, now, rnd, ch);
+		}
+		return;
 	}
 	if (b->state != CB_STATE_CLOSED)
 		return;

@@ -100,13 +100,24 @@ int cb_engine_admit_fast(struct cb_breaker *b, __u64 now, __u16 gen);
 /* At rules generation @gen, @p (NULL: none) governs the breaker. */
 void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 		     __u16 gen);
-/* The outcome of a call admitted at @epoch. */
-void cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
-		      enum cb_outcome out, __u64 latency_ns, __u32 epoch,
-		      __u64 now, __u64 rnd, struct cb_changes *ch);
+/* Does @p count @out (a failure of a class in its fail-on, or a success)? */
+int cb_engine_counts(const struct cb_policy *p, enum cb_outcome out);
+#define CB_NR_CLASSES	6
+extern const char *const cb_class_names[CB_NR_CLASSES];
 /*
- * UDP: an ICMP error for a datagram admitted at @epoch turns the newest
- * successful result into a failure (in half-open: a failed probe).
+ * The outcome of a call admitted at @epoch; one of a class @p does not
+ * count is no result (in half-open its probe's place goes to another).
+ * 1: a success it counted in the window or as a good probe, which
+ * cb_engine_amend() may later turn into a failure.
+ */
+int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
+		     enum cb_outcome out, __u64 latency_ns, __u32 epoch,
+		     __u64 now, __u64 rnd, struct cb_changes *ch);
+/*
+ * An ICMP error for a UDP datagram, or a TCP connection reset or dropped
+ * soon after its handshake (fail-on), admitted at @epoch: the newest
+ * successful result becomes a failure (in half-open: a failed probe). The
+ * caller asked cb_engine_counts() first.
  */
 void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,
 		     __u32 epoch, __u64 now, __u64 rnd, struct cb_changes *ch);

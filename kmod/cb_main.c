@@ -63,18 +63,21 @@ __bpf_kfunc int cb_admit(void *key, u32 key__sz)
  *
  * The handshake's time is taken here, with the one clock read the result
  * needs anyway, rather than by the sensor as well.
+ *
+ * Return: 1 if it was a success the breaker counted (in its window, or as
+ * a good probe), which a reset or drop may later amend; else 0.
  */
-__bpf_kfunc void cb_record(void *key, u32 key__sz, u32 outcome, u64 start_ns,
-			   u32 epoch)
+__bpf_kfunc int cb_record(void *key, u32 key__sz, u32 outcome, u64 start_ns,
+			  u32 epoch)
 {
 	u64 now;
 
 	if (key__sz != sizeof(struct cb_key) || outcome > CB_OUT_IGNORED ||
 	    in_nmi())
-		return;
+		return 0;
 	now = ktime_get_ns();
-	cb_breaker_record(key, outcome, start_ns && start_ns < now ?
-			  now - start_ns : 0, epoch, now);
+	return cb_breaker_record(key, outcome, start_ns && start_ns < now ?
+				 now - start_ns : 0, epoch, now);
 }
 
 __bpf_kfunc_end_defs();
@@ -94,7 +97,7 @@ BTF_KFUNCS_END(cb_tracing_kfuncs)
 /* The functions our sensors trace: the only callers cb_record() serves. */
 static const char * const cb_sensor_targets[] = {
 	"tcp_finish_connect", "tcp_done_with_error", "__tcp_close",
-	"tcp_disconnect", "__udp4_lib_lookup", "__udp6_lib_lookup",
+	"tcp_disconnect", "tcp_fin", "__udp4_lib_lookup", "__udp6_lib_lookup",
 };
 
 /*

@@ -134,6 +134,11 @@ static const struct cb_bad {
 	{ "policy add dst 10.7.0.0/16 max-conns -1", "max-conns" },
 	{ "policy add dst 10.7.0.0/16 connect-timeout 61s", "connect-timeout" },
 	{ "policy add dst 10.7.0.0/16 connect-timeout 500ms", "connect-timeout" },
+	{ "policy add dst 10.7.0.0/16 fail-on reset,bogus", "bad fail-on" },
+	{ "policy add dst 10.7.0.0/16 fail-on ''", "bad fail-on" },
+	{ "policy add dst 10.7.0.0/16 fail-on reset,", "bad fail-on" },
+	{ "policy add dst 10.7.0.0/16 fail-window 10ms", "fail-window" },
+	{ "policy add dst 10.7.0.0/16 fail-window 2h", "fail-window" },
 	{ "policy change dst 10.1.0.0/16 min-calls 500", "min-calls" },
 	/* units */
 	{ "policy add dst 10.7.0.0/16 open 30", "unit" },
@@ -322,9 +327,16 @@ TEST_F(cli, every_command_in_text_and_json)
 	/* policy show prints what add takes */
 	run(&r, "cbctl policy show dst 10.1.0.0/16");
 	EXPECT_NE(NULL, strstr(r.out, "open 5s"));
+	EXPECT_NE(NULL, strstr(r.out, " fail-on refused,timeout,unreachable,abandoned "));
 	EXPECT_EQ(0, cb_sh("cbctl policy del dst 10.1.0.0/16 && "
 			   "cbctl policy add $(cat /tmp/cli.out) && "
 			   "cbctl policy show dst 10.1.0.0/16 | cmp - /tmp/cli.out"));
+	/* "default" in a list of classes: the default classes */
+	run(&r, "cbctl policy add dst 10.8.0.0/16 fail-on dropped,default && "
+	    "cbctl -j policy show dst 10.8.0.0/16");
+	EXPECT_NE(NULL, strstr(r.out,
+		  "\"fail_on\":\"refused,timeout,unreachable,abandoned,dropped\""));
+	EXPECT_EQ(0, cb_sh("cbctl policy del dst 10.8.0.0/16"));
 	/* last: it undoes the baseline's forcing */
 	run(&r, "cbctl -j breaker reset all");
 	EXPECT_STREQ("{\"result\":\"done\"}\n", r.out);
@@ -348,6 +360,7 @@ TEST_F(cli, prometheus_metrics)
 			   "port=\"80\",proto=\"tcp\",netns=\"[0-9]*\","
 			   "scope=\"[0-9]*\"} 1$' /tmp/cli.out"));
 	EXPECT_NE(NULL, strstr(r.out, "cbreaker_outcomes_total{class=\"abandoned\"} "));
+	EXPECT_NE(NULL, strstr(r.out, "cbreaker_amended_total{class=\"dropped\"} "));
 	/* each family's series stand together, as the format requires */
 	EXPECT_EQ(0, cb_sh("awk '!/^#/ { sub(/[{ ].*/, \"\"); "
 			   "if ($0 != last && seen[$0]) exit 1; seen[$0] = 1; last = $0 }' "

@@ -546,4 +546,173 @@ TEST_F_TIMEOUT(sense, a_handshake_outlives_many_later_ones, 300)
 	close(lfd);
 }
 
+/*
+ * fail-on's classes after the handshake, against a backend (a listener of
+ * this test, on loopback) that accepts and then does @how: BE_RESET closes
+ * with an RST (SO_LINGER 0), BE_DROP closes before sending a byte, BE_SERVE
+ * sends a byte and then closes. The client connects (its socket bound to
+ * device @dev for the handshake only, if not NULL), waits @wait_ms, then
+ * reads: -ECONNRESET, 0 (end of stream) or 1 (a byte), as it saw it.
+ */
+enum { BE_RESET, BE_DROP, BE_SERVE };
+
+static int backend_call_dev(const char *ip, unsigned short port, int lfd,
+			    int how, int wait_ms, const char *dev)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sockaddr_storage ss;
+	struct pollfd p = { .events = POLLIN };
+	socklen_t len = cb_addr(ip, port, &ss);
+	int c, a, ret;
+	char byte;
+
+	c = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (c < 0)
+		return -errno;
+	if ((dev && setsockopt(c, SOL_SOCKET, SO_BINDTODEVICE, dev, strlen(dev))) ||
+	    connect(c, (void *)&ss, len)) {
+		ret = -errno;
+		close(c);
+		return ret;
+	}
+	if (dev)
+		setsockopt(c, SOL_SOCKET, SO_BINDTODEVICE, "", 0);
+	p.fd = lfd;
+	a = poll(&p, 1, 2000) == 1 ? accept(lfd, NULL, NULL) : -1;
+	if (a < 0) {
+		close(c);
+		return -EIO;
+	}
+	usleep(wait_ms * 1000);
+	if (how == BE_RESET)
+		setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (how == BE_SERVE && write(a, "x", 1) != 1)
+		ret = -EIO;
+	close(a);
+	ret = recv(c, &byte, 1, 0);
+	if (ret < 0)
+		ret = -errno;
+	close(c);
+	return ret;
+}
+
+/* The breaker of @ip @port (TCP) as JSON in @out; cbctl's exit status. */
+static int show_at(const char *ip, unsigned short port, char *out, size_t len)
+{
+	return cb_sh_out(out, len, "cbctl -j breaker show dst %s port %u", ip,
+			 port);
+}
+
+static int backend_call(const char *ip, unsigned short port, int lfd, int how,
+			int wait_ms)
+{
+	return backend_call_dev(ip, port, lfd, how, wait_ms, NULL);
+}
+
+static long long status_of(const char *name)
+{
+	char out[4096];
+
+	if (cb_sh_out(out, sizeof(out), "cbctl -j status"))
+		return -1;
+	return cb_json_num(out, name);
+}
+
+/* A backend that accepts and resets: each reset is a failure, it trips. */
+TEST_F(sense, fail_on_reset_counts_resets_after_the_handshake)
+{
+	const char *lo = strchr(variant->ip, ':') ? "::1" : "127.0.0.1";
+	long long resets = status_of("fail_reset");
+	unsigned short port;
+	char out[4096];
+	int lfd, i;
+
+	ASSERT_LE(0, lfd = cb_listener(lo, SOCK_STREAM, &port));
+	/* without reset in fail-on: successes, as the handshakes were */
+	POLICY("dst %s port %u window 10 min-calls 3", lo, port);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(-ECONNRESET, backend_call(lo, port, lfd, BE_RESET, 0));
+	ASSERT_EQ(0, show_at(lo, port, out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_EQ(3, cb_json_num(out, "successes"));
+	EXPECT_EQ(0, cb_json_num(out, "failures"));
+
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port %u window 10 "
+			   "min-calls 4 failure-rate 75 fail-on default,reset",
+			   lo, port));
+	ASSERT_EQ(0, cb_sh("cbctl breaker reset dst %s port %u", lo, port));
+	/* served, then closed: a success */
+	ASSERT_EQ(1, backend_call(lo, port, lfd, BE_SERVE, 0));
+	/* a socket its owner steered (bound to a device) for its handshake:
+	 * its success was not counted, nor is its reset once it is not
+	 */
+	ASSERT_EQ(-ECONNRESET, backend_call_dev(lo, port, lfd, BE_RESET, 0, "lo"));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(-ECONNRESET, backend_call(lo, port, lfd, BE_RESET, 0));
+	ASSERT_EQ(0, show_at(lo, port, out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(3, cb_json_num(out, "failures"));
+	EXPECT_EQ(4, cb_json_num(out, "successes"));	/* 7 counted in all */
+	EXPECT_EQ(8, cb_json_num(out, "calls"));
+	EXPECT_EQ(resets + 3, status_of("fail_reset"));
+	EXPECT_EQ(-ECONNREFUSED, cb_connect(lo, port, SOCK_STREAM));
+	close(lfd);
+}
+
+/*
+ * The overloaded server that accepts and then closes: dropped. One that
+ * sends something first, or resets, is not dropped; nor is a drop later
+ * than fail-window.
+ */
+TEST_F(sense, fail_on_dropped_counts_connections_closed_before_a_byte)
+{
+	const char *lo = strchr(variant->ip, ':') ? "::1" : "127.0.0.1";
+	long long drops = status_of("fail_dropped");
+	unsigned short port;
+	char out[4096];
+	int lfd, i;
+
+	ASSERT_LE(0, lfd = cb_listener(lo, SOCK_STREAM, &port));
+	POLICY("dst %s port %u window 10 min-calls 3 fail-on dropped "
+	       "fail-window 500ms", lo, port);
+	ASSERT_EQ(1, backend_call(lo, port, lfd, BE_SERVE, 0));
+	ASSERT_EQ(-ECONNRESET, backend_call(lo, port, lfd, BE_RESET, 0));
+	/* closed without a byte, but after fail-window: no result at all */
+	ASSERT_EQ(0, backend_call(lo, port, lfd, BE_DROP, 800));
+	ASSERT_EQ(0, show_at(lo, port, out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_EQ(3, cb_json_num(out, "successes"));
+	EXPECT_EQ(0, cb_json_num(out, "failures"));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, backend_call(lo, port, lfd, BE_DROP, 0));
+	ASSERT_EQ(0, show_at(lo, port, out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_EQ(3, cb_json_num(out, "failures"));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(drops + 3, status_of("fail_dropped"));
+	EXPECT_EQ(-ECONNREFUSED, cb_connect(lo, port, SOCK_STREAM));
+	close(lfd);
+}
+
+/* A class left out of fail-on counts neither way: refused, here. */
+TEST_F(sense, fail_on_without_refused_ignores_refused_handshakes)
+{
+	long long ignored = status_of("ignored");
+	char out[4096];
+	int i;
+
+	POLICY("dst %s port 81 window 10 min-calls 3 fail-on timeout,unreachable",
+	       variant->ip);
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"closed\""));
+	EXPECT_EQ(0, cb_json_num(out, "failures"));
+	EXPECT_EQ(0, cb_json_num(out, "successes"));
+	EXPECT_EQ(5, cb_json_num(out, "calls"));
+	EXPECT_EQ(ignored + 5, status_of("ignored"));
+}
+
 TEST_HARNESS_MAIN

@@ -197,7 +197,7 @@ static void cb_fmt_rule(const struct cb_rule_arg *r, char *buf, size_t len)
 /* " key value" for every key @r gives. */
 static void cb_fmt_keys(const struct cb_rule_arg *r, char *buf, size_t len)
 {
-	char v[32];
+	char v[64];
 	size_t n = 0;
 	int i;
 

@@ -23,7 +23,49 @@ static const char *const cb_unit_arg[] = {
 	[CB_UNIT_NS] = "DURATION",	[CB_UNIT_NS_OFF] = "DURATION",
 	[CB_UNIT_FACTOR] = "FACTOR",	[CB_UNIT_MODE] = "enforce|dry-run",
 	[CB_UNIT_WINDOW_N] = "N",	[CB_UNIT_WINDOW_NS] = "DURATION",
+	[CB_UNIT_CLASSES] = "CLASS[,CLASS]...",
 };
+
+/* fail-on's classes, by name, comma-separated */
+static void cb_format_classes(uint64_t v, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = 0;
+	for (i = 0; i < CB_NR_CLASSES && n < len; i++)
+		if (v & (1U << i))
+			n += snprintf(buf + n, len - n, "%s%s", n ? "," : "",
+				      cb_class_names[i]);
+}
+
+/* "default" stands for the classes fail-on has by default. */
+static int cb_parse_classes(const char *s, uint64_t *v)
+{
+	const char *end;
+	size_t len;
+	int i;
+
+	*v = 0;
+	for (;;) {
+		end = strchr(s, ',');
+		len = end ? (size_t)(end - s) : strlen(s);
+		if (len == 7 && !strncmp(s, "default", 7)) {
+			*v |= CB_CLASS_DEFAULT;
+		} else {
+			for (i = 0; i < CB_NR_CLASSES; i++)
+				if (strlen(cb_class_names[i]) == len &&
+				    !strncmp(s, cb_class_names[i], len))
+					break;
+			if (i == CB_NR_CLASSES)
+				return -1;
+			*v |= 1U << i;
+		}
+		if (!end)
+			return 0;
+		s = end + 1;
+	}
+}
 
 /* The second row of a key written two ways (window): not a key of its own. */
 static bool cb_pkey_alias(int i)
@@ -50,6 +92,9 @@ static void cb_pkey_format(const struct cb_pkey *k, uint64_t v, char *buf,
 	case CB_UNIT_MODE:
 		snprintf(buf, len, "%s", cb_mode_name(v));
 		break;
+	case CB_UNIT_CLASSES:
+		cb_format_classes(v, buf, len);
+		break;
 	default:
 		snprintf(buf, len, "%" PRIu64, v);
 	}
@@ -58,7 +103,7 @@ static void cb_pkey_format(const struct cb_pkey *k, uint64_t v, char *buf,
 static void cb_policy_usage(void)
 {
 	struct cb_policy def;
-	char word[64], val[32];
+	char word[64], val[64];
 	int i, n, col;
 
 	printf("Usage: cbctl policy add    DST [KEY VALUE]...\n"
@@ -80,6 +125,9 @@ static void cb_policy_usage(void)
 	       "window 100: the last 100 calls; window 60s: the calls of the last 60 s\n"
 	       "slow: a handshake that took this long, done or failed (a SYN timeout\n"
 	       "  is a failure and slow); a probe counts as good only if done and not slow\n"
+	       "fail-on: default is refused,timeout,unreachable,abandoned; reset and dropped\n"
+	       "  (RST, or FIN before any byte, within fail-window of the connect) turn\n"
+	       "  a handshake's success into a failure\n"
 	       "Keys: values (default)\n");
 	cb_policy_default(&def);
 	for (i = 0; i < CB_NR_PKEYS; i++) {
@@ -177,6 +225,11 @@ static int cb_parse_value(int i, const char *s, struct cb_rule_arg *r)
 		else
 			return cb_err("bad mode \"%s\" (enforce or dry-run)", s);
 		break;
+	case CB_UNIT_CLASSES:
+		if (cb_parse_classes(s, &r->val[i]))
+			return cb_err("bad %s \"%s\" (classes separated by commas: %s, or default)",
+				      k->name, s, k->range);
+		break;
 	}
 	r->given[i] = true;
 	return 0;
@@ -253,7 +306,7 @@ static int cb_put_rule(struct nlmsghdr *nlh, const void *arg)
 static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[CB_A_MAX + 1];
-	char dst[64], val[32], name[40];
+	char dst[64], val[64], name[40];
 	unsigned int *n = data;
 	const struct cb_pkey *k;
 	uint64_t v;
@@ -286,7 +339,7 @@ static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 			 k->unit == CB_UNIT_FACTOR ? "_percent" : "");
 		cb_pkey_format(k, v, val, sizeof(val));
 		cb_print_text(" %s %s", k->name, val);
-		if (k->unit == CB_UNIT_MODE)
+		if (k->unit == CB_UNIT_MODE || k->unit == CB_UNIT_CLASSES)
 			cb_print_str(CB_PRINT_JSON, name, NULL, val);
 		else
 			cb_print_u64(CB_PRINT_JSON, name, NULL, v);

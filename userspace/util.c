@@ -308,6 +308,8 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_IGNORED] = "ignored",
 		[CB_STAT_TRIP_CAPPED] = "trip_capped",
 		[CB_STAT_BULKHEAD] = "rejected_bulkhead",
+		[CB_STAT_FAIL_RESET] = "fail_reset",
+		[CB_STAT_FAIL_DROPPED] = "fail_dropped",
 	};
 
 	return stat < __CB_STAT_MAX ? names[stat] : "?";

@@ -9,8 +9,8 @@
 #include <bpf/bpf_tracing.h>
 #include <linux/cbreaker.h>
 
-extern void cb_record(void *key, __u32 key__sz, __u32 outcome,
-		      __u64 latency_ns, __u32 epoch) __ksym;
+extern int cb_record(void *key, __u32 key__sz, __u32 outcome,
+		     __u64 latency_ns, __u32 epoch) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
 
 struct {

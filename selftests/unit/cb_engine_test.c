@@ -477,6 +477,115 @@ TEST_F(engine, an_abandoned_handshake_counts_only_after_slow)
 	ASSERT_EQ(CB_STATE_OPEN, state(self));
 }
 
+TEST_F(engine, fail_on_leaves_out_classes_which_then_count_neither_way)
+{
+	int i, a;
+
+	self->p.fail_on = CB_CLASS_TIMEOUT;
+	ASSERT_EQ(NULL, cb_policy_invalid(&self->p));
+	for (i = 0; i < 10; i++)
+		call(self, CB_OUT_REFUSED, MS);
+	ASSERT_EQ(0, self->b.failures);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	for (i = 0; i < 5; i++)
+		call(self, CB_OUT_TIMEOUT, MS);
+	ASSERT_EQ(5, self->b.failures);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));	/* 5 of 5, not 5 of 15 */
+
+	/* half-open: a refused probe gives its place to another call */
+	self->now += 10 * SEC;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	for (i = 0; i < 3; i++)
+		ASSERT_LE(0, call(self, CB_OUT_REFUSED, MS));
+	ASSERT_EQ(0, (int)self->b.probes_placed);
+	a = cb_engine_admit(&self->b, &self->p, self->now, 0, &self->ch);
+	ASSERT_LE(0, a);
+	ASSERT_EQ(1, (int)self->b.probes_placed);
+	call(self, CB_OUT_SUCCESS, MS);
+	cb_engine_record(&self->b, &self->p, CB_OUT_SUCCESS, MS, a, self->now,
+			 0, &self->ch);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+}
+
+TEST_F(engine, a_reset_after_the_handshake_turns_its_success_into_a_failure)
+{
+	int i, a, old;
+
+	self->p.fail_on = CB_CLASS_DEFAULT | CB_CLASS_RESET;
+	cb_engine_rules(&self->b, &self->p, 1);
+	ASSERT_EQ(1, (int)self->b.fail_late);
+	for (i = 0; i < 5; i++) {
+		a = call(self, CB_OUT_SUCCESS, MS);
+		if (i < 3)	/* reset soon after: the hooks report it */
+			cb_engine_amend(&self->b, &self->p, a, self->now, 0,
+					&self->ch);
+	}
+	ASSERT_EQ(3, self->b.failures);
+	ASSERT_EQ(2, self->b.successes);
+	ASSERT_EQ(CB_STATE_OPEN, state(self));	/* 3 of 5 failed */
+
+	/* a probe done, then reset: a failed probe */
+	self->now += 10 * SEC;
+	a = call(self, CB_OUT_SUCCESS, MS);
+	old = a;
+	ASSERT_EQ(1, (int)self->b.probes_ok);
+	cb_engine_amend(&self->b, &self->p, a, self->now, 0, &self->ch);
+	ASSERT_EQ(0, (int)self->b.probes_ok);
+	ASSERT_EQ(1, (int)self->b.probes_failed);
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+	/* a reset of a call of the half-open days decides nothing now */
+	cb_engine_amend(&self->b, &self->p, old, self->now, 0, &self->ch);
+	ASSERT_EQ(0, (int)self->b.cw.fails);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+
+	self->p.fail_on = CB_CLASS_DEFAULT;
+	cb_engine_rules(&self->b, &self->p, 2);
+	ASSERT_EQ(0, (int)self->b.fail_late);
+}
+
+/*
+ * Only a success the breaker counted as one may be amended (the hooks mark
+ * no other); a half-open whose probes all counted neither way waits.
+ */
+TEST_F(engine, what_a_reset_may_amend_and_a_half_open_left_without_probes)
+{
+	int a;
+
+	self->p.fail_on = CB_CLASS_DEFAULT | CB_CLASS_RESET;
+	a = cb_engine_admit(&self->b, &self->p, self->now, 0, &self->ch);
+	ASSERT_EQ(1, cb_engine_record(&self->b, &self->p, CB_OUT_SUCCESS, MS,
+				      a, self->now, 0, &self->ch));
+	a = cb_engine_admit(&self->b, &self->p, self->now, 0, &self->ch);
+	ASSERT_EQ(0, cb_engine_record(&self->b, &self->p, CB_OUT_REFUSED, MS,
+				      a, self->now, 0, &self->ch));
+	trip(self);
+	self->now += 10 * SEC;
+	/* a slow probe is a failed one already: nothing to amend */
+	a = cb_engine_admit(&self->b, &self->p, self->now, 0, &self->ch);
+	ASSERT_EQ(0, cb_engine_record(&self->b, &self->p, CB_OUT_SUCCESS,
+				      self->p.slow_ns, a, self->now, 0, &self->ch));
+	ASSERT_EQ(1, (int)self->b.probes_failed);
+	a = cb_engine_admit(&self->b, &self->p, self->now, 0, &self->ch);
+	ASSERT_EQ(1, cb_engine_record(&self->b, &self->p, CB_OUT_SUCCESS, MS,
+				      a, self->now, 0, &self->ch));
+
+	/* every probe refused under fail-on timeout: no verdict at probe-wait */
+	trip(self);
+	self->p.fail_on = CB_CLASS_TIMEOUT;
+	self->now += 60 * SEC;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	call(self, CB_OUT_REFUSED, MS);
+	ASSERT_EQ(0, (int)self->b.probes_placed);
+	self->now += self->p.probe_wait_ns;
+	ASSERT_EQ(CB_STATE_HALF_OPEN, state(self));
+	call(self, CB_OUT_SUCCESS, MS);
+	call(self, CB_OUT_SUCCESS, MS);
+	ASSERT_EQ(CB_STATE_CLOSED, state(self));
+}
+
 TEST_F(engine, idle_closed_breakers_may_be_evicted)
 {
 	call(self, CB_OUT_SUCCESS, 0);

@@ -228,8 +228,9 @@ static void ref_add(struct ref *m, const struct cb_policy *p, int fail,
 	ref_check(m, p, now, rnd);
 }
 
-static void ref_record(struct ref *m, const struct cb_policy *p, int fail,
-		       __u64 latency, __u32 epoch, __u64 now, __u64 rnd)
+/* 1: a success that went into the window, or a good probe */
+static int ref_record(struct ref *m, const struct cb_policy *p, int fail,
+		      __u64 latency, __u32 epoch, __u64 now, __u64 rnd)
 {
 	int slow = latency >= p->slow_ns;	/* a slow failure is both */
 
@@ -240,18 +241,35 @@ static void ref_record(struct ref *m, const struct cb_policy *p, int fail,
 		m->successes++;
 	m->slow += slow;
 	if (m->forced == CB_FORCE_OPEN)
-		return;
+		return 0;
 	ref_tick(m, p, now, rnd);
 	if (epoch != (m->epoch & 0x7fffffff))
-		return;
-	if (m->forced || m->state == CB_STATE_CLOSED)
+		return 0;
+	if (m->forced || m->state == CB_STATE_CLOSED) {
 		ref_add(m, p, fail, slow, now, rnd);
-	else if (m->state == CB_STATE_HALF_OPEN)
+		return !fail;
+	}
+	if (m->state == CB_STATE_HALF_OPEN) {
 		ref_probe(m, p, !fail && !slow, now, rnd);
+		return !fail && !slow;
+	}
+	return 0;
 }
 
-static void ref_amend(struct ref *m, const struct cb_policy *p, __u64 now,
-		      __u64 rnd)
+/* A result of a class fail-on leaves out: a half-open probe's place back. */
+static void ref_void(struct ref *m, const struct cb_policy *p, __u32 epoch,
+		     __u64 now, __u64 rnd)
+{
+	now = ref_clock(m, now);
+	ref_tick(m, p, now, rnd);
+	if (!m->forced && m->state == CB_STATE_HALF_OPEN &&
+	    epoch == (m->epoch & 0x7fffffff) && m->placed > m->ok + m->failed &&
+	    !--m->placed)
+		m->probe_deadline = 0;
+}
+
+static void ref_amend(struct ref *m, const struct cb_policy *p, __u32 epoch,
+		      __u64 now, __u64 rnd)
 {
 	int i;
 
@@ -263,6 +281,8 @@ static void ref_amend(struct ref *m, const struct cb_policy *p, __u64 now,
 	if (m->forced == CB_FORCE_OPEN)
 		return;
 	ref_tick(m, p, now, rnd);
+	if (epoch != (m->epoch & 0x7fffffff))
+		return;
 	if (m->state == CB_STATE_HALF_OPEN && m->ok) {
 		m->ok--;
 		ref_probe(m, p, 0, now, rnd);
@@ -322,6 +342,8 @@ static void ref_policy(struct cb_policy *p)
 		p->probe_wait_ns = ref_pick(ms, 6) * MS;
 		p->mode = ref_rand() % 5 == 0 ? CB_MODE_DRY_RUN : CB_MODE_ENFORCE;
 		p->max_open = ref_rand() % 2 ? 100 : 1 + ref_rand() % 99;
+		p->fail_on = ref_rand() % 3 ? CB_CLASS_DEFAULT :
+			     1 + ref_rand() % CB_CLASS_ALL;
 	} while (cb_policy_invalid(p));
 }
 
@@ -393,7 +415,7 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 	__u32 pend[64];
 	__u64 now, rnd;
 	__u16 gen = 0;
-	int a, am;
+	int a, am, taken;
 	static const __u64 steps_for[] = { 10, 100, 1000, 5000 };
 
 	ref_rng = 0x9e3779b97f4a7c15ULL;
@@ -429,19 +451,32 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				static const int outs[] = { CB_OUT_SUCCESS, CB_OUT_SUCCESS,
 							    CB_OUT_REFUSED, CB_OUT_TIMEOUT,
 							    CB_OUT_UNREACH };
-				int out = outs[ref_rand() % 5];
+				/* their classes, for fail-on */
+				static const int classes[] = { 0, 0, CB_CLASS_REFUSED,
+							       CB_CLASS_TIMEOUT,
+							       CB_CLASS_UNREACHABLE };
+				int k = ref_rand() % 5, out = outs[k];
 				__u64 lat = p.slow_ns - 1 + ref_rand() % 3;
 				__u32 ep;
 
 				i = ref_rand() % npend;
 				ep = pend[i];
 				pend[i] = pend[--npend];
-				cb_engine_record(&b, &p, out, lat, ep, now, rnd, &ch);
-				ref_record(&m, &p, out != CB_OUT_SUCCESS, lat, ep, now, rnd);
+				taken = cb_engine_record(&b, &p, out, lat, ep, now,
+							 rnd, &ch);
+				if (classes[k] && !(p.fail_on & classes[k]))
+					ref_void(&m, &p, ep, now, rnd);
+				else
+					ASSERT_EQ(ref_record(&m, &p, out != CB_OUT_SUCCESS,
+							     lat, ep, now, rnd), taken);
 			} else if (r < 75) {
-				cb_engine_amend(&b, &p, b.epoch & 0x7fffffff,
-						now, rnd, &ch);
-				ref_amend(&m, &p, now, rnd);
+				/* a reset or drop: of a call admitted now or before */
+				__u32 ep = npend && ref_rand() % 2 ?
+					   pend[ref_rand() % npend] :
+					   b.epoch & 0x7fffffff;
+
+				cb_engine_amend(&b, &p, ep, now, rnd, &ch);
+				ref_amend(&m, &p, ep, now, rnd);
 			} else if (r < 95) {
 				static const __u64 steps[] = { 1, 10, 100, 400, 1000, 2500 };
 

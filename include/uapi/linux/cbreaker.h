@@ -70,12 +70,33 @@ enum cb_outcome {
 	CB_OUT_UNREACH,		/* host/net unreachable (ICMP, or no route) */
 	CB_OUT_PORT_UNREACH,	/* UDP: ICMP port unreachable */
 	CB_OUT_ABANDONED,	/* closed or disconnected by its owner in SYN_SENT */
+	/* after a handshake done, its success turned into a failure: */
+	CB_OUT_RESET,		/* RST while ESTABLISHED */
+	CB_OUT_DROPPED,		/* FIN while ESTABLISHED, before any byte */
 	__CB_OUT_MAX,
 	/*
 	 * Not an outcome: the result of a socket whose owner changed what the
 	 * result depends on (TTL, source address, device). Counted, not judged.
 	 */
 	CB_OUT_IGNORED = __CB_OUT_MAX,
+};
+
+/*
+ * Classes of failed outcomes, for a policy's fail-on: bits. Port
+ * unreachable is UDP's refused. Reset and dropped are seen after the
+ * handshake (within the policy's fail-window of the connect).
+ */
+enum cb_class {
+	CB_CLASS_REFUSED	= 1 << 0,
+	CB_CLASS_TIMEOUT	= 1 << 1,
+	CB_CLASS_UNREACHABLE	= 1 << 2,
+	CB_CLASS_ABANDONED	= 1 << 3,
+	CB_CLASS_RESET		= 1 << 4,
+	CB_CLASS_DROPPED	= 1 << 5,
+	CB_CLASS_ALL		= (1 << 6) - 1,
+	CB_CLASS_DEFAULT	= CB_CLASS_REFUSED | CB_CLASS_TIMEOUT |
+				  CB_CLASS_UNREACHABLE | CB_CLASS_ABANDONED,
+	CB_CLASS_LATE		= CB_CLASS_RESET | CB_CLASS_DROPPED,
 };
 
 /*
@@ -174,6 +195,7 @@ struct cb_policy {
 	__u64	probe_wait_ns;	/* half-open gives up on probes after this */
 	__u64	max_age_ns;	/* count window results older drop out; 0: never */
 	__u64	connect_timeout_ns; /* TCP connects give up after this; 0: never */
+	__u64	fail_window_ns;	/* reset and dropped count this long after connect */
 	__u32	window_calls;	/* count window size */
 	__u32	min_calls;	/* calls in the window before any decision */
 	__u16	backoff;	/* open period factor per consecutive trip, percent */
@@ -185,7 +207,7 @@ struct cb_policy {
 	__u8	mode;		/* enum cb_mode */
 	__u8	prefixlen;	/* set by the module: its rule's address bits */
 	__u8	max_open;	/* at most this percentage of its breakers not closed */
-	__u8	pad;
+	__u8	fail_on;	/* enum cb_class bits: the failures it counts */
 	__u16	max_conns;	/* TCP connections at once per destination; 0: any */
 	/* set by the module: where max-open counts its breakers; 0: nowhere */
 	__u16	cap_slot, cap_gen;
@@ -206,6 +228,7 @@ enum cb_unit {
 	CB_UNIT_MODE,		/* enum cb_mode: enforce or dry-run */
 	CB_UNIT_WINDOW_N,	/* window in calls: sets window_ns to 0 */
 	CB_UNIT_WINDOW_NS,	/* window in time: 0 means in calls */
+	CB_UNIT_CLASSES,	/* enum cb_class bits, as a list of their names */
 };
 
 /* The policy keys themselves are listed once, in <linux/cbreaker_keys.h>. */
@@ -252,9 +275,10 @@ struct cb_breaker {
 		dry_run:1,	/* its policy refuses nothing (dry-run, or none) */
 		datagram:1,	/* UDP: a probe no ICMP error answers by probe-wait succeeded */
 		cap_open:1,	/* counted by max-open as not closed (cap_slot) */
-		held:1;		/* a trip max-open held back, until it opens or
+		held:1,		/* a trip max-open held back, until it opens or
 				 * its window no longer says trip
 				 */
+		fail_late:1;	/* its policy counts resets or drops (hooks) */
 	/*
 	 * max-conns, one word for the hooks' atomics: its policy's limit
 	 * (CB_BULKHEAD_MAX, set by the module) and the TCP connections the
@@ -310,11 +334,16 @@ enum cb_stat {
 				 * an ICMP error may make one a failure later)
 				 */
 	CB_STAT_FAIL_ABANDONED,	/* handshakes given up by their owner after slow */
-	CB_STAT_IGNORED,	/* results of sockets their owner steered */
+	CB_STAT_IGNORED,	/* results counted neither way: of a class not in
+				 * their policy's fail-on, or of a socket its
+				 * owner steered
+				 */
 	CB_STAT_TRIP_CAPPED,	/* trips max-open held back, once per breaker
 				 * until it opens or its window recovers
 				 */
 	CB_STAT_BULKHEAD,	/* connects refused by max-conns: no failures */
+	CB_STAT_FAIL_RESET,	/* successes turned into failures: reset, */
+	CB_STAT_FAIL_DROPPED,	/* and dropped (fail-on) */
 	__CB_STAT_MAX,
 };
 
@@ -484,6 +513,8 @@ enum cb_attr {
 	CB_A_P_MAX_OPEN,	/* u8, a policy key (see above) */
 	CB_A_P_MAX_CONNS,	/* u16, a policy key */
 	CB_A_CONNS,		/* u32, a breaker's open connections (max-conns) */
+	CB_A_P_FAIL_ON,		/* u8, a policy key */
+	CB_A_P_FAIL_WINDOW_NS,	/* u64, a policy key */
 	__CB_A_MAX,
 };
 
