@@ -681,6 +681,10 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	/* a failure that took as long (a SYN timeout) is slow as well */
 	int slow = p && latency_ns >= p->slow_ns;
 
+	if (!cb_engine_counts(p, out)) {
+		cb_probe_void(b, p, epoch, now, rnd, ch);
+		return 0;
+	}
 	/*
 	 * A handshake its owner gave up on is a failure, and slow, once it
 	 * had waited about the slow threshold: 7/8 of it, so that a client's
@@ -688,10 +692,6 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	 * Sooner (a Happy Eyeballs loser, a cancelled request) it says
 	 * nothing either way.
 	 */
-	if (!cb_engine_counts(p, out)) {
-		cb_probe_void(b, p, epoch, now, rnd, ch);
-		return 0;
-	}
 	if (out == CB_OUT_ABANDONED) {
 		if (!p || latency_ns < p->slow_ns - p->slow_ns / 8)
 			return 0;
