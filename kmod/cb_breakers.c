@@ -438,6 +438,33 @@ static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
  * connection reset or dropped within fail-window, turns the success it was
  * counted as into a failure.
  */
+/*
+ * The common result, a success of a healthy closed breaker: one lock
+ * section, no policy lookup (cb_engine_record_fast). -1: not that case.
+ */
+static int cb_record_fast(struct bpf_map *map, const struct cb_key *key,
+			  u64 latency_ns, u32 epoch, u64 now)
+{
+	raw_spinlock_t *lock = cb_lock_for(key);
+	struct cb_breaker *b;
+	unsigned long flags;
+	u16 gen = cb_gen();
+	int ret = CB_RECORD_POLICY;
+
+	raw_spin_lock_irqsave(lock, flags);
+	b = cb_lookup(map, key);
+	if (b)
+		ret = cb_engine_record_fast(b, CB_OUT_SUCCESS, latency_ns,
+					    epoch, now, gen);
+	raw_spin_unlock_irqrestore(lock, flags);
+	if (ret == CB_RECORD_POLICY)
+		return -1;
+	/* a UDP datagram is no success yet: an ICMP error may follow */
+	cb_stat_add(key->proto == IPPROTO_UDP ? CB_STAT_DATAGRAMS :
+		    CB_STAT_SUCCESS, 1);
+	return ret;
+}
+
 int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		      u64 latency_ns, u32 epoch, u64 now)
 {
@@ -446,6 +473,7 @@ int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	};
 	struct bpf_map *map;
 	struct cb_op op;
+	int ret;
 
 	if (out == CB_OUT_IGNORED) {
 		cb_stat_add(CB_STAT_IGNORED, 1);
@@ -454,6 +482,11 @@ int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	map = cb_map(CB_MAP_BREAKERS);
 	if (!map || out >= __CB_OUT_MAX)
 		return 0;
+	if (out == CB_OUT_SUCCESS) {
+		ret = cb_record_fast(map, key, latency_ns, epoch, now);
+		if (ret >= 0)
+			return ret;
+	}
 	cb_op_init(&op, key, now);
 	if (cb_op_run(map, &op, cb_record_fn, &a))
 		return 0;

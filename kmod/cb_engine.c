@@ -550,6 +550,13 @@ void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 	cb_bulkhead_limit(b, b->dry_run ? 0 : p->max_conns);
 	/* the hooks watch its connections after the handshake (dry-run too) */
 	b->fail_late = p && (p->fail_on & CB_CLASS_LATE);
+	/* for cb_engine_record_fast(): the window fits, the threshold is known */
+	b->slow_us = 0;
+	if (p) {
+		cb_window_fit(b, p, b->seen);
+		b->slow_us = p->slow_ns / 1000 < 0xffffffffULL ?
+			     p->slow_ns / 1000 : 0xffffffffU;
+	}
 	b->rules_gen = gen;
 }
 
@@ -721,6 +728,37 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		return !fail && !slow;
 	}
 	return 0;	/* a datagram probe is judged at probe-wait, or by an ICMP error */
+}
+
+/* Does the window hold a failure or a slow result? (Ageing would only drop.) */
+static int cb_window_clean(const struct cb_breaker *b)
+{
+	unsigned int i;
+
+	if (!b->time_window)
+		return !b->cw.fails && !b->cw.slows;
+	for (i = 0; i < CB_TIME_BUCKETS; i++)
+		if (b->tw.fails[i] || b->tw.slows[i])
+			return 0;
+	return 1;
+}
+
+int cb_engine_record_fast(struct cb_breaker *b, enum cb_outcome out,
+			  __u64 latency_ns, __u32 epoch, __u64 now, __u16 gen)
+{
+	/* latency below the threshold in whole us is below the threshold */
+	if (out != CB_OUT_SUCCESS || b->forced || b->state != CB_STATE_CLOSED ||
+	    b->held || b->rules_gen != gen || !b->slow_us ||
+	    latency_ns >= (__u64)b->slow_us * 1000 ||
+	    epoch != (b->epoch & 0x7fffffff) || !cb_window_clean(b))
+		return CB_RECORD_POLICY;
+	now = cb_clock(b, now);
+	b->successes++;
+	if (b->time_window)
+		tw_add(&b->tw, 0, 0, now);
+	else
+		cw_add(&b->cw, b->age_tick_ms, 0, 0, now);
+	return 1;
 }
 
 void cb_engine_amend(struct cb_breaker *b, const struct cb_policy *p,

@@ -114,6 +114,16 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		     enum cb_outcome out, __u64 latency_ns, __u32 epoch,
 		     __u64 now, __u64 rnd, struct cb_changes *ch);
 /*
+ * The hot path of a result, which needs no policy: a success, not slow, for
+ * a closed unforced breaker whose window holds no failure and nothing
+ * slow, noted at rules generation @gen (cb_engine_rules): nothing it can
+ * trip. Same counts and answer as cb_engine_record(), or CB_RECORD_POLICY:
+ * ask cb_engine_record().
+ */
+#define CB_RECORD_POLICY	(-1)
+int cb_engine_record_fast(struct cb_breaker *b, enum cb_outcome out,
+			  __u64 latency_ns, __u32 epoch, __u64 now, __u16 gen);
+/*
  * An ICMP error for a UDP datagram, or a TCP connection reset or dropped
  * soon after its handshake (fail-on), admitted at @epoch: the newest
  * successful result becomes a failure (in half-open: a failed probe). The

@@ -295,9 +295,10 @@ struct cb_breaker {
 	__u64	calls;		/* admitted calls */
 	__u64	successes;
 	__u64	failures;
-	__u32	slow;		/* per breaker, these two wrap at 2^32 */
+	__u32	slow;		/* per breaker, these three wrap at 2^32 */
 	__u32	abandoned;	/* failures that were handshakes given up by their owner */
-	__u64	rejected;	/* refused by us (or would have been, dry-run); never failures */
+	__u32	rejected;	/* refused by us (or would have been, dry-run); never failures */
+	__u32	slow_us;	/* its policy's slow threshold, in whole us; 0: none */
 	__u64	opened_at;
 	union {			/* one or the other, by state */
 		__u64	open_until;	/* open: 0 while forced open (until reset) */
