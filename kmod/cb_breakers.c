@@ -433,12 +433,6 @@ static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
 }
 
 /*
- * An outcome: sensed by the tracing programs (any context, under RCU), or
- * a UDP datagram let through. A UDP failure (an ICMP error), or a TCP
- * connection reset or dropped within fail-window, turns the success it was
- * counted as into a failure.
- */
-/*
  * The common result, a success of a healthy closed breaker: one lock
  * section, no policy lookup (cb_engine_record_fast). -1: not that case.
  */
@@ -465,6 +459,12 @@ static int cb_record_fast(struct bpf_map *map, const struct cb_key *key,
 	return ret;
 }
 
+/*
+ * An outcome: sensed by the tracing programs (any context, under RCU), or
+ * a UDP datagram let through. A UDP failure (an ICMP error), or a TCP
+ * connection reset or dropped within fail-window, turns the success it was
+ * counted as into a failure.
+ */
 int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		      u64 latency_ns, u32 epoch, u64 now)
 {

@@ -730,7 +730,7 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	return 0;	/* a datagram probe is judged at probe-wait, or by an ICMP error */
 }
 
-/* Does the window hold a failure or a slow result? (Ageing would only drop.) */
+/* Does the window hold no failure and nothing slow? (Ageing only drops.) */
 static int cb_window_clean(const struct cb_breaker *b)
 {
 	unsigned int i;
