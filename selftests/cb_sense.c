@@ -316,22 +316,24 @@ TEST_F(sense, a_time_window_ages_out_old_successes)
 
 TEST_F(sense, a_probe_that_never_completes_cannot_hang_half_open)
 {
+	/* seconds, as many as the debug kernel needs to see each state */
+	unsigned int k = cb_timeout_scale();
 	char out[4096];
 	int fd;
 
-	POLICY("dst %s port 81 window 2 min-calls 2 open 1s jitter 0 probes 1 probe-wait 1s",
-	       variant->ip);
+	POLICY("dst %s port 81 window 2 min-calls 2 open %us jitter 0 probes 1 "
+	       "probe-wait %us", variant->ip, k, k);
 	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
 	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
 	ASSERT_EQ(0, cb_sh("tc qdisc add dev cb0 root netem loss 100%%"));
-	usleep(1200000);
+	usleep(1200000 * k);
 	fd = cb_connect_start(variant->ip, 81);	/* the probe: into a blackhole */
 	ASSERT_LE(0, fd);
 	/* only one probe is placed */
 	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
 	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"half-open\""));
-	usleep(1300000);
+	usleep(1300000 * k);
 	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
 	TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
