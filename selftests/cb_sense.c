@@ -277,10 +277,11 @@ TEST_F(sense, time_alone_half_opens_with_an_event)
 
 	POLICY("dst %s port 81 window 4 min-calls 2 open 1s jitter 0", variant->ip);
 	ASSERT_EQ(0, cb_sh("cbctl -j monitor >/tmp/mon 2>&1 & echo $! >/tmp/mon.pid"));
-	usleep(300000);
+	/* the monitor listens before the trip (slower on the debug kernel) */
+	usleep(300000 * cb_timeout_scale());
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
-	sleep(3);
+	sleep(3 * cb_timeout_scale());
 	cb_sh("kill $(cat /tmp/mon.pid)");
 	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cat /tmp/mon"));
 	TH_LOG("%s", out);
