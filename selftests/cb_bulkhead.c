@@ -49,15 +49,6 @@ static long long breaker_num(unsigned short port, const char *name)
 	return cb_json_num(out, name);
 }
 
-static long long status_num(const char *name)
-{
-	char out[8192];
-
-	if (cb_sh_out(out, sizeof(out), "cbctl -j status"))
-		return -1;
-	return cb_json_num(out, name);
-}
-
 struct load {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -124,7 +115,7 @@ TEST_F_TIMEOUT(bulk, eight_threads_never_hold_more_than_max_conns, 120)
 	struct server srv = { .lfd = self->lfd };
 	pthread_t st, th[8];
 	struct load l = { 0 };
-	long long before = status_num("rejected_bulkhead");
+	long long before = cb_status_num("rejected_bulkhead");
 	int i;
 
 	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.0.0.1 port %u max-conns 4",
@@ -152,7 +143,7 @@ TEST_F_TIMEOUT(bulk, eight_threads_never_hold_more_than_max_conns, 120)
 	 */
 	EXPECT_GE(l.made, breaker_num(self->port, "successes"));
 	EXPECT_LT(l.made * 9 / 10, breaker_num(self->port, "successes"));
-	EXPECT_EQ(l.refused, status_num("rejected_bulkhead") - before);
+	EXPECT_EQ(l.refused, cb_status_num("rejected_bulkhead") - before);
 }
 
 /* A connect's errno (0: connected); the socket in *@fd. */

@@ -86,6 +86,12 @@ static int show(struct _test_data_sense *self, unsigned short port,
 	return cb_sh_out(out, len, "%s%u proto %s", self->show, port, proto);
 }
 
+/* The loopback address of @ip's family. */
+static const char *loopback(const char *ip)
+{
+	return strchr(ip, ':') ? "::1" : "127.0.0.1";
+}
+
 #define POLICY(fmt, ...) ASSERT_EQ(0, cb_sh("cbctl policy add " fmt, ##__VA_ARGS__))
 
 TEST_F(sense, resets_trip_then_refusal_sends_nothing)
@@ -425,10 +431,9 @@ TEST_F(sense, the_most_specific_policy_governs)
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
 
 	/* no rule, no default: never tracked */
-	ASSERT_EQ(-ECONNREFUSED, cb_connect(strchr(variant->ip, ':') ? "::1" : "127.0.0.1",
-					    9, SOCK_STREAM));
+	ASSERT_EQ(-ECONNREFUSED, cb_connect(loopback(variant->ip), 9, SOCK_STREAM));
 	EXPECT_NE(0, cb_sh("cbctl breaker show dst %s port 9 2>/dev/null",
-			   strchr(variant->ip, ':') ? "::1" : "127.0.0.1"));
+			   loopback(variant->ip)));
 }
 
 /* Changing a policy applies to its breakers and keeps what they measured. */
@@ -520,7 +525,7 @@ TEST_F(sense, jitter_spreads_breakers_opened_together)
  */
 TEST_F_TIMEOUT(sense, a_handshake_outlives_many_later_ones, 300)
 {
-	const char *lo = strchr(variant->ip, ':') ? "::1" : "127.0.0.1";
+	const char *lo = loopback(variant->ip);
 	unsigned long long t0;
 	unsigned short port;
 	char out[4096];
@@ -616,20 +621,11 @@ static int backend_call(const char *ip, unsigned short port, int lfd, int how,
 	return backend_call_dev(ip, port, lfd, how, wait_ms, NULL);
 }
 
-static long long status_of(const char *name)
-{
-	char out[4096];
-
-	if (cb_sh_out(out, sizeof(out), "cbctl -j status"))
-		return -1;
-	return cb_json_num(out, name);
-}
-
 /* A backend that accepts and resets: each reset is a failure, it trips. */
 TEST_F(sense, fail_on_reset_counts_resets_after_the_handshake)
 {
-	const char *lo = strchr(variant->ip, ':') ? "::1" : "127.0.0.1";
-	long long resets = status_of("fail_reset");
+	const char *lo = loopback(variant->ip);
+	long long resets = cb_status_num("fail_reset");
 	unsigned short port;
 	char out[4096];
 	int lfd, i;
@@ -662,7 +658,7 @@ TEST_F(sense, fail_on_reset_counts_resets_after_the_handshake)
 	EXPECT_EQ(3, cb_json_num(out, "failures"));
 	EXPECT_EQ(4, cb_json_num(out, "successes"));	/* 7 counted in all */
 	EXPECT_EQ(8, cb_json_num(out, "calls"));
-	EXPECT_EQ(resets + 3, status_of("fail_reset"));
+	EXPECT_EQ(resets + 3, cb_status_num("fail_reset"));
 	EXPECT_EQ(-ECONNREFUSED, cb_connect(lo, port, SOCK_STREAM));
 	close(lfd);
 }
@@ -674,8 +670,8 @@ TEST_F(sense, fail_on_reset_counts_resets_after_the_handshake)
  */
 TEST_F(sense, fail_on_dropped_counts_connections_closed_before_a_byte)
 {
-	const char *lo = strchr(variant->ip, ':') ? "::1" : "127.0.0.1";
-	long long drops = status_of("fail_dropped");
+	const char *lo = loopback(variant->ip);
+	long long drops = cb_status_num("fail_dropped");
 	unsigned short port;
 	char out[4096];
 	int lfd, i;
@@ -697,7 +693,7 @@ TEST_F(sense, fail_on_dropped_counts_connections_closed_before_a_byte)
 	TH_LOG("%s", out);
 	EXPECT_EQ(3, cb_json_num(out, "failures"));
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
-	EXPECT_EQ(drops + 3, status_of("fail_dropped"));
+	EXPECT_EQ(drops + 3, cb_status_num("fail_dropped"));
 	EXPECT_EQ(-ECONNREFUSED, cb_connect(lo, port, SOCK_STREAM));
 	close(lfd);
 }
@@ -705,7 +701,7 @@ TEST_F(sense, fail_on_dropped_counts_connections_closed_before_a_byte)
 /* A class left out of fail-on counts neither way: refused, here. */
 TEST_F(sense, fail_on_without_refused_ignores_refused_handshakes)
 {
-	long long ignored = status_of("ignored");
+	long long ignored = cb_status_num("ignored");
 	char out[4096];
 	int i;
 
@@ -719,7 +715,7 @@ TEST_F(sense, fail_on_without_refused_ignores_refused_handshakes)
 	EXPECT_EQ(0, cb_json_num(out, "failures"));
 	EXPECT_EQ(0, cb_json_num(out, "successes"));
 	EXPECT_EQ(5, cb_json_num(out, "calls"));
-	EXPECT_EQ(ignored + 5, status_of("ignored"));
+	EXPECT_EQ(ignored + 5, cb_status_num("ignored"));
 }
 
 TEST_HARNESS_MAIN

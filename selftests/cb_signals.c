@@ -40,16 +40,6 @@ static int show_json(char *out, size_t len, const char *where, const char *ip,
 			 where, ip, port, proto);
 }
 
-/* A module-wide counter from "cbctl -j status"; -1 if it has none. */
-static long long status_num(const char *name)
-{
-	char out[8192];
-
-	if (cb_sh_out(out, sizeof(out), "cbctl -j status"))
-		return -2;
-	return cb_json_num(out, name);
-}
-
 /* Run @fn(@arg) in a child moved into network namespace @ns; its exit code. */
 static int in_netns(const char *ns, int (*fn)(const void *), const void *arg)
 {
@@ -294,7 +284,7 @@ TEST_F_TIMEOUT(sig, connect_timeout_ends_a_connect_without_one_of_its_own, 120)
 	EXPECT_NE(NULL, strstr(out, JSTATE("open")));
 	EXPECT_EQ(3, cb_json_num(out, "failures"));
 	EXPECT_EQ(0, cb_json_num(out, "abandoned"));
-	EXPECT_LE(3, status_num("fail_timeout"));
+	EXPECT_LE(3, cb_status_num("fail_timeout"));
 
 	err = timed_connect(variant->ip, 80, &ms);
 	TH_LOG("connect against the open breaker: %s after %llu ms",
@@ -466,7 +456,7 @@ TEST_F(sig, nonblocking_connects_abandoned_late_count_as_failures)
 	char out[4096];
 	int fds[3], i;
 
-	before = status_num("fail_abandoned");
+	before = cb_status_num("fail_abandoned");
 	POLICY("dst %s port 80 window 10 min-calls 3 failure-rate 50 open 30s", variant->ip);
 	BLACKHOLE();
 	ASSERT_EQ(0, start_connects(fds, 3, variant->ip, 80));
@@ -489,7 +479,7 @@ TEST_F(sig, nonblocking_connects_abandoned_late_count_as_failures)
 	ASSERT_EQ(0, sig_show(variant, 80, "tcp", out, sizeof(out)));
 	EXPECT_EQ(1, cb_json_num(out, "rejected"));
 	EXPECT_LE(0, before);
-	EXPECT_LE(before + 3, status_num("fail_abandoned"));
+	EXPECT_LE(before + 3, cb_status_num("fail_abandoned"));
 }
 
 /*
@@ -982,7 +972,7 @@ TEST_F(hops, failures_provoked_with_ttl_1_do_not_count)
 	long long ignored;
 	char out[4096];
 
-	ignored = status_num("ignored");
+	ignored = cb_status_num("ignored");
 	POLICY("dst %s port 80 window 10 min-calls 3 failure-rate 50 open 30s", variant->srv);
 	/* an unprivileged user sets TTL 1 and dials, 8 times */
 	ASSERT_EQ(8, ttl1_connects(variant->srv, 8));	/* not refused by us */
@@ -994,7 +984,7 @@ TEST_F(hops, failures_provoked_with_ttl_1_do_not_count)
 	EXPECT_EQ(0, cb_json_num(out, "failures"));
 	EXPECT_EQ(1, cb_json_num(out, "successes"));
 	EXPECT_LE(0, ignored);
-	EXPECT_LT(ignored, status_num("ignored"));
+	EXPECT_LT(ignored, cb_status_num("ignored"));
 }
 
 enum trick { BINDDEV, FOREIGN };
@@ -1094,7 +1084,7 @@ TEST_F(hops, failures_of_sockets_bound_to_a_device_do_not_count)
 			   "ip -n cbbad -6 route add fd78:2::/64 dev eth0"));
 	/* unbound sockets still take the real way */
 	ASSERT_EQ(0, cb_connect(variant->srv, 80, SOCK_STREAM));
-	ignored = status_num("ignored");
+	ignored = cb_status_num("ignored");
 	POLICY("dst %s port 80 window 10 min-calls 3 failure-rate 50 open 30s", variant->srv);
 	ASSERT_EQ(8, dials(variant->srv, 8, BINDDEV, "cbx0", 1, ECONNREFUSED, 20000));
 	ASSERT_EQ(0, cb_connect(variant->srv, 80, SOCK_STREAM));
@@ -1104,7 +1094,7 @@ TEST_F(hops, failures_of_sockets_bound_to_a_device_do_not_count)
 	EXPECT_EQ(0, cb_json_num(out, "failures"));
 	EXPECT_EQ(1, cb_json_num(out, "successes"));
 	EXPECT_LE(0, ignored);
-	EXPECT_LT(ignored, status_num("ignored"));
+	EXPECT_LT(ignored, cb_status_num("ignored"));
 }
 
 /*
@@ -1118,7 +1108,7 @@ TEST_F_TIMEOUT(hops, failures_of_sockets_with_a_foreign_source_do_not_count, 60)
 	long long ignored;
 	char out[4096];
 
-	ignored = status_num("ignored");
+	ignored = cb_status_num("ignored");
 	POLICY("dst %s port 80 window 10 min-calls 3 failure-rate 50 open 30s", variant->srv);
 	ASSERT_EQ(0, cb_sh("sysctl -qw net.ipv4.tcp_syn_retries=1"));
 	ASSERT_EQ(8, dials(variant->srv, 8, FOREIGN, variant->foreign, v6, ETIMEDOUT, 20000));
@@ -1129,7 +1119,7 @@ TEST_F_TIMEOUT(hops, failures_of_sockets_with_a_foreign_source_do_not_count, 60)
 	EXPECT_EQ(0, cb_json_num(out, "failures"));
 	EXPECT_EQ(1, cb_json_num(out, "successes"));
 	EXPECT_LE(0, ignored);
-	EXPECT_LT(ignored, status_num("ignored"));
+	EXPECT_LT(ignored, cb_status_num("ignored"));
 }
 
 TEST_HARNESS_MAIN

@@ -205,6 +205,16 @@ static inline long long cb_json_num(const char *json, const char *name)
 	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
 }
 
+/* The module-wide counter @name of "cbctl -j status", or -1. */
+static inline long long cb_status_num(const char *name)
+{
+	char out[8192];
+
+	if (cb_sh_out(out, sizeof(out), "cbctl -j status"))
+		return -1;
+	return cb_json_num(out, name);
+}
+
 static inline unsigned long long cb_now_ns(void)
 {
 	struct timespec ts;
