@@ -31,12 +31,24 @@ FIXTURE_VARIANT_ADD(sense, v6) {
 	.ip = "fd77::2", .url = "[fd77::2]", .far = "fd77:5::5",
 };
 
+/*
+ * The server's neighbour entries are permanent: once an entry aged (a test
+ * that takes minutes, as on the debug kernel), with every packet lost its
+ * resolution fails in 3 s and ends a blackholed handshake as unreachable
+ * (an ICMP error from our own host), where the tests expect the client to
+ * give up or time out.
+ */
+#define PEER "02:cb:00:00:00:02"
+
 static const char *cb_net_up =
 	"ip netns add cbsrv && "
-	"ip link add cb0 type veth peer name eth0 netns cbsrv && "
+	"ip link add cb0 type veth "
+	"peer name eth0 address " PEER " netns cbsrv && "
 	"ip addr add 10.77.0.1/24 dev cb0 && "
 	"ip addr add fd77::1/64 dev cb0 nodad && "
 	"ip link set cb0 up && "
+	"ip neigh replace 10.77.0.2 lladdr " PEER " nud permanent dev cb0 && "
+	"ip neigh replace fd77::2 lladdr " PEER " nud permanent dev cb0 && "
 	"ip -n cbsrv addr add 10.77.0.2/24 dev eth0 && "
 	"ip -n cbsrv addr add fd77::2/64 dev eth0 nodad && "
 	"ip -n cbsrv link set eth0 up && ip -n cbsrv link set lo up && "
@@ -535,6 +547,8 @@ TEST_F_TIMEOUT(sense, a_handshake_outlives_many_later_ones, 300)
 	POLICY("dst %s port %u window 100 min-calls 100", lo, port);
 	POLICY("dst %s port 80 window 4 min-calls 2 slow 1s", variant->ip);
 	ASSERT_EQ(0, cb_sh("tc qdisc add dev cb0 root netem loss 100%%"));
+	/* as minutes on the debug kernel leave it: the server's entry aged */
+	ASSERT_EQ(0, cb_sh("ip neigh flush dev cb0"));
 	t0 = cb_now_ms();
 	ASSERT_LE(0, fd = cb_connect_start(variant->ip, 80));
 	/* Its SYN outlives the loop even on the debug kernel (minutes there). */
@@ -544,15 +558,12 @@ TEST_F_TIMEOUT(sense, a_handshake_outlives_many_later_ones, 300)
 		ASSERT_EQ(0, cb_connect(lo, port, SOCK_STREAM));
 		ASSERT_EQ(1, cb_got(lfd, SOCK_STREAM, 2000));
 	}
-	while (cb_now_ms() - t0 < 1500)
+	/* past the 3 s in which a neighbour resolution would have failed */
+	while (cb_now_ms() - t0 < 4000)
 		usleep(100 * 1000);
 	close(fd);	/* abandoned after the slow threshold: a failure */
 	ASSERT_EQ(0, show(self, 80, "tcp", out, sizeof(out)));
 	TH_LOG("%s", out);
-	/* the debug kernel counted a failure of another class here: which */
-	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j status"));
-	TH_LOG("%s", strstr(out, "\"counters\"") ?: out);
-	ASSERT_EQ(0, show(self, 80, "tcp", out, sizeof(out)));
 	EXPECT_EQ(1, cb_json_num(out, "abandoned"));
 	EXPECT_EQ(1, cb_json_num(out, "failures"));
 	close(lfd);
