@@ -9,7 +9,9 @@
  * attached cgroup (cb_scope, set by cbctl for each cgroup it attaches to).
  *
  * A TCP connect to a closed breaker is admitted here without the module
- * (cb_admit_closed), as the module's own fast path would. An admitted TCP
+ * (cb_admit_closed), as the module's own fast path would, and after one
+ * such connect from the gate (struct cb_gate_set), one cache line of a
+ * small table rather than the breaker's bucket and element. An admitted TCP
  * connect under a policy with a connect timeout gets it as its
  * TCP_USER_TIMEOUT until the handshake is done (cb_sockops); under one with
  * max-conns it holds one of its destination's connections until it ends
@@ -53,7 +55,6 @@
 #define ICMP_FRAG_NEEDED	4
 #define ICMPV6_DEST_UNREACH	1
 #define ICMPV6_PORT_UNREACH	4
-#define CB_OUT_NONE	0xff	/* an ending that is no outcome of ours */
 #define SOL_TCP		6
 #define TCP_USER_TIMEOUT	18
 
@@ -129,6 +130,7 @@ struct cb_conn {
 	__u64 start;
 	__u32 epoch;	/* and CB_CONN_LATE */
 	__u32 scope;
+	__u32 gated;	/* admitted by the gate: the module counts the call */
 };
 
 /* in cb_conn.epoch (epochs are 31 bits): its policy counts resets or drops */
@@ -144,6 +146,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cb_conn);
 } cb_conns SEC(".maps");
+
+/* See struct cb_gate_set. */
+#define CB_GATE_NONE	(~0ULL)	/* no version taken: no fill */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CB_GATE_SETS + 1);	/* and its key */
+	__type(key, __u32);
+	__type(value, struct cb_gate_set);
+} cb_gate SEC(".maps");
 
 /*
  * Calls admitted by cb_admit_closed(), which the module counts among its
@@ -208,6 +219,15 @@ static __always_inline bool cb_ruled(struct cb_key *key)
 	       bpf_map_lookup_elem(&cb_rules, &rk);
 }
 
+/* One more of what the hooks count themselves (enum cb_count). */
+static __always_inline void cb_count(__u32 i)
+{
+	__u64 *n = bpf_map_lookup_elem(&cb_counts, &i);
+
+	if (n)	/* atomic: another task may preempt this one on this CPU */
+		__sync_fetch_and_add(n, 1);
+}
+
 /*
  * A TCP connect to a closed breaker (or one held closed) is admitted here,
  * without asking the module: the same answer and the same counts as its
@@ -223,8 +243,7 @@ static __always_inline bool cb_ruled(struct cb_key *key)
  */
 static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 {
-	__u32 tick = now >> 20, i = CB_COUNT_ADMITTED, epoch;
-	__u64 *n;
+	__u32 tick = now >> 20, epoch;
 
 	epoch = b->epoch;
 	barrier();	/* the epoch first (see above) */
@@ -232,12 +251,83 @@ static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 	    (b->forced != CB_FORCE_NONE || b->state != CB_STATE_CLOSED))
 		return -1;
 	__sync_fetch_and_add(&b->calls, 1);
-	n = bpf_map_lookup_elem(&cb_counts, &i);
-	if (n)	/* atomic: another task may preempt this one on this CPU */
-		__sync_fetch_and_add(n, 1);
+	cb_count(CB_COUNT_ADMITTED);
 	if (b->last_call != tick)	/* for idle eviction: ~1 ms ticks */
 		b->last_call = tick;
 	return epoch & 0x7fffffff;
+}
+
+/*
+ * The gate's set for @key, and its hash in *@h; none before the module,
+ * handed the map, wrote the hash's key in it (cb_maps_attach).
+ */
+static __always_inline struct cb_gate_set *cb_gate_set(const struct cb_key *key,
+						       __u64 *h)
+{
+	__u32 i = CB_GATE_KEY;
+	struct cb_gate_set *k = bpf_map_lookup_elem(&cb_gate, &i);
+
+	if (!k || !k->way[0])
+		return NULL;
+	*h = cb_key_hash(key, k->way);
+	i = CB_GATE_SET(*h);
+	return bpf_map_lookup_elem(&cb_gate, &i);
+}
+
+/* The epoch @g holds for the key of hash @h, or -1: ask its breaker. */
+static __always_inline int cb_gate_find(struct cb_gate_set *g, __u64 h)
+{
+	__u64 tag = CB_GATE_TAG(h), w;
+	__u32 i;
+
+	for (i = 0; i < CB_GATE_WAYS; i++) {
+		w = g->way[i];
+		if ((w & CB_GATE_TAGS) == tag)
+			return w & 0x7fffffff;
+	}
+	return -1;
+}
+
+/* May the gate admit to @b? Its policy needs nothing of the hooks. */
+static __always_inline bool cb_gate_ok(const struct cb_breaker *b)
+{
+	return !CB_BULKHEAD_MAX(b->bulkhead) && !b->fail_late &&
+	       !(b->connect_timeout_ms && cb_sockops_on);
+}
+
+/*
+ * cb_admit_closed() admitted through @b at @epoch, and @ver is the version
+ * @g had before @b was found: a way for the key of hash @h (its own, else a
+ * free one, else one taken from another key). If the module changed or
+ * deleted the breaker meanwhile, it bumped the version before it looked
+ * for the way: then the way is taken back here, or emptied there.
+ */
+static __always_inline void cb_gate_fill(struct cb_gate_set *g, __u64 h,
+					 __u64 ver,
+					 const struct cb_breaker *b,
+					 __u32 epoch)
+{
+	__u32 i, victim = (__u32)(h >> 32) % CB_GATE_WAYS;
+	__u64 tag = CB_GATE_TAG(h), *own = NULL, *way = NULL, w;
+
+	if (!cb_gate_ok(b))
+		return;
+	for (i = 0; i < CB_GATE_WAYS; i++) {
+		w = g->way[i];
+		if ((w & CB_GATE_TAGS) == tag)
+			own = &g->way[i];
+		else if (!w || (i == victim && !way))
+			way = &g->way[i];
+	}
+	if (own)
+		way = own;
+	if (!way)
+		return;
+	w = *way;
+	if (__sync_val_compare_and_swap(way, w, tag | epoch) != w)
+		return;
+	if (g->ver != ver)
+		__sync_val_compare_and_swap(way, tag | epoch, 0);
 }
 
 /* One more datagram to @key admitted on this socket, at @epoch. */
@@ -298,6 +388,16 @@ static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
 			return c;
 	}
 	return NULL;
+}
+
+/* The note of a connect admitted at @now and @epoch; @gated: by the gate. */
+static __always_inline void cb_conn_fill(struct cb_conn *c, __u64 now,
+					 __u32 epoch, __u32 scope, bool gated)
+{
+	c->start = now;
+	c->epoch = epoch;
+	c->scope = scope;
+	c->gated = gated;
 }
 
 /*
@@ -398,11 +498,7 @@ static __always_inline bool cb_bulkhead_on(const struct cb_breaker *b)
 /* A connect max-conns refuses: at once, counted, and no failure. */
 static __always_inline int cb_bulkhead(void)
 {
-	__u32 i = CB_COUNT_BULKHEAD;
-	__u64 *n = bpf_map_lookup_elem(&cb_counts, &i);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
+	cb_count(CB_COUNT_BULKHEAD);
 	bpf_set_retval(-EAGAIN);
 	return SOCK_DENY;
 }
@@ -450,10 +546,11 @@ static __always_inline void cb_connect_timeout(struct bpf_sock_addr *ctx,
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
-	struct cb_breaker *b;
-	struct cb_conn *c;
-	__u64 cookie, now;
+	__u64 cookie, now, h = 0, ver = CB_GATE_NONE;
+	struct cb_gate_set *g = NULL;
+	struct cb_breaker *b = NULL;
 	struct cb_sock *s = NULL;
+	struct cb_conn *c;
 	bool limited;
 	int ret = -1;
 
@@ -471,7 +568,34 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	}
 	key->scope = cb_scope;
 	key->netns = bpf_get_netns_cookie(ctx);
+	if (key->proto == IPPROTO_TCP) {
+		g = cb_gate_set(key, &h);
+		ret = g ? cb_gate_find(g, h) : -1;
+		/*
+		 * Its call is counted with its outcome, so only with a note:
+		 * without one it goes the way that counts it now.
+		 */
+		if (ret >= 0) {
+			now = bpf_ktime_get_ns();
+			c = cb_conn_claim(bpf_get_socket_cookie(ctx), now);
+			if (c) {
+				cb_count(CB_COUNT_ADMITTED);
+				cb_conn_fill(c, now, ret, key->scope, true);
+				return SOCK_ALLOW;
+			}
+			ret = -1;
+		}
+	}
 	b = bpf_map_lookup_elem(&cb_breakers, key);
+	if (b && g && cb_gate_ok(b)) {
+		/*
+		 * For a fill: the set's version (a full barrier), then the
+		 * breaker found again. One the module deletes or changes
+		 * meanwhile is gone by now, or bumps the version later.
+		 */
+		ver = __sync_fetch_and_add(&g->ver, 0);
+		b = bpf_map_lookup_elem(&cb_breakers, key);
+	}
 	if (!b && !cb_ruled(key))
 		return SOCK_ALLOW;
 	now = bpf_ktime_get_ns();
@@ -479,8 +603,11 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	/* before the breaker: a connect max-conns refuses was never admitted */
 	if (limited && !cb_slot_take(ctx, b, key))
 		return cb_bulkhead();
-	if (b && key->proto == IPPROTO_TCP)
+	if (b && key->proto == IPPROTO_TCP) {
 		ret = cb_admit_closed(b, now);
+		if (ret >= 0 && ver != CB_GATE_NONE)
+			cb_gate_fill(g, h, ver, b, ret);
+	}
 	if (ret < 0)
 		ret = cb_admit(key, sizeof(*key));
 	if (ret == CB_ADMIT_REFUSE) {
@@ -505,11 +632,9 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	if (b && b->connect_timeout_ms && cb_sockops_on)
 		cb_connect_timeout(ctx, s, b->connect_timeout_ms);
 	c = cb_conn_claim(cookie, now);
-	if (!c)
-		return SOCK_ALLOW;
-	c->start = now;
-	c->epoch = ret | (b && b->fail_late ? CB_CONN_LATE : 0);
-	c->scope = key->scope;
+	if (c)
+		cb_conn_fill(c, now, ret | (b && b->fail_late ? CB_CONN_LATE : 0),
+			     key->scope, false);
 	return SOCK_ALLOW;
 }
 
@@ -705,7 +830,7 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 	struct cb_conn *c = NULL, *way;
 	struct cb_key key = {};
 	struct cb_sock *s;
-	__u32 epoch, scope, i;
+	__u32 epoch, scope, i, call;
 
 	if (!cookie)
 		return;
@@ -719,14 +844,17 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 	start = c->start;
 	epoch = c->epoch;
 	scope = c->scope;
+	call = c->gated ? CB_RECORD_CALL : 0;
 	/* one outcome per handshake: whoever takes the note reports it */
 	if (__sync_val_compare_and_swap(&c->cookie, cookie, 0) != cookie ||
-	    out == CB_OUT_NONE)
+	    (out == CB_OUT_NONE && !call))
 		return;
+	if (out != CB_OUT_NONE && cb_steered(sk))
+		out = CB_OUT_IGNORED;
 	cb_sk_key(sk, &key, IPPROTO_TCP, scope);
 	/* the module reads the clock once, for the latency and the result */
-	if (cb_record(&key, sizeof(key), cb_steered(sk) ? CB_OUT_IGNORED : out,
-		      start, epoch & ~CB_CONN_LATE) <= 0 ||
+	if (cb_record(&key, sizeof(key), out | call, start,
+		      epoch & ~CB_CONN_LATE) <= 0 ||
 	    !(epoch & CB_CONN_LATE))
 		return;
 	/* a success a reset or drop may still turn into a failure */
@@ -981,7 +1109,8 @@ int cb_register(struct __sk_buff *skb)
 	return cb_map_attach(&cb_breakers, CB_MAP_BREAKERS) ?:
 	       cb_map_attach(&cb_rules, CB_MAP_RULES) ?:
 	       cb_map_attach(&cb_port_rules, CB_MAP_PORT_RULES) ?:
-	       cb_map_attach(&cb_counts, CB_MAP_COUNTS);
+	       cb_map_attach(&cb_counts, CB_MAP_COUNTS) ?:
+	       cb_map_attach(&cb_gate, CB_MAP_GATE);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -13,6 +13,7 @@
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
 #include <linux/prandom.h>
+#include <linux/random.h>
 #include <linux/workqueue.h>
 
 #include "cb_table.h"
@@ -60,6 +61,26 @@ static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
 	return &cb_locks[jhash(key, sizeof(*key), 0) & (CB_LOCKS - 1)];
 }
 
+/* The key of every gate's hash (cb_gate_key), made once. */
+static u64 cb_hash_key[2];
+
+/*
+ * A gate handed over gets the hash's key before any hook can run (cbctl
+ * attaches them after); one that has it already keeps the one its ways
+ * were made with.
+ */
+void cb_gate_key(struct bpf_map *map)
+{
+	u32 i = CB_GATE_KEY;
+	struct cb_gate_set *k = map->ops->map_lookup_elem(map, &i);
+
+	if (k && !READ_ONCE(k->way[0])) {
+		WRITE_ONCE(k->way[1], cb_hash_key[1]);
+		smp_wmb();	/* way[0] says the key is there */
+		WRITE_ONCE(k->way[0], cb_hash_key[0]);
+	}
+}
+
 /*
  * Count @b where its policy @p (NULL: none) counts it for max-open, as
  * closed or not (cb_caps.c); under its stripe lock, before and after every
@@ -92,6 +113,53 @@ static void cb_cap_sync(struct cb_breaker *b, const struct cb_policy *p,
 			b->cap_slot = 0;	/* its rule went meanwhile */
 		b->cap_open = open;
 	}
+}
+
+/*
+ * What the gate's way for a breaker stands for (struct cb_gate_set): its
+ * epoch, state and forcing, and whether its policy needs the hooks. Taken
+ * before and after a change under the stripe lock; when it differs, the
+ * way is emptied.
+ */
+static u64 cb_gate_sig(const struct cb_breaker *b)
+{
+	return b->epoch | (u64)b->state << 32 | (u64)b->forced << 40 |
+	       (u64)b->fail_late << 48 | (u64)!!b->connect_timeout_ms << 49 |
+	       (u64)!!CB_BULKHEAD_MAX(b->bulkhead) << 50;
+}
+
+/*
+ * Empty @key's way of the gate, under its stripe lock and RCU: first bump
+ * the set's version (fully ordered), so that a hook filling the way from
+ * the breaker as it was sees the bump and takes its way back, or filled it
+ * before the ways are read here. True if it emptied one.
+ */
+static bool cb_gate_kill(const struct cb_key *key)
+{
+	struct bpf_map *map = cb_map(CB_MAP_GATE);
+	u32 i = CB_GATE_KEY;
+	struct cb_gate_set *g;
+	bool found = false;
+	u64 h, tag, w, ver;
+
+	g = map ? map->ops->map_lookup_elem(map, &i) : NULL;
+	if (!g || !READ_ONCE(g->way[0]))
+		return false;	/* no key: no hook has made a way */
+	h = cb_key_hash(key, g->way);
+	tag = CB_GATE_TAG(h);
+	i = CB_GATE_SET(h);
+	g = map->ops->map_lookup_elem(map, &i);
+	if (!g)
+		return false;
+	ver = READ_ONCE(g->ver);
+	while (!try_cmpxchg64(&g->ver, &ver, ver + 1))
+		;
+	for (i = 0; i < CB_GATE_WAYS; i++) {
+		w = READ_ONCE(g->way[i]);
+		if ((w & CB_GATE_TAGS) == tag && cmpxchg64(&g->way[i], w, 0) == w)
+			found = true;
+	}
+	return found;
 }
 
 /* @b is deleted, under its stripe lock. */
@@ -189,8 +257,14 @@ static bool cb_evict_one(struct bpf_map *map, u64 now)
 		lock = cb_lock_for(&cur);
 		raw_spin_lock_irqsave(lock, f2);
 		b = cb_lookup(map, &cur);
-		if (b && cb_engine_idle(b, now, idle_ns) &&
+		/*
+		 * The gate admits without noting the call in the breaker: one
+		 * it admits to gets a second chance, and its next connect goes
+		 * the way that notes it.
+		 */
+		if (b && cb_engine_idle(b, now, idle_ns) && !cb_gate_kill(&cur) &&
 		    !map->ops->map_delete_elem(map, &cur)) {
+			cb_gate_kill(&cur);
 			cb_breaker_deleted(b);
 			cb_stat_add(CB_STAT_EVICTED, 1);
 			done = true;
@@ -295,6 +369,7 @@ static __always_inline int cb_op_run(struct bpf_map *map, struct cb_op *op,
 	struct cb_breaker *b;
 	unsigned long flags;
 	int err = -ENOENT;
+	u64 sig;
 
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, op->key);
@@ -304,10 +379,13 @@ static __always_inline int cb_op_run(struct bpf_map *map, struct cb_op *op,
 			b = cb_lookup(map, op->key);
 	}
 	if (b) {
+		sig = cb_gate_sig(b);
 		cb_cap_sync(b, op->pol, op->gen);
 		fn(op, b, arg);
 		cb_engine_rules(b, op->pol, op->gen);
 		cb_cap_sync(b, op->pol, op->gen);
+		if (cb_gate_sig(b) != sig)
+			cb_gate_kill(op->key);
 		if (op->copy)
 			*op->copy = *b;
 		if (!op->quiet)
@@ -381,7 +459,7 @@ int cb_breaker_admit(const struct cb_key *key)
 	 * an ICMP error says otherwise (cb_engine_amend).
 	 */
 	if (key->proto == IPPROTO_UDP)
-		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret, now);
+		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret, false, now);
 	return ret;
 }
 
@@ -400,6 +478,7 @@ struct cb_record_arg {
 	enum cb_outcome out;
 	u64 latency_ns;
 	u32 epoch;
+	bool call;		/* count the call too (CB_RECORD_CALL) */
 	/*
 	 * counted slow; counted a result; its class not in the policy's
 	 * fail-on; a success counted in the window or as a good probe
@@ -413,6 +492,8 @@ static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
 	u64 slow = b->slow, fails = b->failures, results = b->successes + fails;
 	const struct cb_policy *p = op->pol;
 
+	if (a->call)
+		cb_engine_call(b, op->now);
 	a->ignored = !cb_engine_counts(p, a->out);
 	if (a->out == CB_OUT_RESET || a->out == CB_OUT_DROPPED) {
 		/* no result at all later than fail-window, or without a policy */
@@ -437,7 +518,7 @@ static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
  * section, no policy lookup (cb_engine_record_fast). -1: not that case.
  */
 static int cb_record_fast(struct bpf_map *map, const struct cb_key *key,
-			  u64 latency_ns, u32 epoch, u64 now)
+			  u64 latency_ns, u32 epoch, bool call, u64 now)
 {
 	raw_spinlock_t *lock = cb_lock_for(key);
 	struct cb_breaker *b;
@@ -450,6 +531,8 @@ static int cb_record_fast(struct bpf_map *map, const struct cb_key *key,
 	if (b)
 		ret = cb_engine_record_fast(b, CB_OUT_SUCCESS, latency_ns,
 					    epoch, now, gen);
+	if (ret != CB_RECORD_POLICY && call)
+		cb_engine_call(b, now);
 	raw_spin_unlock_irqrestore(lock, flags);
 	if (ret == CB_RECORD_POLICY)
 		return -1;
@@ -459,6 +542,21 @@ static int cb_record_fast(struct bpf_map *map, const struct cb_key *key,
 	return ret;
 }
 
+/* A call the gate admitted, whose outcome counts nowhere: the call does. */
+static void cb_call_only(struct bpf_map *map, const struct cb_key *key,
+			 u64 now)
+{
+	raw_spinlock_t *lock = cb_lock_for(key);
+	struct cb_breaker *b;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(lock, flags);
+	b = cb_lookup(map, key);
+	if (b)
+		cb_engine_call(b, now);
+	raw_spin_unlock_irqrestore(lock, flags);
+}
+
 /*
  * An outcome: sensed by the tracing programs (any context, under RCU), or
  * a UDP datagram let through. A UDP failure (an ICMP error), or a TCP
@@ -466,24 +564,28 @@ static int cb_record_fast(struct bpf_map *map, const struct cb_key *key,
  * counted as into a failure.
  */
 int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
-		      u64 latency_ns, u32 epoch, u64 now)
+		      u64 latency_ns, u32 epoch, bool call, u64 now)
 {
 	struct cb_record_arg a = {
 		.out = out, .latency_ns = latency_ns, .epoch = epoch,
+		.call = call,
 	};
 	struct bpf_map *map;
 	struct cb_op op;
 	int ret;
 
-	if (out == CB_OUT_IGNORED) {
-		cb_stat_add(CB_STAT_IGNORED, 1);
+	map = cb_map(CB_MAP_BREAKERS);
+	if (out == CB_OUT_IGNORED || out == CB_OUT_NONE) {
+		if (out == CB_OUT_IGNORED)
+			cb_stat_add(CB_STAT_IGNORED, 1);
+		if (map && call)
+			cb_call_only(map, key, now);
 		return 0;
 	}
-	map = cb_map(CB_MAP_BREAKERS);
 	if (!map || out >= __CB_OUT_MAX)
 		return 0;
 	if (out == CB_OUT_SUCCESS) {
-		ret = cb_record_fast(map, key, latency_ns, epoch, now);
+		ret = cb_record_fast(map, key, latency_ns, epoch, call, now);
 		if (ret >= 0)
 			return ret;
 	}
@@ -650,6 +752,7 @@ static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
 	struct cb_breaker *b;
 	unsigned long flags;
 	bool found;
+	u64 sig;
 	u16 gen;
 
 	gen = cb_gen();
@@ -658,10 +761,14 @@ static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
 	b = cb_lookup(map, key);
 	if (b && !found && !b->forced &&
 	    !map->ops->map_delete_elem(map, (void *)key)) {
+		cb_gate_kill(key);
 		cb_breaker_deleted(b);
 	} else if (b) {
+		sig = cb_gate_sig(b);
 		cb_engine_rules(b, found ? &pol : NULL, gen);
 		cb_cap_sync(b, found ? &pol : NULL, gen);
+		if (cb_gate_sig(b) != sig)
+			cb_gate_kill(key);
 	}
 	raw_spin_unlock_irqrestore(lock, flags);
 }
@@ -736,6 +843,8 @@ void cb_table_init(void)
 	for (i = 0; i < CB_LOCKS; i++)
 		raw_spin_lock_init(&cb_locks[i]);
 	prandom_seed_full_state(&cb_rnd_state);
+	get_random_bytes(cb_hash_key, sizeof(cb_hash_key));
+	cb_hash_key[0] |= 1;	/* never 0: a gate's way[0] says it has one */
 }
 
 void cb_table_exit(void)

@@ -520,11 +520,16 @@ void cb_engine_init(struct cb_breaker *b, const struct cb_policy *p,
 		cb_window_clear(b, p, now);
 }
 
-static int cb_admitted(struct cb_breaker *b, __u64 now)
+void cb_engine_call(struct cb_breaker *b, __u64 now)
 {
 	/* atomic: the BPF hook counts closed breakers' calls without the lock */
 	__atomic_fetch_add(&b->calls, 1, __ATOMIC_RELAXED);
-	b->last_call = now >> 20;
+	b->last_call = cb_clock(b, now) >> 20;
+}
+
+static int cb_admitted(struct cb_breaker *b, __u64 now)
+{
+	cb_engine_call(b, now);
 	return b->epoch & 0x7fffffff;
 }
 

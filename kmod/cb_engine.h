@@ -123,6 +123,12 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 #define CB_RECORD_POLICY	(-1)
 int cb_engine_record_fast(struct cb_breaker *b, enum cb_outcome out,
 			  __u64 latency_ns, __u32 epoch, __u64 now, __u16 gen);
+
+/*
+ * A call the hooks admitted without counting it in @b (the gate, struct
+ * cb_gate_set): counted with its outcome, as an admission counts it.
+ */
+void cb_engine_call(struct cb_breaker *b, __u64 now);
 /*
  * An ICMP error for a UDP datagram, or a TCP connection reset or dropped
  * soon after its handshake (fail-on), admitted at @epoch: the newest

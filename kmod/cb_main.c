@@ -70,14 +70,16 @@ __bpf_kfunc int cb_admit(void *key, u32 key__sz)
 __bpf_kfunc int cb_record(void *key, u32 key__sz, u32 outcome, u64 start_ns,
 			  u32 epoch)
 {
+	bool call = outcome & CB_RECORD_CALL;
 	u64 now;
 
-	if (key__sz != sizeof(struct cb_key) || outcome > CB_OUT_IGNORED ||
+	outcome &= ~CB_RECORD_CALL;
+	if (key__sz != sizeof(struct cb_key) || outcome > CB_OUT_NONE ||
 	    in_nmi())
 		return 0;
 	now = ktime_get_ns();
 	return cb_breaker_record(key, outcome, start_ns && start_ns < now ?
-				 now - start_ns : 0, epoch, now);
+				 now - start_ns : 0, epoch, call, now);
 }
 
 __bpf_kfunc_end_defs();

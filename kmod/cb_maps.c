@@ -15,7 +15,7 @@ atomic_t cb_deletions = ATOMIC_INIT(1);
 atomic_t cb_nr_rules;
 
 static const struct {
-	u32 type, key_size, value_size, flags;
+	u32 type, key_size, value_size, flags, max_entries;	/* 0: any */
 } cb_map_shapes[__CB_MAP_MAX] = {
 	[CB_MAP_BREAKERS] = { BPF_MAP_TYPE_HASH, sizeof(struct cb_key),
 			      sizeof(struct cb_breaker), BPF_F_NO_PREALLOC },
@@ -25,6 +25,8 @@ static const struct {
 				sizeof(struct cb_port_rule_key),
 				sizeof(struct cb_policy), BPF_F_NO_PREALLOC },
 	[CB_MAP_COUNTS] = { BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(u32), sizeof(u64), 0 },
+	[CB_MAP_GATE] = { BPF_MAP_TYPE_ARRAY, sizeof(u32),
+			  sizeof(struct cb_gate_set), 0, CB_GATE_SETS + 1 },
 };
 
 /*
@@ -40,13 +42,17 @@ int cb_maps_attach(struct bpf_map *map, u32 id)
 	    map->key_size != cb_map_shapes[id].key_size ||
 	    map->value_size != cb_map_shapes[id].value_size ||
 	    (cb_map_shapes[id].flags &&
-	     !(map->map_flags & cb_map_shapes[id].flags)) || !map->max_entries)
+	     !(map->map_flags & cb_map_shapes[id].flags)) || !map->max_entries ||
+	    (cb_map_shapes[id].max_entries &&
+	     map->max_entries != cb_map_shapes[id].max_entries))
 		return -EINVAL;
 
 	raw_spin_lock_irqsave(&cb_maps_lock, flags);
 	if (rcu_access_pointer(cb_maps[id])) {
 		err = -EBUSY;
 	} else {
+		if (id == CB_MAP_GATE)
+			cb_gate_key(map);
 		bpf_map_inc(map);
 		rcu_assign_pointer(cb_maps[id], map);
 		if (id == CB_MAP_BREAKERS) {

@@ -76,6 +76,8 @@ bool cb_policy_find(const struct cb_key *key, struct cb_policy *out);
 
 /* cb_breakers.c */
 void cb_evict_restart(void);
+/* a gate handed over: the hash's key in it (struct cb_gate_set) */
+void cb_gate_key(struct bpf_map *map);
 void cb_follow_rules(void);
 
 /* cb_caps.c: max-open counts; alloc and free under the rules' mutex */

@@ -5,8 +5,11 @@
  * HTTP with busybox httpd; resets from closed ports, SYNs dropped by netem,
  * netem delay, ICMP host and port unreachable; real clients (sockets, curl).
  */
+#include <linux/bpf.h>
 #include <netinet/tcp.h>
+#include <sys/syscall.h>
 
+#include "linux/cbreaker.h"
 #include "cb_test.h"
 #include "kselftest_harness.h"
 
@@ -128,6 +131,74 @@ TEST_F(sense, resets_trip_then_refusal_sends_nothing)
 	EXPECT_EQ(3, cb_json_num(out, "failures"));	/* refusals are not failures */
 	/* other ports of the host are not affected */
 	ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
+}
+
+/* The filled ways of the hooks' gate (struct cb_gate_set), or -1. */
+static int cb_gate_ways(void)
+{
+	union bpf_attr a = { .pathname = (__u64)(unsigned long)CB_PIN_DIR "/gate" };
+	struct cb_gate_set g;
+	int fd, w, n = 0;
+	__u32 i;
+
+	fd = syscall(__NR_bpf, BPF_OBJ_GET, &a, sizeof(a));
+	for (i = 0; fd >= 0 && i < CB_GATE_SETS && n >= 0; i++) {
+		memset(&a, 0, sizeof(a));
+		a.map_fd = fd;
+		a.key = (__u64)(unsigned long)&i;
+		a.value = (__u64)(unsigned long)&g;
+		if (syscall(__NR_bpf, BPF_MAP_LOOKUP_ELEM, &a, sizeof(a)))
+			n = -1;
+		for (w = 0; n >= 0 && w < CB_GATE_WAYS; w++)
+			n += !!g.way[w];
+	}
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? -1 : n;
+}
+
+/*
+ * After its first connects a healthy breaker's are admitted by the hooks'
+ * gate, without the breaker: they count as calls all the same, and a
+ * forced state, a reset and a trip by failures each reach the next connect.
+ */
+TEST_F(sense, connects_the_gate_admits_count_and_follow_every_change)
+{
+	unsigned long long tx;
+	char out[4096];
+	int i;
+
+	POLICY("dst %s port 80 window 10 min-calls 3 open 60s", variant->ip);
+	ASSERT_EQ(0, cb_gate_ways());
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
+	EXPECT_EQ(1, cb_gate_ways());	/* the gate holds it */
+	ASSERT_EQ(0, show(self, 80, "tcp", out, sizeof(out)));
+	EXPECT_EQ(5, cb_json_num(out, "calls"));
+	EXPECT_EQ(5, cb_json_num(out, "successes"));
+
+	ASSERT_EQ(0, cb_sh("cbctl breaker trip dst %s port 80", variant->ip));
+	EXPECT_EQ(0, cb_gate_ways());
+	tx = cb_read_ull(TX);
+	EXPECT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 80, SOCK_STREAM));
+	EXPECT_EQ(tx, cb_read_ull(TX));
+	ASSERT_EQ(0, cb_sh("cbctl breaker reset dst %s port 80", variant->ip));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
+	EXPECT_EQ(1, cb_gate_ways());
+
+	/* a trip by failures, the last of them admitted by the gate */
+	POLICY("dst %s port 81 window 10 min-calls 5 open 60s", variant->ip);
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	tx = cb_read_ull(TX);
+	EXPECT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
+	EXPECT_EQ(tx, cb_read_ull(TX));
+	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
+	EXPECT_EQ(5, cb_json_num(out, "calls"));
+	EXPECT_EQ(1, cb_json_num(out, "rejected"));
+	EXPECT_EQ(1, cb_gate_ways());	/* port 80's only */
 }
 
 /* One socket, two handshakes: each outcome counts once, for its own port. */

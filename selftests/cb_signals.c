@@ -432,6 +432,28 @@ TEST_F_TIMEOUT(sig, connect_timeout_follows_the_policy_as_it_is_now, 60)
 	close(fd);
 }
 
+/*
+ * A closed breaker's connects are admitted by the hooks' gate, without the
+ * breaker, once one has been: a connect timeout its policy gains later
+ * still reaches them.
+ */
+TEST_F_TIMEOUT(sig, connect_timeout_reaches_connects_the_gate_admits, 60)
+{
+	int fd, i;
+
+	POLICY("dst %s port 80", variant->ip);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 connect-timeout 2s",
+			   variant->ip));
+	BLACKHOLE();
+	fd = start_with_timeout(variant->ip, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(2000, user_timeout(fd));
+	close(fd);
+	HEAL();
+}
+
 /* Start @n non-blocking connects to @ip:@port, all still in SYN_SENT. */
 static int start_connects(int *fds, int n, const char *ip, unsigned short port)
 {

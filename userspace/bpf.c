@@ -2,7 +2,8 @@
 /*
  * Loading, attaching, pinning and unloading the BPF side, and the status
  * that goes with it. Pins under CB_PIN_DIR:
- *   breakers, rules, port_rules, conns, dgrams, icmps, counts   the maps
+ *   breakers, rules, port_rules, conns, dgrams, icmps, counts, socks,
+ *   gate                     the maps
  *   prog_<hook>              the cgroup hook programs of the first cgroup
  *   link_<cgroup id>_<hook>  one cgroup attachment each
  *   trace_<name>             the outcome sensors (global)
@@ -83,13 +84,14 @@ static struct bpf_map *cb_map_at(struct cb_bpf *skel, unsigned int i,
 {
 	static const char * const names[] = {
 		"breakers", "rules", "port_rules", "conns", "dgrams", "icmps",
-		"counts", "socks",
+		"counts", "socks", "gate",
 	};
 	struct bpf_map *maps[] = {
 		skel->maps.cb_breakers, skel->maps.cb_rules,
 		skel->maps.cb_port_rules, skel->maps.cb_conns,
 		skel->maps.cb_dgrams, skel->maps.cb_icmps,
-		skel->maps.cb_counts, skel->maps.cb_socks, NULL,
+		skel->maps.cb_counts, skel->maps.cb_socks, skel->maps.cb_gate,
+		NULL,
 	};
 
 	if (maps[i])

@@ -918,6 +918,31 @@ TEST(policy_validation)
 	ASSERT_EQ(NULL, cb_policy_invalid(&p));
 }
 
+/*
+ * The gate's hash (struct cb_gate_set), which hooks and module share, is
+ * SipHash-1-3: the kernel's own vector for hsiphash on 64 bits (lib/
+ * siphash_kunit.c: bytes 0..31 under key bytes 0..15), and any change of
+ * the key or of one bit of the input changes it.
+ */
+TEST(the_gate_hash_is_siphash_1_3)
+{
+	__u64 k[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL }, h;
+	unsigned char in[sizeof(struct cb_key)];
+	struct cb_key key;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = i;
+	memcpy(&key, in, sizeof(key));
+	h = cb_key_hash(&key, k);
+	ASSERT_EQ(0x16a7b60dU, (__u32)h);
+	k[1] ^= 1;
+	ASSERT_NE(h, cb_key_hash(&key, k));
+	k[1] ^= 1;
+	key.netns ^= 1ULL << 63;
+	ASSERT_NE(h, cb_key_hash(&key, k));
+}
+
 #include "cb_ref.h"
 
 TEST_HARNESS_MAIN

@@ -79,7 +79,15 @@ enum cb_outcome {
 	 * result depends on (TTL, source address, device). Counted, not judged.
 	 */
 	CB_OUT_IGNORED = __CB_OUT_MAX,
+	/* an ending that is no outcome: with CB_RECORD_CALL, the call counts */
+	CB_OUT_NONE,
 };
+
+/*
+ * With an outcome to cb_record(): the call was admitted by the gate (struct
+ * cb_gate_set), which counts it nowhere in its breaker; the module does.
+ */
+#define CB_RECORD_CALL	0x100
 
 /*
  * Classes of failed outcomes, for a policy's fail-on: bits. Port
@@ -117,6 +125,9 @@ enum cb_map_id {
 				 * hooks count themselves, which the module
 				 * adds to its counters
 				 */
+	CB_MAP_GATE,		/* struct cb_gate_set: closed breakers the
+				 * hooks admit without the breaker
+				 */
 	__CB_MAP_MAX,
 };
 
@@ -141,6 +152,82 @@ struct cb_key {
 	__u32	scope;		/* the attached cgroup: low 32 bits of its id */
 	__u64	netns;		/* the network namespace's cookie */
 };
+
+/*
+ * The gate: TCP breakers the hooks admit without reading the breaker, so a
+ * connect to one touches a single cache line of a small dense table rather
+ * than the breaker's hash bucket and element (cold at a large fan-out). A
+ * key hashes (cb_key_hash, under a random key the module writes in the
+ * last element when it is handed the map) to one set; a way holds (tag <<
+ * 32 | epoch) of a closed breaker whose policy needs nothing of the hooks
+ * (no max-conns, no fail-on reset or dropped, no connect timeout where
+ * cb_sockops applies it), or 0. The hooks fill a way from the breaker
+ * after admitting through it; the module empties it on every change of
+ * what it stands for, and when the breaker goes, and bumps the set's
+ * version first, so a fill racing with that sees it and takes its way
+ * back. A way missing or taken by another key costs only the slower path.
+ * Two keys alike in all 46 bits of their hash share a way, the second
+ * admitted as the first is: by chance, one table in about 30,000 of the
+ * default 65,536 breakers has such a pair (one in 140 at a million); the
+ * hash is keyed so that nobody can make one.
+ */
+#define CB_GATE_SETS	32768	/* a power of two: 2 MiB */
+#define CB_GATE_WAYS	7
+#define CB_GATE_KEY	CB_GATE_SETS	/* the last: way[0], way[1] the key */
+
+struct cb_gate_set {
+	__u64	ver;
+	__u64	way[CB_GATE_WAYS];
+};
+
+static __inline__ __u64 cb_rotl64(__u64 x, int b)
+{
+	return x << b | x >> (64 - b);
+}
+
+static __inline__ void cb_sipround(__u64 *v)
+{
+	v[0] += v[1];
+	v[1] = cb_rotl64(v[1], 13) ^ v[0];
+	v[0] = cb_rotl64(v[0], 32);
+	v[2] += v[3];
+	v[3] = cb_rotl64(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = cb_rotl64(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = cb_rotl64(v[1], 17) ^ v[2];
+	v[2] = cb_rotl64(v[2], 32);
+}
+
+/*
+ * SipHash-1-3 (as the kernel's hsiphash on 64 bits) of @key under @k, here
+ * because the hooks and the module must agree on every bit of it.
+ */
+static __inline__ __u64 cb_key_hash(const struct cb_key *key, const __u64 *k)
+{
+	__u64 w[5], v[4];
+	int i;
+
+	__builtin_memcpy(w, key, 4 * sizeof(__u64));
+	w[4] = (__u64)(4 * sizeof(__u64)) << 56;	/* the length */
+	v[0] = k[0] ^ 0x736f6d6570736575ULL;
+	v[1] = k[1] ^ 0x646f72616e646f6dULL;
+	v[2] = k[0] ^ 0x6c7967656e657261ULL;
+	v[3] = k[1] ^ 0x7465646279746573ULL;
+	for (i = 0; i < 5; i++) {
+		v[3] ^= w[i];
+		cb_sipround(v);
+		v[0] ^= w[i];
+	}
+	v[2] ^= 0xff;
+	for (i = 0; i < 3; i++)
+		cb_sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+#define CB_GATE_SET(h)	((__u32)(h) & (CB_GATE_SETS - 1))
+#define CB_GATE_TAG(h)	((__u64)((__u32)((h) >> 32) | 1) << 32)
+#define CB_GATE_TAGS	0xffffffff00000000ULL
 
 /*
  * Policy rules live in two LPM tries: one keyed (proto, addr) for rules
