@@ -474,8 +474,14 @@ static __always_inline bool cb_slot_take(struct bpf_sock_addr *ctx,
 	if (!sk)
 		return true;
 	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!s)
+	if (!s) {
+		/*
+		 * No memory, or (7.x) a storage lock given up on: the bound
+		 * fails open, and says so.
+		 */
+		cb_count(CB_COUNT_UNBOUNDED);
 		return true;
+	}
 	if (s->slot && cb_key_eq(&s->key, key))
 		return true;	/* a connect() again: it holds one already */
 	cb_slot_give(s);

@@ -70,6 +70,7 @@ int cb_maps_attach(struct bpf_map *map, u32 id)
 static const u8 cb_count_stat[__CB_COUNT_MAX] = {
 	[CB_COUNT_ADMITTED] = CB_STAT_ADMITTED,
 	[CB_COUNT_BULKHEAD] = CB_STAT_BULKHEAD,
+	[CB_COUNT_UNBOUNDED] = CB_STAT_UNBOUNDED,
 };
 
 /* What the hooks counted themselves, on every CPU, into @out by cb_stat. */

@@ -374,6 +374,24 @@ static int reconnect(int fd, const char *ip, unsigned short port)
 }
 
 /*
+ * The policy of @ip port 80 changes to a 2 s connect timeout, which the
+ * next connect (blackholed) gets as its user timeout.
+ */
+static void timeout_changes_to_2s(struct __test_metadata *_metadata,
+				  const char *ip)
+{
+	int fd;
+
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 connect-timeout 2s",
+			   ip));
+	BLACKHOLE();
+	fd = start_with_timeout(ip, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(2000, user_timeout(fd));
+	close(fd);
+}
+
+/*
  * The timeout is the policy's as it is now: a change reaches a closed
  * breaker's next connect at once; dry-run sets none; a connect() again
  * after one that timed out, to a destination without the policy, has the
@@ -391,13 +409,7 @@ TEST_F_TIMEOUT(sig, connect_timeout_follows_the_policy_as_it_is_now, 60)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, connect_end(fd, 5000));
 	close(fd);
-	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 connect-timeout 2s",
-			   variant->ip));
-	BLACKHOLE();
-	fd = start_with_timeout(variant->ip, 0);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(2000, user_timeout(fd));
-	close(fd);
+	timeout_changes_to_2s(_metadata, variant->ip);
 
 	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 mode dry-run",
 			   variant->ip));
@@ -439,18 +451,12 @@ TEST_F_TIMEOUT(sig, connect_timeout_follows_the_policy_as_it_is_now, 60)
  */
 TEST_F_TIMEOUT(sig, connect_timeout_reaches_connects_the_gate_admits, 60)
 {
-	int fd, i;
+	int i;
 
 	POLICY("dst %s port 80", variant->ip);
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
-	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port 80 connect-timeout 2s",
-			   variant->ip));
-	BLACKHOLE();
-	fd = start_with_timeout(variant->ip, 0);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(2000, user_timeout(fd));
-	close(fd);
+	timeout_changes_to_2s(_metadata, variant->ip);
 	HEAL();
 }
 

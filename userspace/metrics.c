@@ -58,6 +58,8 @@ static const struct {
 		"Trips held back by their policy's max-open: the breaker stayed closed." },
 	[CB_STAT_BULKHEAD] = { "rejected_bulkhead_total", NULL,
 		"Connects refused because their destination had max-conns open (EAGAIN); no failures." },
+	[CB_STAT_UNBOUNDED] = { "bulkhead_unbounded_total", NULL,
+		"Connects under max-conns let through without holding a place: the kernel could not make their socket's storage." },
 };
 
 struct cb_collect {

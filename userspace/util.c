@@ -310,6 +310,7 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_BULKHEAD] = "rejected_bulkhead",
 		[CB_STAT_FAIL_RESET] = "fail_reset",
 		[CB_STAT_FAIL_DROPPED] = "fail_dropped",
+		[CB_STAT_UNBOUNDED] = "bulkhead_unbounded",
 	};
 
 	return stat < __CB_STAT_MAX ? names[stat] : "?";

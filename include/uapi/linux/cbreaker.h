@@ -135,6 +135,7 @@ enum cb_map_id {
 enum cb_count {
 	CB_COUNT_ADMITTED,	/* TCP calls to closed breakers: CB_STAT_ADMITTED */
 	CB_COUNT_BULKHEAD,	/* connects max-conns refused: CB_STAT_BULKHEAD */
+	CB_COUNT_UNBOUNDED,	/* and let through unbounded: CB_STAT_UNBOUNDED */
 	__CB_COUNT_MAX,
 };
 
@@ -432,6 +433,9 @@ enum cb_stat {
 	CB_STAT_BULKHEAD,	/* connects refused by max-conns: no failures */
 	CB_STAT_FAIL_RESET,	/* successes turned into failures: reset, */
 	CB_STAT_FAIL_DROPPED,	/* and dropped (fail-on) */
+	CB_STAT_UNBOUNDED,	/* connects max-conns let through without a
+				 * place: no socket storage could be made
+				 */
 	__CB_STAT_MAX,
 };
 
