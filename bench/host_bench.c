@@ -50,6 +50,7 @@
 #define ROUNDS		31
 #define CONNECTS	2000
 #define BIG		1000000	/* breakers, and the map's size */
+#define KEPT		3	/* breakers the map always holds */
 #define COLD		100000	/* destinations round-robin */
 #define FILL_BATCH	10000
 
@@ -140,6 +141,16 @@ static void prog_stats(int fd, unsigned long long *ns, unsigned long long *cnt)
 	*cnt += info.run_cnt;
 }
 
+/* bpf_stats on (run time and count of every program) until its fd closes */
+static int stats_on(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+	if (fd < 0)
+		cb_die("bpf_enable_stats");
+	return fd;
+}
+
 /* connect()+accept()+close() round-robin over the cold destinations */
 static double cold_connects(int lfd, int n)
 {
@@ -209,12 +220,24 @@ static void key_of(struct cb_key *k, const struct sockaddr_in *sa, __u64 netns)
 	k->netns = netns;
 }
 
+/* The COLD destinations: 127.1.0.0 and on, @port. */
+static void cold_init(__u16 port)
+{
+	unsigned int i;
+
+	for (i = 0; i < COLD; i++) {
+		cold_sa[i].sin_family = AF_INET;
+		cold_sa[i].sin_port = port;
+		cold_sa[i].sin_addr.s_addr = htonl(0x7f010000 + i);
+	}
+}
+
 /*
- * The breakers that make the map a million (BIG in all with the 3 it
- * always holds): the COLD destinations' (127.1.0.0 and on, @port) and
- * others (10.x.y.z:80); added (@add) or deleted, in batches.
+ * The breakers that make the map a million (BIG in all with the KEPT it
+ * always holds): the COLD destinations' and others (10.x.y.z:80); added
+ * (@add) or deleted, in batches.
  */
-static void fill(struct host_bpf *skel, __u64 netns, __u16 port, bool add)
+static void fill(struct host_bpf *skel, __u64 netns, bool add)
 {
 	static struct cb_key keys[FILL_BATCH];
 	static struct cb_breaker vals[FILL_BATCH];
@@ -223,13 +246,8 @@ static void fill(struct host_bpf *skel, __u64 netns, __u16 port, bool add)
 	__u32 count;
 	int err;
 
-	for (i = 0; i < COLD; i++) {
-		cold_sa[i].sin_family = AF_INET;
-		cold_sa[i].sin_port = port;
-		cold_sa[i].sin_addr.s_addr = htonl(0x7f010000 + i);
-	}
-	while (done < BIG - 3) {
-		for (n = 0; n < FILL_BATCH && done < BIG - 3; n++, done++) {
+	while (done < BIG - KEPT) {
+		for (n = 0; n < FILL_BATCH && done < BIG - KEPT; n++, done++) {
 			if (done < COLD) {
 				key_of(&keys[n], &cold_sa[done], netns);
 				continue;
@@ -359,15 +377,14 @@ int main(void)
 	 * One pass over the cold destinations first: the round-robin's steady
 	 * state, where each was dialed before, 100,000 connects ago.
 	 */
-	fill(skel, key.netns, sany.sin_port, true);
+	cold_init(sany.sin_port);
+	fill(skel, key.netns, true);
 	for (r = 0; r < COLD / CONNECTS; r++)
 		hooked(skel, false, cg, NULL, lany, false, NULL, NULL);
 	load0 = loadavg();
 	for (r = 0; r < ROUNDS; r++) {
-		/* a million breakers; then 3 (the gate keeps the cold ones') */
-		stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		if (stats < 0)
-			cb_die("bpf_enable_stats");
+		/* a million breakers; then KEPT (the gate keeps the cold ones') */
+		stats = stats_on();
 		wall_on[MILLION].v[r] = hooked(skel, false, cg, &s2, l2, true,
 					       &prog[MILLION].v[r], &runs[MILLION].v[r]);
 		wall_on[COLDRR].v[r] = hooked(skel, false, cg, NULL, lany, true,
@@ -375,12 +392,10 @@ int main(void)
 		close(stats);
 		wall[MILLION].v[r] = hooked(skel, false, cg, &s2, l2, false, NULL, NULL);
 		wall[COLDRR].v[r] = hooked(skel, false, cg, NULL, lany, false, NULL, NULL);
-		fill(skel, key.netns, sany.sin_port, false);
+		fill(skel, key.netns, false);
 
 		/* bpf_stats on: our programs' time and runs */
-		stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		if (stats < 0)
-			cb_die("bpf_enable_stats");
+		stats = stats_on();
 		cb_join(cg_off);
 		wall_on[NONE].v[r] = cb_connects(&s1, l1, CONNECTS);
 		wall_on[NONE_COLD].v[r] = cold_connects(lany, CONNECTS);
@@ -404,7 +419,7 @@ int main(void)
 		wall[BULKHEAD].v[r] = hooked(skel, false, cg, &s3, l3, false, NULL, NULL);
 		wall[FAIL_LATE].v[r] = hooked(skel, false, cg, &s4, l4, false, NULL, NULL);
 		if (r + 1 < ROUNDS)
-			fill(skel, key.netns, sany.sin_port, true);
+			fill(skel, key.netns, true);
 	}
 	load1 = loadavg();
 	for (k = 0; k < NSCEN; k++) {
