@@ -277,13 +277,19 @@ static bool cb_evict_one(struct bpf_map *map, u64 now)
 
 /* A new breaker for @key, under its stripe lock; @p NULL: no policy. */
 static int cb_breaker_insert(struct bpf_map *map, const struct cb_key *key,
-			     const struct cb_policy *p, u64 now)
+			     const struct cb_policy *p, u16 gen, u64 now)
 {
 	struct cb_breaker fresh;
 	int err;
 
 	cb_engine_init(&fresh, p, now);
 	fresh.datagram = key->proto == IPPROTO_UDP;
+	/*
+	 * Whole before the hooks can find it: published bare, its rules set
+	 * only later under the lock, it let a connect on another CPU through
+	 * without a max-conns place or its connect timeout.
+	 */
+	cb_engine_rules(&fresh, p, gen);
 	err = map->ops->map_update_elem(map, (void *)key, &fresh, BPF_NOEXIST);
 	if (!err) {
 		atomic_inc(&cb_nr_breakers);
@@ -297,12 +303,12 @@ static int cb_breaker_insert(struct bpf_map *map, const struct cb_key *key,
  * stripes); false if the table has no room for it.
  */
 static bool cb_breaker_create(struct bpf_map *map, const struct cb_key *key,
-			      const struct cb_policy *p, u64 now)
+			      const struct cb_policy *p, u16 gen, u64 now)
 {
 	int err, tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		err = cb_breaker_insert(map, key, p, now);
+		err = cb_breaker_insert(map, key, p, gen, now);
 		if (!err || err == -EEXIST)
 			return true;	/* -EEXIST: made by another CPU meanwhile */
 		if (err != -E2BIG || !cb_evict_one(map, now))
@@ -374,7 +380,8 @@ static __always_inline int cb_op_run(struct bpf_map *map, struct cb_op *op,
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, op->key);
 	if (!b && op->create) {
-		err = cb_breaker_insert(map, op->key, op->pol, op->now);
+		err = cb_breaker_insert(map, op->key, op->pol, op->gen,
+					op->now);
 		if (!err)
 			b = cb_lookup(map, op->key);
 	}
@@ -411,7 +418,7 @@ static int cb_admit_slow(struct bpf_map *map, const struct cb_key *key,
 
 	cb_op_init(&op, key, now);
 	if (cb_op_run(map, &op, cb_admit_fn, &ret)) {
-		if (!op.pol || !cb_breaker_create(map, key, op.pol, now))
+		if (!op.pol || !cb_breaker_create(map, key, op.pol, op.gen, now))
 			return CB_ADMIT_SILENT;
 		if (cb_op_run(map, &op, cb_admit_fn, &ret))
 			return CB_ADMIT_SILENT;	/* evicted in between */

@@ -150,6 +150,70 @@ TEST_F_TIMEOUT(bulk, eight_threads_never_hold_more_than_max_conns, 120)
 	EXPECT_EQ(l.refused, cb_status_num("rejected_bulkhead") - before);
 }
 
+struct race {
+	pthread_barrier_t go, done;
+	unsigned short port;
+	int rounds, made;
+};
+
+/* Each round: connect at the same moment as the others, hold, close. */
+static void *racer(void *arg)
+{
+	struct race *r = arg;
+	int i, fd;
+
+	for (i = 0; i < r->rounds; i++) {
+		pthread_barrier_wait(&r->go);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && !connect(fd, (void *)&(struct sockaddr_in){
+				.sin_family = AF_INET,
+				.sin_port = htons(r->port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
+				sizeof(struct sockaddr_in)))
+			__atomic_add_fetch(&r->made, 1, __ATOMIC_RELAXED);
+		pthread_barrier_wait(&r->done);
+		pthread_barrier_wait(&r->done);	/* counted */
+		close(fd);
+	}
+	return NULL;
+}
+
+/*
+ * The first connects to a destination, at once on both CPUs: the breaker
+ * one of them makes has its limit from the start, so a connect on the
+ * other CPU that finds it just made is bounded too.
+ */
+TEST_F_TIMEOUT(bulk, a_new_breaker_bounds_its_first_connects, 120)
+{
+	struct race r = { .rounds = 200 };
+	int i, lfd, made, over = 0;
+	long long unbounded;
+	pthread_t th[4];
+
+	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.0.0.1 max-conns 1"));
+	ASSERT_EQ(0, pthread_barrier_init(&r.go, NULL, 5));
+	ASSERT_EQ(0, pthread_barrier_init(&r.done, NULL, 5));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, racer, &r));
+	unbounded = cb_status_num("bulkhead_unbounded");
+	for (i = 0; i < r.rounds; i++) {
+		lfd = cb_listener("127.0.0.1", SOCK_STREAM, &r.port);
+		ASSERT_LE(0, lfd);	/* a new port: a new breaker */
+		pthread_barrier_wait(&r.go);
+		pthread_barrier_wait(&r.done);
+		made = __atomic_exchange_n(&r.made, 0, __ATOMIC_RELAXED);
+		over += made > 1;
+		pthread_barrier_wait(&r.done);
+		close(lfd);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	unbounded = cb_status_num("bulkhead_unbounded") - unbounded;
+	TH_LOG("%d of %d rounds made more than one, unbounded %lld",
+	       over, r.rounds, unbounded);
+	EXPECT_LE(over, unbounded);
+}
+
 /* A connect's errno (0: connected); the socket in *@fd. */
 static int dial(unsigned short port, int *fd, int nonblock)
 {
