@@ -272,10 +272,12 @@ bench: deps
 		  : >$(O)/bench/host.json; }
 	CB_VM_MEM=4G CB_VM_TIMEOUT=3600 selftests/vm/run --exec \
 		'/bench/connect_bench >/src/$(O)/bench/guest.json'
+	CB_VM_ICOUNT=1 selftests/vm/run --exec 'CB_BENCH_QUICK=1 \
+		CB_BENCH_PREFIX=icount_ /bench/connect_bench >/src/$(O)/bench/icount.json'
 	{ echo '{'; cat $(O)/bench/engine.json $(O)/bench/host.json; \
 	  printf '"host_cpu": "%s",\n' "$$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"; \
 	  printf '"host_kernel": "%s",\n' "$$(uname -r)"; \
-	  cat $(O)/bench/guest.json; echo '}'; } >bench/results.json
+	  cat $(O)/bench/icount.json $(O)/bench/guest.json; echo '}'; } >bench/results.json
 	@echo "bench: wrote bench/results.json"
 
 VM_IMAGE = $(O)/vm-$(KVER)/initramfs.cpio.gz

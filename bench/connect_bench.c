@@ -34,6 +34,7 @@
 #define CONNECTS 400
 
 static FILE *json;
+static const char *prefix = "";	/* of every JSON name: CB_BENCH_PREFIX */
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -96,14 +97,14 @@ static void summarize(struct stat_ *s, int n)
 
 static void put(const char *name, double v)
 {
-	fprintf(json, "\"%s\": %.3f,\n", name, v);
+	fprintf(json, "\"%s%s\": %.3f,\n", prefix, name, v);
 }
 
 static void put_raw(const char *name, const struct stat_ *s, int n)
 {
 	int i;
 
-	fprintf(json, "\"%s_samples\": [", name);
+	fprintf(json, "\"%s%s_samples\": [", prefix, name);
 	for (i = 0; i < n; i++)
 		fprintf(json, "%s%.1f", i ? ", " : "", s->v[i]);
 	fprintf(json, "],\n");
@@ -394,6 +395,8 @@ int main(void)
 	char name[64];
 
 	json = stdout;
+	if (getenv("CB_BENCH_PREFIX"))
+		prefix = getenv("CB_BENCH_PREFIX");
 	setvbuf(stderr, NULL, _IONBF, 0);
 	sh("modprobe cbreaker && mkdir -p " CG " " CG_EMPTY " && { cbctl unload 2>/dev/null; true; }");
 	sh("cbctl load cgroup " CG " table 1100000 >/dev/null");
@@ -465,10 +468,24 @@ int main(void)
 	fprintf(stderr, "BPF programs (kernel.bpf_stats_enabled):\n");
 	prog_stats("connect4", c4);
 	prog_stats("tcp_done", tp);
+	put("bpf_stats_floor_ns", floor_.med);
+	put("healthy_overhead_ns", tracked_ns);
+	put("healthy_overhead_pct", 100 * tracked_ns / none.med);
+	put("admit_ns_with_floor", ad_ns.med);
+	put("sensing_ns_with_floor", se_ns.med);
+	put("tracked_runs_per_connect", tr_runs.med);
+	put("untracked_overhead_ns", untracked_ns);
+	put("untracked_overhead_pct", 100 * untracked_ns / none.med);
+	put("healthy_overhead_wall_pct", 100 * (closed.med - none.med) / none.med);
+	put("untracked_overhead_wall_pct", 100 * (nopol.med - none.med) / none.med);
+	put("connect_ns_no_cbreaker", none.med);
 	if (getenv("CB_BENCH_QUICK")) {
 		fprintf(stderr, "quick: closed breaker: admit %.0f + outcome %.0f - floor %.0f x %.2f = %.0f ns, %.2f%% of a %.0f ns connect\n",
 			ad_ns.med, se_ns.med, floor_.med, tr_runs.med, tracked_ns,
 			100 * tracked_ns / none.med, none.med);
+		fprintf(stderr, "quick: wall, bpf_stats off: no policy %+.2f%%, closed breaker %+.2f%% of a %.0f ns connect\n",
+			100 * (nopol.med - none.med) / none.med,
+			100 * (closed.med - none.med) / none.med, none.med);
 		return 0;
 	}
 
@@ -528,20 +545,9 @@ int main(void)
 		loaded_ns, 100 * loaded_ns / none2.med);
 	fprintf(stderr, "  closed breaker, 50 us RTT    %9.0f  (%.2f%% of that connect)\n",
 		rtt_ns, 100 * rtt_ns / rtt_none.med);
-	put("bpf_stats_floor_ns", floor_.med);
-	put("healthy_overhead_ns", tracked_ns);
-	put("healthy_overhead_pct", 100 * tracked_ns / none.med);
-	put("admit_ns_with_floor", ad_ns.med);
-	put("sensing_ns_with_floor", se_ns.med);
-	put("tracked_runs_per_connect", tr_runs.med);
-	put("untracked_overhead_ns", untracked_ns);
-	put("untracked_overhead_pct", 100 * untracked_ns / none.med);
 	put("loaded_overhead_ns", loaded_ns);
 	put("loaded_overhead_pct", 100 * loaded_ns / none2.med);
-	put("healthy_overhead_wall_pct", 100 * (closed.med - none.med) / none.med);
-	put("untracked_overhead_wall_pct", 100 * (nopol.med - none.med) / none.med);
 	put("loaded_overhead_wall_pct", 100 * (loaded.med - none2.med) / none2.med);
-	put("connect_ns_no_cbreaker", none.med);
 	put("connect_ns_50us_rtt", rtt_none.med);
 	put("healthy_overhead_50us_rtt_pct", 100 * rtt_ns / rtt_none.med);
 	put("connect_ns_50us_rtt_closed_stats_on", rtt_closed_on.med);

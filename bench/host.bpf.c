@@ -19,10 +19,10 @@ static __always_inline int cb_admit(void *key, __u32 key__sz)
 	return 0;
 }
 
-static __always_inline int cb_record(void *key, __u32 key__sz, __u32 outcome,
-				     __u64 start_ns, __u32 epoch)
+static __always_inline int cb_record(void *key, __u32 key__sz, __u64 how,
+				     __u64 start_ns, __u64 now_ns)
 {
-	cb_seen += outcome + (__u32)start_ns + epoch;
+	cb_seen += how + (__u32)start_ns + (__u32)now_ns;
 	return 1;
 }
 
@@ -57,7 +57,8 @@ int cb_sockops(struct bpf_sock_ops *ctx)
 	cb_timeout_done(ctx);	/* as the real cb_sockops does, on its op */
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (tp)
-		cb_tcp_outcome((struct sock *)tp, CB_OUT_SUCCESS);
+		cb_tcp_outcome((struct sock *)tp, CB_OUT_SUCCESS,
+			       tp->tcp_clock_cache);
 	return 1;
 }
 

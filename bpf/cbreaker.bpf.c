@@ -64,8 +64,8 @@
  */
 #ifndef CB_BPF_NO_MODULE
 extern int cb_admit(void *key, __u32 key__sz) __ksym;
-extern int cb_record(void *key, __u32 key__sz, __u32 outcome,
-		     __u64 start_ns, __u32 epoch) __ksym;
+extern int cb_record(void *key, __u32 key__sz, __u64 how, __u64 start_ns,
+		     __u64 now_ns) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
 #endif
 
@@ -366,17 +366,15 @@ static __always_inline struct cb_conn *cb_conn_way(__u64 cookie, __u32 i)
  */
 static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
 {
-	struct cb_conn *c, *own = NULL;
+	struct cb_conn *c;
 	__u64 old;
 	__u32 i;
 
 	for (i = 0; i < CB_CONN_WAYS; i++) {
 		c = cb_conn_way(cookie, i);
 		if (c && c->cookie == cookie)
-			own = c;
+			return c;
 	}
-	if (own)
-		return own;
 	for (i = 0; i < CB_CONN_WAYS; i++) {
 		c = cb_conn_way(cookie, i);
 		if (!c)
@@ -825,11 +823,13 @@ static __always_inline bool cb_steered(struct sock *sk)
 
 /*
  * The end of a handshake: if we admitted it (its cookie is noted), report
- * @out for the destination the socket has now. Under a policy that counts
+ * @out for the destination the socket has now, as of @now (0: the module
+ * reads the clock). Under a policy that counts
  * resets or drops, a success the module counted (cb_record() > 0: in the
  * window, or as a good probe) marks the socket.
  */
-static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
+static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out,
+					   __u64 now)
 {
 	/* read, not made: a socket without a cookie is none of ours */
 	__u64 cookie = sk->__sk_common.skc_cookie.counter, start;
@@ -842,8 +842,10 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 		return;
 	for (i = 0; i < CB_CONN_WAYS; i++) {
 		way = cb_conn_way(cookie, i);
-		if (way && way->cookie == cookie)
+		if (way && way->cookie == cookie) {
 			c = way;
+			break;
+		}
 	}
 	if (!c)
 		return;
@@ -858,9 +860,9 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 	if (out != CB_OUT_NONE && cb_steered(sk))
 		out = CB_OUT_IGNORED;
 	cb_sk_key(sk, &key, IPPROTO_TCP, scope);
-	/* the module reads the clock once, for the latency and the result */
-	if (cb_record(&key, sizeof(key), out | call, start,
-		      epoch & ~CB_CONN_LATE) <= 0 ||
+	if (cb_record(&key, sizeof(key),
+		      CB_RECORD_HOW(out | call, epoch & ~CB_CONN_LATE), start,
+		      now) <= 0 ||
 	    !(epoch & CB_CONN_LATE))
 		return;
 	/* a success a reset or drop may still turn into a failure */
@@ -883,7 +885,12 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out)
 SEC("fentry/tcp_finish_connect")
 int BPF_PROG(cb_tcp_done, struct sock *sk, struct sk_buff *skb)
 {
-	cb_tcp_outcome(sk, CB_OUT_SUCCESS);
+	/*
+	 * The socket took the time as it began on the SYN-ACK
+	 * (tcp_mstamp_refresh(), CLOCK_MONOTONIC): no clock read of our own.
+	 */
+	cb_tcp_outcome(sk, CB_OUT_SUCCESS,
+		       bpf_core_cast(sk, struct tcp_sock)->tcp_clock_cache);
 	return 0;
 }
 
@@ -905,7 +912,7 @@ static __always_inline void cb_tcp_late(struct sock *sk, __u32 out)
 	if (cb_steered(sk))
 		return;
 	cb_sk_key(sk, &key, IPPROTO_TCP, s->scope);
-	cb_record(&key, sizeof(key), out, s->start, s->epoch);
+	cb_record(&key, sizeof(key), CB_RECORD_HOW(out, s->epoch), s->start, 0);
 }
 
 /* A FIN: before the state changes, so ESTABLISHED is the peer's close first. */
@@ -939,7 +946,7 @@ int BPF_PROG(cb_tcp_failed, struct sock *sk, int err)
 		out = CB_OUT_UNREACH;
 	else
 		out = CB_OUT_NONE;
-	cb_tcp_outcome(sk, out);
+	cb_tcp_outcome(sk, out, 0);
 	return 0;
 }
 
@@ -955,7 +962,7 @@ SEC("fentry/__tcp_close")
 int BPF_PROG(cb_tcp_close, struct sock *sk, long timeout)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
-		cb_tcp_outcome(sk, CB_OUT_ABANDONED);
+		cb_tcp_outcome(sk, CB_OUT_ABANDONED, 0);
 	cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
 	return 0;
 }
@@ -964,7 +971,7 @@ SEC("fentry/tcp_disconnect")
 int BPF_PROG(cb_tcp_disconnect, struct sock *sk, int flags)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
-		cb_tcp_outcome(sk, CB_OUT_ABANDONED);
+		cb_tcp_outcome(sk, CB_OUT_ABANDONED, 0);
 	cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
 	return 0;
 }
@@ -1005,8 +1012,9 @@ static __always_inline void cb_udp_icmp(struct sock *sk, struct cb_icmp *e)
 	cb_sk_key(sk, &key, IPPROTO_UDP, d->scope);
 	__builtin_memcpy(key.addr, e->raddr, sizeof(key.addr));
 	key.port = e->rport;
-	cb_record(&key, sizeof(key), cb_steered(sk) ? CB_OUT_IGNORED : e->out,
-		  0, d->epoch);
+	cb_record(&key, sizeof(key),
+		  CB_RECORD_HOW(cb_steered(sk) ? CB_OUT_IGNORED : e->out,
+				d->epoch), 0, 0);
 }
 
 SEC("fentry/udp_err")

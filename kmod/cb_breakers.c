@@ -9,7 +9,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/in.h>
-#include <linux/jhash.h>
+#include <linux/hash.h>
 #include <linux/ktime.h>
 #include <linux/moduleparam.h>
 #include <linux/prandom.h>
@@ -18,7 +18,8 @@
 
 #include "cb_table.h"
 
-#define CB_LOCKS	256	/* power of two */
+#define CB_LOCK_BITS	8
+#define CB_LOCKS	BIT(CB_LOCK_BITS)
 #define CB_EVICT_SCAN	64	/* breakers looked at to make room for one */
 #define CB_WALK_BATCH	256	/* breakers per RCU section in table walks */
 #define CB_SWEEP_MS	1000
@@ -56,13 +57,21 @@ static u64 cb_rnd(void)
 	return (u64)prandom_u32_state(s) << 32 | prandom_u32_state(s);
 }
 
+/*
+ * A breaker's stripe: its key's words folded and mixed, a few instructions
+ * where a jhash of the key cost every outcome 125 guest instructions. Keys
+ * made to share a stripe only wait for each other.
+ */
 static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
 {
-	return &cb_locks[jhash(key, sizeof(*key), 0) & (CB_LOCKS - 1)];
+	const u64 *w = (const u64 *)key;
+
+	BUILD_BUG_ON(sizeof(*key) != 4 * sizeof(u64));
+	return &cb_locks[hash_64(w[0] ^ w[1] ^ w[2] ^ w[3], CB_LOCK_BITS)];
 }
 
 /* The key of every gate's hash (cb_gate_key), made once. */
-static u64 cb_hash_key[2];
+static u64 cb_hash_key[CB_GATE_KEY_WORDS];
 
 /*
  * A gate handed over gets the hash's key before any hook can run (cbctl
@@ -75,7 +84,8 @@ void cb_gate_key(struct bpf_map *map)
 	struct cb_gate_set *k = map->ops->map_lookup_elem(map, &i);
 
 	if (k && !READ_ONCE(k->way[0])) {
-		WRITE_ONCE(k->way[1], cb_hash_key[1]);
+		for (i = 1; i < CB_GATE_KEY_WORDS; i++)
+			WRITE_ONCE(k->way[i], cb_hash_key[i]);
 		smp_wmb();	/* way[0] says the key is there */
 		WRITE_ONCE(k->way[0], cb_hash_key[0]);
 	}

@@ -159,68 +159,89 @@ static void cb_set_bit(__u64 *bits, unsigned int i, int v)
 	bits[i / 64] |= (__u64)!!v << (i % 64);
 }
 
+/* @i + 1 in a ring of @n: no division on every result */
+static unsigned int cb_next(unsigned int i, unsigned int n)
+{
+	return i + 1 == n ? 0 : i + 1;
+}
+
 /* Drop the oldest @n results held. */
 static void cw_drop(struct cb_count_window *w, unsigned int n)
 {
 	unsigned int tail;
 
 	while (n-- && w->count) {
-		tail = (w->head + w->size - w->count) % w->size;
+		tail = w->head + w->size - w->count;
+		if (tail >= w->size)
+			tail -= w->size;
 		w->fails -= cb_bit(w->fail, tail);
 		w->slows -= cb_bit(w->slow, tail);
 		w->count--;
 	}
 }
 
-/* Results whose age tick is CB_AGE_TICKS or more behind now's drop out. */
-static void cw_age(struct cb_count_window *w, __u32 tick_ms, __u64 now)
+/* The age tick of @now, 0 without ageing (cb_breaker.age_tick_ms). */
+static __u64 cw_tick(__u32 tick_ms, __u64 now)
 {
-	__u64 tick;
+	return tick_ms ? now / ((__u64)tick_ms * NSEC_PER_MS) : 0;
+}
 
-	if (!tick_ms)
-		return;
-	tick = now / ((__u64)tick_ms * NSEC_PER_MS);
+/* Results whose age tick is CB_AGE_TICKS or more behind @tick drop out. */
+static void cw_age_to(struct cb_count_window *w, __u64 tick)
+{
 	while (w->runs && tick - w->run_tick[w->run_first] >= CB_AGE_TICKS) {
 		cw_drop(w, w->run_len[w->run_first]);
-		w->run_first = (w->run_first + 1) % (CB_AGE_TICKS + 1);
+		w->run_first = cb_next(w->run_first, CB_AGE_TICKS + 1);
 		w->runs--;
 	}
+}
+
+static void cw_age(struct cb_count_window *w, __u32 tick_ms, __u64 now)
+{
+	if (tick_ms)
+		cw_age_to(w, cw_tick(tick_ms, now));
 }
 
 static void cw_add(struct cb_count_window *w, __u32 tick_ms, int fail,
 		   int slow, __u64 now)
 {
+	__u64 tick = cw_tick(tick_ms, now);
 	unsigned int newest;
-	__u32 tick;
 
-	cw_age(w, tick_ms, now);
+	if (tick_ms)
+		cw_age_to(w, tick);
 	if (w->count == w->size) {
 		cw_drop(w, 1);
 		if (w->runs && !--w->run_len[w->run_first]) {
-			w->run_first = (w->run_first + 1) % (CB_AGE_TICKS + 1);
+			w->run_first = cb_next(w->run_first, CB_AGE_TICKS + 1);
 			w->runs--;
 		}
 	}
 	cb_set_bit(w->fail, w->head, fail);
 	cb_set_bit(w->slow, w->head, slow);
-	w->head = (w->head + 1) % w->size;
+	w->head = cb_next(w->head, w->size);
 	w->count++;
 	w->fails += !!fail;
 	w->slows += !!slow;
 
 	if (!tick_ms)
 		return;
-	tick = now / ((__u64)tick_ms * NSEC_PER_MS);
-	newest = (w->run_first + w->runs + CB_AGE_TICKS) % (CB_AGE_TICKS + 1);
+	/* the runs are a ring of CB_AGE_TICKS + 1 from run_first */
+	newest = w->run_first + w->runs;
+	if (newest >= CB_AGE_TICKS + 1)
+		newest -= CB_AGE_TICKS + 1;
 	/* After ageing at most CB_AGE_TICKS older ticks are held, so a new
 	 * tick always finds room; a clock that went back joins the newest.
 	 */
-	if (w->runs && (w->run_tick[newest] >= tick ||
-			w->runs == CB_AGE_TICKS + 1)) {
-		w->run_len[newest]++;
-		return;
+	if (w->runs) {
+		newest = newest ? newest - 1 : CB_AGE_TICKS;
+		if (w->run_tick[newest] >= (__u32)tick ||
+		    w->runs == CB_AGE_TICKS + 1) {
+			w->run_len[newest]++;
+			return;
+		}
+		newest = cb_next(newest, CB_AGE_TICKS + 1);
 	}
-	newest = (w->run_first + w->runs) % (CB_AGE_TICKS + 1);
 	w->run_tick[newest] = tick;
 	w->run_len[newest] = 1;
 	w->runs++;

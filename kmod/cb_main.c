@@ -57,29 +57,29 @@ __bpf_kfunc int cb_admit(void *key, u32 key__sz)
  * cb_record - how a call admitted by cb_admit() ended
  * @key: a struct cb_key
  * @key__sz: its size
- * @outcome: enum cb_outcome
+ * @how: CB_RECORD_HOW(enum cb_outcome, what cb_admit() returned)
  * @start_ns: when the call began (CLOCK_MONOTONIC, bpf_ktime_get_ns()), or 0
- * @epoch: what cb_admit() returned
- *
- * The handshake's time is taken here, with the one clock read the result
- * needs anyway, rather than by the sensor as well.
+ * @now_ns: when it ended, on the same clock, if the sensor has that time
+ *	(a handshake's end: the time its socket took when the SYN-ACK came);
+ *	else 0, and the one clock read the result needs is taken here
  *
  * Return: 1 if it was a success the breaker counted (in its window, or as
  * a good probe), which a reset or drop may later amend; else 0.
  */
-__bpf_kfunc int cb_record(void *key, u32 key__sz, u32 outcome, u64 start_ns,
-			  u32 epoch)
+__bpf_kfunc int cb_record(void *key, u32 key__sz, u64 how, u64 start_ns,
+			  u64 now_ns)
 {
-	bool call = outcome & CB_RECORD_CALL;
-	u64 now;
+	u32 outcome = (u32)how & ~CB_RECORD_CALL;
+	bool call = how & CB_RECORD_CALL;
+	u64 now = now_ns;
 
-	outcome &= ~CB_RECORD_CALL;
 	if (key__sz != sizeof(struct cb_key) || outcome > CB_OUT_NONE ||
 	    in_nmi())
 		return 0;
-	now = ktime_get_ns();
+	if (!now)
+		now = ktime_get_ns();
 	return cb_breaker_record(key, outcome, start_ns && start_ns < now ?
-				 now - start_ns : 0, epoch, call, now);
+				 now - start_ns : 0, how >> 32, call, now);
 }
 
 __bpf_kfunc_end_defs();

@@ -9,8 +9,8 @@
 #include <bpf/bpf_tracing.h>
 #include <linux/cbreaker.h>
 
-extern int cb_record(void *key, __u32 key__sz, __u32 outcome,
-		     __u64 latency_ns, __u32 epoch) __ksym;
+extern int cb_record(void *key, __u32 key__sz, __u64 how, __u64 start_ns,
+		     __u64 now_ns) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
 
 struct {
@@ -30,7 +30,7 @@ int BPF_PROG(rogue_record, struct sock *sk)
 {
 	struct cb_key key = { .proto = IPPROTO_TCP };
 
-	cb_record(&key, sizeof(key), CB_OUT_REFUSED, 0, 0);
+	cb_record(&key, sizeof(key), CB_RECORD_HOW(CB_OUT_REFUSED, 0), 0, 0);
 	return 0;
 }
 
