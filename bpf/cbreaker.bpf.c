@@ -824,9 +824,9 @@ static __always_inline bool cb_steered(struct sock *sk)
 /*
  * The end of a handshake: if we admitted it (its cookie is noted), report
  * @out for the destination the socket has now, as of @now (0: the module
- * reads the clock). Under a policy that counts
- * resets or drops, a success the module counted (cb_record() > 0: in the
- * window, or as a good probe) marks the socket.
+ * reads the clock). Under a policy that counts resets or drops, a success
+ * the module counted (cb_record() > 0: in the window, or as a good probe)
+ * marks the socket.
  */
 static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out,
 					   __u64 now)

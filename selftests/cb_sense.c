@@ -141,15 +141,24 @@ TEST_F(sense, resets_trip_then_refusal_sends_nothing)
 	ASSERT_EQ(0, cb_connect(variant->ip, 80, SOCK_STREAM));
 }
 
+/* An fd of the map cbctl pinned as @name, or -1. */
+static int cb_pinned(const char *name)
+{
+	char path[128];
+	union bpf_attr a = { .pathname = (__u64)(unsigned long)path };
+
+	snprintf(path, sizeof(path), "%s/%s", CB_PIN_DIR, name);
+	return syscall(__NR_bpf, BPF_OBJ_GET, &a, sizeof(a));
+}
+
 /* The filled ways of the hooks' gate (struct cb_gate_set), or -1. */
 static int cb_gate_ways(void)
 {
-	union bpf_attr a = { .pathname = (__u64)(unsigned long)CB_PIN_DIR "/gate" };
+	int fd = cb_pinned("gate"), w, n = 0;
 	struct cb_gate_set g;
-	int fd, w, n = 0;
+	union bpf_attr a;
 	__u32 i;
 
-	fd = syscall(__NR_bpf, BPF_OBJ_GET, &a, sizeof(a));
 	for (i = 0; fd >= 0 && i < CB_GATE_SETS && n >= 0; i++) {
 		memset(&a, 0, sizeof(a));
 		a.map_fd = fd;
@@ -612,9 +621,9 @@ TEST_F(sense, jitter_spreads_breakers_opened_together)
 /* The slots of the hooks' connect notes (the pinned array's size), or 0. */
 static __u32 cb_note_slots(void)
 {
-	union bpf_attr a = { .pathname = (__u64)(unsigned long)CB_PIN_DIR "/conns" };
 	struct bpf_map_info info = {};
-	int fd = syscall(__NR_bpf, BPF_OBJ_GET, &a, sizeof(a));
+	int fd = cb_pinned("conns");
+	union bpf_attr a;
 
 	if (fd < 0)
 		return 0;
