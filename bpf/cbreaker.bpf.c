@@ -888,9 +888,10 @@ int BPF_PROG(cb_tcp_done, struct sock *sk, struct sk_buff *skb)
 	/*
 	 * The socket took the time as it began on the SYN-ACK
 	 * (tcp_mstamp_refresh(), CLOCK_MONOTONIC): no clock read of our own.
+	 * Without one (TCP_REPAIR) its time may be old: the module reads it.
 	 */
-	cb_tcp_outcome(sk, CB_OUT_SUCCESS,
-		       bpf_core_cast(sk, struct tcp_sock)->tcp_clock_cache);
+	cb_tcp_outcome(sk, CB_OUT_SUCCESS, skb ?
+		       bpf_core_cast(sk, struct tcp_sock)->tcp_clock_cache : 0);
 	return 0;
 }
 

@@ -59,8 +59,8 @@ static u64 cb_rnd(void)
 
 /*
  * A breaker's stripe: its key's words folded and mixed, a few instructions
- * where a jhash of the key cost every outcome 125 guest instructions. Keys
- * made to share a stripe only wait for each other.
+ * where a jhash of the key cost every outcome 125 guest instructions.
+ * Breakers that share a stripe only wait for each other's lock sections.
  */
 static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
 {

@@ -93,7 +93,7 @@ enum cb_outcome {
  * cb_record()'s @how: the outcome (and CB_RECORD_CALL) in the low half, the
  * epoch cb_admit() returned in the high (a kfunc takes five arguments).
  */
-#define CB_RECORD_HOW(out, epoch)	((__u64)(epoch) << 32 | (out))
+#define CB_RECORD_HOW(out, epoch)	((__u64)(epoch) << 32 | (__u32)(out))
 
 /*
  * Classes of failed outcomes, for a policy's fail-on: bits. Port
@@ -187,33 +187,51 @@ struct cb_gate_set {
 	__u64	way[CB_GATE_WAYS];
 };
 
-#define CB_GATE_KEY_WORDS	4	/* way[0..3] of the last set */
+#define CB_GATE_KEY_WORDS	2	/* way[0], way[1] of the last set */
+
+static __inline__ __u64 cb_rotl64(__u64 x, int b)
+{
+	return x << b | x >> (64 - b);
+}
+
+static __inline__ void cb_sipround(__u64 *v)
+{
+	v[0] += v[1];
+	v[1] = cb_rotl64(v[1], 13) ^ v[0];
+	v[0] = cb_rotl64(v[0], 32);
+	v[2] += v[3];
+	v[3] = cb_rotl64(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = cb_rotl64(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = cb_rotl64(v[1], 17) ^ v[2];
+	v[2] = cb_rotl64(v[2], 32);
+}
 
 /*
- * NH (the hash of UMAC, RFC 4418) of @key under @k, CB_GATE_KEY_WORDS
- * random words, then a bijective mix (MurmurHash3's fmix64) so that the
- * bits cut for set and tag depend on all of it: four multiplications where
- * SipHash-1-3 cost the hook about 385 instructions. Over a random key, two
- * different keys collide with probability at most 2^-32 (NH is almost
- * universal), and the key is never shown: nobody can choose a twin. Here
+ * SipHash-1-3 (as the kernel's hsiphash on 64 bits) of @key under @k, here
  * because the hooks and the module must agree on every bit of it.
  */
 static __inline__ __u64 cb_key_hash(const struct cb_key *key, const __u64 *k)
 {
-	__u32 x[8];
-	__u64 h = 0;
+	__u64 w[5], v[4];
 	int i;
 
-	__builtin_memcpy(x, key, sizeof(x));
-	for (i = 0; i < 4; i++)
-		h += (__u64)(__u32)(x[2 * i] + (__u32)k[i]) *
-		     (__u32)(x[2 * i + 1] + (__u32)(k[i] >> 32));
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
+	__builtin_memcpy(w, key, 4 * sizeof(__u64));
+	w[4] = (__u64)(4 * sizeof(__u64)) << 56;	/* the length */
+	v[0] = k[0] ^ 0x736f6d6570736575ULL;
+	v[1] = k[1] ^ 0x646f72616e646f6dULL;
+	v[2] = k[0] ^ 0x6c7967656e657261ULL;
+	v[3] = k[1] ^ 0x7465646279746573ULL;
+	for (i = 0; i < 5; i++) {
+		v[3] ^= w[i];
+		cb_sipround(v);
+		v[0] ^= w[i];
+	}
+	v[2] ^= 0xff;
+	for (i = 0; i < 3; i++)
+		cb_sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 #define CB_GATE_SET(h)	((__u32)(h) & (CB_GATE_SETS - 1))
