@@ -119,9 +119,8 @@ static struct host_bpf *load(unsigned int table)
 		return NULL;
 	}
 	/* the gate's hash key, as the module writes it when handed the map */
-	for (i = 0; i < CB_GATE_KEY_WORDS; i++)
-		gk.way[i] = (__u64)random() << 33 | (__u64)random() << 2 | !i;
-	i = CB_GATE_KEY;
+	gk.way[0] = (__u64)random() << 33 | (__u64)random() << 2 | 1;
+	gk.way[1] = (__u64)random() << 33 | (__u64)random() << 2;
 	if (bpf_map__update_elem(skel->maps.cb_gate, &i, sizeof(i), &gk,
 				 sizeof(gk), BPF_ANY)) {
 		host_bpf__destroy(skel);

@@ -71,7 +71,7 @@ static raw_spinlock_t *cb_lock_for(const struct cb_key *key)
 }
 
 /* The key of every gate's hash (cb_gate_key), made once. */
-static u64 cb_hash_key[CB_GATE_KEY_WORDS];
+static u64 cb_hash_key[2];
 
 /*
  * A gate handed over gets the hash's key before any hook can run (cbctl
@@ -84,8 +84,7 @@ void cb_gate_key(struct bpf_map *map)
 	struct cb_gate_set *k = map->ops->map_lookup_elem(map, &i);
 
 	if (k && !READ_ONCE(k->way[0])) {
-		for (i = 1; i < CB_GATE_KEY_WORDS; i++)
-			WRITE_ONCE(k->way[i], cb_hash_key[i]);
+		WRITE_ONCE(k->way[1], cb_hash_key[1]);
 		smp_wmb();	/* way[0] says the key is there */
 		WRITE_ONCE(k->way[0], cb_hash_key[0]);
 	}

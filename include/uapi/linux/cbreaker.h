@@ -180,14 +180,12 @@ struct cb_key {
  */
 #define CB_GATE_SETS	32768	/* a power of two: 2 MiB */
 #define CB_GATE_WAYS	7
-#define CB_GATE_KEY	CB_GATE_SETS	/* the last: its ways hold the key */
+#define CB_GATE_KEY	CB_GATE_SETS	/* the last: way[0], way[1] the key */
 
 struct cb_gate_set {
 	__u64	ver;
 	__u64	way[CB_GATE_WAYS];
 };
-
-#define CB_GATE_KEY_WORDS	2	/* way[0], way[1] of the last set */
 
 static __inline__ __u64 cb_rotl64(__u64 x, int b)
 {
