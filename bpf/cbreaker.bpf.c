@@ -64,6 +64,7 @@
  */
 #ifndef CB_BPF_NO_MODULE
 extern int cb_admit(void *key, __u32 key__sz) __ksym;
+extern __u64 cb_gate_hash(void *key, __u32 key__sz, __u64 k0, __u64 k1) __ksym;
 extern int cb_record(void *key, __u32 key__sz, __u64 how, __u64 start_ns,
 		     __u64 now_ns) __ksym;
 extern int cb_map_attach(void *map, __u32 id) __ksym;
@@ -261,7 +262,7 @@ static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
  * The gate's set for @key, and its hash in *@h; none before the module,
  * handed the map, wrote the hash's key in it (cb_maps_attach).
  */
-static __always_inline struct cb_gate_set *cb_gate_set(const struct cb_key *key,
+static __always_inline struct cb_gate_set *cb_gate_set(struct cb_key *key,
 						       __u64 *h)
 {
 	__u32 i = CB_GATE_KEY;
@@ -269,7 +270,7 @@ static __always_inline struct cb_gate_set *cb_gate_set(const struct cb_key *key,
 
 	if (!k || !k->way[0])
 		return NULL;
-	*h = cb_key_hash(key, k->way);
+	*h = cb_gate_hash(key, sizeof(*key), k->way[0], k->way[1]);
 	i = CB_GATE_SET(*h);
 	return bpf_map_lookup_elem(&cb_gate, &i);
 }
@@ -358,19 +359,21 @@ static __always_inline struct cb_conn *cb_conn_way(__u64 cookie, __u32 i)
 
 /*
  * A slot for the note of @cookie's connect: the one it already holds (a
- * connect() again after one that failed before its SYN), else the first
+ * connect() again after one that failed before its SYN; none if the cookie
+ * is @fresh, made for this connect), else the first
  * free or stale one. It is ours from the moment it holds our cookie (a
  * full barrier), and the sensor gives it back (compare-and-swap) only
  * after reading the note: a later connect that takes the slot in between
  * makes the sensor's take fail, never lends it its note.
  */
-static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
+static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, bool fresh,
+						     __u64 now)
 {
 	struct cb_conn *c;
 	__u64 old;
 	__u32 i;
 
-	for (i = 0; i < CB_CONN_WAYS; i++) {
+	for (i = 0; !fresh && i < CB_CONN_WAYS; i++) {
 		c = cb_conn_way(cookie, i);
 		if (c && c->cookie == cookie)
 			return c;
@@ -386,6 +389,19 @@ static __always_inline struct cb_conn *cb_conn_claim(__u64 cookie, __u64 now)
 			return c;
 	}
 	return NULL;
+}
+
+/*
+ * The socket cookie of @ctx, made if it has none yet: then *@fresh, and no
+ * note can hold it. Most connects make it; one already made costs a load.
+ */
+static __always_inline __u64 cb_cookie(struct bpf_sock_addr *ctx, bool *fresh)
+{
+	struct sock *sk = bpf_core_cast(ctx->sk, struct sock);
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+
+	*fresh = !cookie;
+	return cookie ?: bpf_get_socket_cookie(ctx);
 }
 
 /* The note of a connect admitted at @now and @epoch; @gated: by the gate. */
@@ -422,6 +438,18 @@ struct {
 	__type(key, int);
 	__type(value, struct cb_sock);
 } cb_socks SEC(".maps");
+
+/*
+ * Our storage of socket @sk, or NULL. Most sockets have no BPF storage at
+ * all, which one load from the socket tells; the lookup is a helper call
+ * (about 60 guest instructions, on every connect).
+ */
+static __always_inline struct cb_sock *cb_sock_find(void *sk)
+{
+	if (!sk || !bpf_core_cast(sk, struct sock)->sk_bpf_storage)
+		return NULL;
+	return bpf_sk_storage_get(&cb_socks, sk, 0, 0);
+}
 
 static __always_inline bool cb_key_eq(const struct cb_key *a,
 				      const struct cb_key *b)
@@ -555,7 +583,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	struct cb_breaker *b = NULL;
 	struct cb_sock *s = NULL;
 	struct cb_conn *c;
-	bool limited;
+	bool limited, fresh;
 	int ret = -1;
 
 	/*
@@ -564,7 +592,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	 * destination's.
 	 */
 	if (key->proto == IPPROTO_TCP && ctx->sk) {
-		s = bpf_sk_storage_get(&cb_socks, ctx->sk, 0, 0);
+		s = cb_sock_find(ctx->sk);
 		if (s) {
 			cb_timeout_undo(ctx, s);
 			s->late = 0;
@@ -581,7 +609,8 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		 */
 		if (ret >= 0) {
 			now = bpf_ktime_get_ns();
-			c = cb_conn_claim(bpf_get_socket_cookie(ctx), now);
+			cookie = cb_cookie(ctx, &fresh);
+			c = cb_conn_claim(cookie, fresh, now);
 			if (c) {
 				cb_count(CB_COUNT_ADMITTED);
 				cb_conn_fill(c, now, ret, key->scope, true);
@@ -616,14 +645,14 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		ret = cb_admit(key, sizeof(*key));
 	if (ret == CB_ADMIT_REFUSE) {
 		if (limited && ctx->sk)
-			cb_slot_give(bpf_sk_storage_get(&cb_socks, ctx->sk, 0, 0));
+			cb_slot_give(cb_sock_find(ctx->sk));
 		/* Without a retval the caller would see EPERM. */
 		bpf_set_retval(-ECONNREFUSED);
 		return SOCK_DENY;
 	}
 	if (ret < 0)
 		return SOCK_ALLOW;
-	cookie = bpf_get_socket_cookie(ctx);
+	cookie = cb_cookie(ctx, &fresh);
 	if (key->proto != IPPROTO_TCP) {
 		cb_dgram_note(cookie, key, ret);
 		return SOCK_ALLOW;
@@ -635,7 +664,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	}
 	if (b && b->connect_timeout_ms && cb_sockops_on)
 		cb_connect_timeout(ctx, s, b->connect_timeout_ms);
-	c = cb_conn_claim(cookie, now);
+	c = cb_conn_claim(cookie, fresh, now);
 	if (c)
 		cb_conn_fill(c, now, ret | (b && b->fail_late ? CB_CONN_LATE : 0),
 			     key->scope, false);
@@ -725,7 +754,7 @@ static __always_inline void cb_timeout_done(struct bpf_sock_ops *ctx)
 
 	if (!sk)
 		return;
-	s = bpf_sk_storage_get(&cb_socks, sk, 0, 0);
+	s = cb_sock_find(sk);
 	if (!s || !s->timeout_ms)
 		return;
 	cb_timeout_undo(ctx, s);
@@ -748,13 +777,13 @@ static __always_inline void cb_slot_watch(struct bpf_sock_ops *ctx)
 	if (!sk)
 		return;
 	if (ctx->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-		s = bpf_sk_storage_get(&cb_socks, sk, 0, 0);
+		s = cb_sock_find(sk);
 		if (s && s->slot)
 			bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
 						  BPF_SOCK_OPS_STATE_CB_FLAG);
 	} else if (ctx->op == BPF_SOCK_OPS_STATE_CB &&
 		   ctx->args[1] == BPF_TCP_CLOSE) {
-		cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
+		cb_slot_give(cb_sock_find(sk));
 	}
 }
 
@@ -904,7 +933,7 @@ int BPF_PROG(cb_tcp_done, struct sock *sk, struct sk_buff *skb)
  */
 static __always_inline void cb_tcp_late(struct sock *sk, __u32 out)
 {
-	struct cb_sock *s = bpf_sk_storage_get(&cb_socks, sk, 0, 0);
+	struct cb_sock *s = cb_sock_find(sk);
 	struct cb_key key = {};
 
 	if (!s || !s->late)
@@ -964,7 +993,7 @@ int BPF_PROG(cb_tcp_close, struct sock *sk, long timeout)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
 		cb_tcp_outcome(sk, CB_OUT_ABANDONED, 0);
-	cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
+	cb_slot_give(cb_sock_find(sk));
 	return 0;
 }
 
@@ -973,7 +1002,7 @@ int BPF_PROG(cb_tcp_disconnect, struct sock *sk, int flags)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
 		cb_tcp_outcome(sk, CB_OUT_ABANDONED, 0);
-	cb_slot_give(bpf_sk_storage_get(&cb_socks, sk, 0, 0));
+	cb_slot_give(cb_sock_find(sk));
 	return 0;
 }
 

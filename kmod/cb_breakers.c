@@ -574,37 +574,21 @@ static void cb_call_only(struct bpf_map *map, const struct cb_key *key,
 }
 
 /*
- * An outcome: sensed by the tracing programs (any context, under RCU), or
- * a UDP datagram let through. A UDP failure (an ICMP error), or a TCP
- * connection reset or dropped within fail-window, turns the success it was
- * counted as into a failure.
+ * Any outcome but the common one (cb_record_fast), out of line: its frame,
+ * which kernels built with INIT_STACK_ALL_ZERO clear on every call (a
+ * struct cb_op, about 250 bytes), is no cost of the common one.
  */
-int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
-		      u64 latency_ns, u32 epoch, bool call, u64 now)
+static noinline int cb_record_slow(struct bpf_map *map,
+				   const struct cb_key *key,
+				   enum cb_outcome out, u64 latency_ns,
+				   u32 epoch, bool call, u64 now)
 {
 	struct cb_record_arg a = {
 		.out = out, .latency_ns = latency_ns, .epoch = epoch,
 		.call = call,
 	};
-	struct bpf_map *map;
 	struct cb_op op;
-	int ret;
 
-	map = cb_map(CB_MAP_BREAKERS);
-	if (out == CB_OUT_IGNORED || out == CB_OUT_NONE) {
-		if (out == CB_OUT_IGNORED)
-			cb_stat_add(CB_STAT_IGNORED, 1);
-		if (map && call)
-			cb_call_only(map, key, now);
-		return 0;
-	}
-	if (!map || out >= __CB_OUT_MAX)
-		return 0;
-	if (out == CB_OUT_SUCCESS) {
-		ret = cb_record_fast(map, key, latency_ns, epoch, call, now);
-		if (ret >= 0)
-			return ret;
-	}
 	cb_op_init(&op, key, now);
 	if (cb_op_run(map, &op, cb_record_fn, &a))
 		return 0;
@@ -623,6 +607,35 @@ int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	if (a.slowed)
 		cb_stat_add(CB_STAT_SLOW, 1);
 	return a.taken;
+}
+
+/*
+ * An outcome: sensed by the tracing programs (any context, under RCU), or
+ * a UDP datagram let through. A UDP failure (an ICMP error), or a TCP
+ * connection reset or dropped within fail-window, turns the success it was
+ * counted as into a failure.
+ */
+int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
+		      u64 latency_ns, u32 epoch, bool call, u64 now)
+{
+	struct bpf_map *map = cb_map(CB_MAP_BREAKERS);
+	int ret;
+
+	if (out == CB_OUT_IGNORED || out == CB_OUT_NONE) {
+		if (out == CB_OUT_IGNORED)
+			cb_stat_add(CB_STAT_IGNORED, 1);
+		if (map && call)
+			cb_call_only(map, key, now);
+		return 0;
+	}
+	if (!map || out >= __CB_OUT_MAX)
+		return 0;
+	if (out == CB_OUT_SUCCESS) {
+		ret = cb_record_fast(map, key, latency_ns, epoch, call, now);
+		if (ret >= 0)
+			return ret;
+	}
+	return cb_record_slow(map, key, out, latency_ns, epoch, call, now);
 }
 
 struct cb_action_arg {
