@@ -48,7 +48,8 @@ __bpf_kfunc int cb_map_attach(void *map__map, u32 id)
  */
 __bpf_kfunc int cb_admit(void *key, u32 key__sz)
 {
-	if (key__sz != sizeof(struct cb_key))
+	/* the verifier lets a maybe-NULL pointer through a __sz argument */
+	if (!key || key__sz != sizeof(struct cb_key))
 		return CB_ADMIT_SILENT;
 	return cb_breaker_admit(key);
 }
@@ -73,7 +74,7 @@ __bpf_kfunc int cb_record(void *key, u32 key__sz, u64 how, u64 start_ns,
 	bool call = how & CB_RECORD_CALL;
 	u64 now = now_ns;
 
-	if (key__sz != sizeof(struct cb_key) || outcome > CB_OUT_NONE ||
+	if (!key || key__sz != sizeof(struct cb_key) || outcome > CB_OUT_NONE ||
 	    in_nmi())
 		return 0;
 	if (!now)
@@ -91,13 +92,13 @@ __bpf_kfunc int cb_record(void *key, u32 key__sz, u64 how, u64 start_ns,
  *
  * cb_key_hash(), for the connect hooks: BPF has no rotate, so SipHash costs
  * a hook about 2.5 times the instructions it costs here. Returns the hash,
- * or 0 for a key of another size.
+ * or 0 for no key or one of another size.
  */
 __bpf_kfunc u64 cb_gate_hash(void *key, u32 key__sz, u64 k0, u64 k1)
 {
 	const u64 k[2] = { k0, k1 };
 
-	if (key__sz != sizeof(struct cb_key))
+	if (!key || key__sz != sizeof(struct cb_key))
 		return 0;
 	return cb_key_hash(key, k);
 }

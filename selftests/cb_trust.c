@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Who may make the module act: only cbreaker's own programs call its
- * kfuncs, a tc program on a packet path cannot hand it maps, two loads at
- * once leave one working instance, and attached cgroups keep breakers of
- * their own.
+ * kfuncs, a tc program on a packet path cannot hand it maps, a hook that
+ * hands them no key harms nothing, two loads at once leave one working
+ * instance, and attached cgroups keep breakers of their own.
  */
 #include <net/if.h>
 #include <bpf/libbpf.h>
+#include <linux/cbreaker.h>
 
 #include "cb_test.h"
 #include "kselftest_harness.h"
@@ -70,6 +71,7 @@ TEST_F(trust, cb_record_serves_only_our_sensors)
 
 	ASSERT_NE(NULL, skel);
 	bpf_program__set_autoload(skel->progs.rogue_attach, false);
+	bpf_program__set_autoload(skel->progs.rogue_null, false);
 	err = cb_rogue__load(skel);
 	/* the verifier refuses the kfunc call on tcp_v4_connect */
 	EXPECT_NE(0, err);
@@ -87,6 +89,7 @@ TEST_F(trust, a_tc_program_on_a_packet_path_cannot_hand_over_maps)
 	skel = cb_rogue__open();
 	ASSERT_NE(NULL, skel);
 	bpf_program__set_autoload(skel->progs.rogue_record, false);
+	bpf_program__set_autoload(skel->progs.rogue_null, false);
 	/* a root loader passes the verifier: the run-time check is the point */
 	ASSERT_EQ(0, cb_rogue__load(skel));
 	link = bpf_program__attach_tcx(skel->progs.rogue_attach,
@@ -104,6 +107,48 @@ TEST_F(trust, a_tc_program_on_a_packet_path_cannot_hand_over_maps)
 	cb_rogue__destroy(skel);
 	/* the module still serves cbctl's maps */
 	EXPECT_EQ(0, cb_sh("cbctl -j status | grep -q '\"maps_attached\":true'"));
+}
+
+/*
+ * A connect hook passes the kfuncs a lookup's unchecked result, which is
+ * NULL: a kernel whose verifier lets that through must see the kfuncs
+ * answer (no hash, admit silently), not oops.
+ */
+TEST_F(trust, a_hook_that_hands_the_kfuncs_no_key_harms_nothing)
+{
+	struct bpf_link *link;
+	struct cb_rogue *skel;
+	unsigned short port = 0;
+	int cg, lfd, err;
+
+	ASSERT_EQ(0, cb_sh("cbctl load"));	/* the module holds maps */
+	skel = cb_rogue__open();
+	ASSERT_NE(NULL, skel);
+	bpf_program__set_autoload(skel->progs.rogue_record, false);
+	bpf_program__set_autoload(skel->progs.rogue_attach, false);
+	err = cb_rogue__load(skel);
+	if (err) {
+		/* refused by the verifier: as safe, and all a kernel owes */
+		TH_LOG("the verifier refuses the program: %d", err);
+		EXPECT_EQ(-EACCES, err);
+		cb_rogue__destroy(skel);
+		return;
+	}
+	ASSERT_LE(0, cg = open(CGA, O_RDONLY | O_DIRECTORY));
+	link = bpf_program__attach_cgroup(skel->progs.rogue_null, cg);
+	close(cg);
+	ASSERT_NE(NULL, link);
+	ASSERT_LE(0, lfd = cb_listener("127.0.0.1", SOCK_STREAM, &port));
+	ASSERT_EQ(0, cb_join_cgroup(CGA));
+	err = cb_connect("127.0.0.1", port, SOCK_STREAM);
+	cb_join_cgroup(CB_CGROOT);
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(1, skel->bss->null_runs);
+	EXPECT_EQ(0, skel->data->null_hash);
+	EXPECT_EQ(CB_ADMIT_SILENT, skel->data->null_admit);
+	close(lfd);
+	bpf_link__destroy(link);
+	cb_rogue__destroy(skel);
 }
 
 TEST_F(trust, concurrent_loads_leave_one_working_instance)

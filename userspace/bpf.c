@@ -126,7 +126,8 @@ static bool cb_capable(int cap)
 static bool cb_may_load(void)
 {
 	return cb_capable(CAP_NET_ADMIN) &&
-	       (cb_capable(CAP_BPF) || cb_capable(CAP_SYS_ADMIN));
+	       ((cb_capable(CAP_BPF) && cb_capable(CAP_PERFMON)) ||
+		cb_capable(CAP_SYS_ADMIN));
 }
 
 bool cb_module_loaded(void)
@@ -469,7 +470,7 @@ int cb_do_load(char **cgroups, int n, uint32_t table)
 	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
 		return cb_err("no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
 	if (!cb_may_load())
-		return cb_err("Permission denied: loading needs CAP_BPF and CAP_NET_ADMIN");
+		return cb_err("Permission denied: loading needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
 	if (n > CB_MAX_CGROUPS)
 		return cb_err("at most %d cgroups at once", CB_MAX_CGROUPS);
 	if (!n) {

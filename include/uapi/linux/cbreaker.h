@@ -208,8 +208,8 @@ static __inline__ void cb_sipround(__u64 *v)
 
 /*
  * SipHash-1-3 (as the kernel's hsiphash on 64 bits) of @key under @k: the
- * module's, for its own use and the hooks' (the cb_gate_hash kfunc), and
- * bench/host.bpf.c's stand-in for that kfunc.
+ * module's, for its own use and the hooks' (the cb_gate_hash kfunc);
+ * bench/host.bpf.c's stand-in for that kfunc; the unit tests' vector.
  */
 static __inline__ void cb_sipblock(__u64 *v, __u64 m)
 {
