@@ -25,6 +25,20 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 FIXTURE(trust) {
 };
 
+/* cb_rogue opened with only @name of its programs to load, or NULL. */
+static struct cb_rogue *cb_rogue_only(const char *name)
+{
+	struct cb_rogue *skel = cb_rogue__open();
+	struct bpf_program *prog;
+
+	if (!skel)
+		return NULL;
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog,
+					  !strcmp(bpf_program__name(prog), name));
+	return skel;
+}
+
 /* A loopback port nothing listens on, under a policy that trips at 3. */
 static unsigned short cb_refusing_port(void)
 {
@@ -66,12 +80,10 @@ FIXTURE_TEARDOWN(trust)
 
 TEST_F(trust, cb_record_serves_only_our_sensors)
 {
-	struct cb_rogue *skel = cb_rogue__open();
+	struct cb_rogue *skel = cb_rogue_only("rogue_record");
 	int err;
 
 	ASSERT_NE(NULL, skel);
-	bpf_program__set_autoload(skel->progs.rogue_attach, false);
-	bpf_program__set_autoload(skel->progs.rogue_null, false);
 	err = cb_rogue__load(skel);
 	/* the verifier refuses the kfunc call on tcp_v4_connect */
 	EXPECT_NE(0, err);
@@ -86,10 +98,8 @@ TEST_F(trust, a_tc_program_on_a_packet_path_cannot_hand_over_maps)
 	int i;
 
 	ASSERT_EQ(0, cb_sh("cbctl load"));
-	skel = cb_rogue__open();
+	skel = cb_rogue_only("rogue_attach");
 	ASSERT_NE(NULL, skel);
-	bpf_program__set_autoload(skel->progs.rogue_record, false);
-	bpf_program__set_autoload(skel->progs.rogue_null, false);
 	/* a root loader passes the verifier: the run-time check is the point */
 	ASSERT_EQ(0, cb_rogue__load(skel));
 	link = bpf_program__attach_tcx(skel->progs.rogue_attach,
@@ -122,10 +132,8 @@ TEST_F(trust, a_hook_that_hands_the_kfuncs_no_key_harms_nothing)
 	int cg, lfd, err;
 
 	ASSERT_EQ(0, cb_sh("cbctl load"));	/* the module holds maps */
-	skel = cb_rogue__open();
+	skel = cb_rogue_only("rogue_null");
 	ASSERT_NE(NULL, skel);
-	bpf_program__set_autoload(skel->progs.rogue_record, false);
-	bpf_program__set_autoload(skel->progs.rogue_attach, false);
 	err = cb_rogue__load(skel);
 	if (err) {
 		/* refused by the verifier: as safe, and all a kernel owes */
