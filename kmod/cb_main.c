@@ -91,7 +91,7 @@ __bpf_kfunc int cb_record(void *key, u32 key__sz, u64 how, u64 start_ns,
  * @k1: its second word
  *
  * cb_key_hash(), for the connect hooks: BPF has no rotate, so SipHash costs
- * a hook about 2.5 times the instructions it costs here. Returns the hash,
+ * a hook more than twice the instructions it costs here. Returns the hash,
  * or 0 for no key or one of another size.
  */
 __bpf_kfunc u64 cb_gate_hash(void *key, u32 key__sz, u64 k0, u64 k1)

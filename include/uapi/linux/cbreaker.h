@@ -206,11 +206,6 @@ static __inline__ void cb_sipround(__u64 *v)
 	v[2] = cb_rotl64(v[2], 32);
 }
 
-/*
- * SipHash-1-3 (as the kernel's hsiphash on 64 bits) of @key under @k: the
- * module's, for its own use and the hooks' (the cb_gate_hash kfunc);
- * bench/host.bpf.c's stand-in for that kfunc; the unit tests' vector.
- */
 static __inline__ void cb_sipblock(__u64 *v, __u64 m)
 {
 	v[3] ^= m;
@@ -218,6 +213,11 @@ static __inline__ void cb_sipblock(__u64 *v, __u64 m)
 	v[0] ^= m;
 }
 
+/*
+ * SipHash-1-3 (as the kernel's hsiphash on 64 bits) of @key under @k: the
+ * module's, for its own use and the hooks' (the cb_gate_hash kfunc);
+ * bench/host.bpf.c's stand-in for that kfunc; the unit tests' vector.
+ */
 static __inline__ __u64 cb_key_hash(const struct cb_key *key, const __u64 *k)
 {
 	__u64 v[4], m;
