@@ -16,7 +16,10 @@
  * 100,000 destinations that each have a breaker, so that every breaker
  * is cold in the cache when its connect comes (after one pass over them
  * all, as in a round-robin that has run a while: each was dialed before,
- * 100,000 connects ago, and the hooks' gate knows it). Prints a table on stderr
+ * 100,000 connects ago, and the hooks' gate knows it); and the same
+ * round-robin with a program that reads one line of the gate per
+ * destination and nothing else (cb_line): the least a cold destination
+ * costs on this host, whatever reads it. Prints a table on stderr
  * and JSON members on stdout (merged into bench/results.json by make
  * bench).
  *
@@ -55,19 +58,19 @@
 #define FILL_BATCH	10000
 
 enum scen {
-	NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, MILLION, COLDRR, BULKHEAD,
-	FAIL_LATE, NSCEN
+	NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, MILLION, COLDRR, LINE,
+	BULKHEAD, FAIL_LATE, NSCEN
 };
 
 static const char *const scen_name[NSCEN] = {
 	"no cbreaker", "no cbreaker, 100k dsts", "empty connect4", "no policy matches",
 	"a breaker, tracked", "tracked, 1M breakers", "cold, 100k round-robin",
-	"tracked, max-conns", "tracked, fail-on reset",
+	"one cold line alone", "tracked, max-conns", "tracked, fail-on reset",
 };
 
 static const char *const scen_key[NSCEN] = {
 	"none", "none_cold", "empty", "untracked", "tracked", "tracked_1M", "cold_100k",
-	"tracked_max_conns", "tracked_fail_on_reset",
+	"cold_line", "tracked_max_conns", "tracked_fail_on_reset",
 };
 
 struct stat_ {
@@ -114,6 +117,7 @@ static struct host_bpf *load(unsigned int table)
 	bpf_program__set_autoload(skel->progs.cb_connect4, true);
 	bpf_program__set_autoload(skel->progs.cb_sockops, true);
 	bpf_program__set_autoload(skel->progs.cb_empty, true);
+	bpf_program__set_autoload(skel->progs.cb_line, true);
 	if (host_bpf__load(skel)) {
 		host_bpf__destroy(skel);
 		return NULL;
@@ -171,11 +175,12 @@ static double cold_connects(int lfd, int n)
 
 /*
  * CONNECTS connects from inside cg_on with @skel's hooks attached there
- * (@empty: the empty program alone; else connect4 and the sensor's stand-in),
+ * (@alone: that connect4 program alone; else connect4 and the sensor's
+ * stand-in),
  * to @sa (NULL: the cold destinations). With @stats, our programs' run time
  * and runs per connect go to *ns and *cnt.
  */
-static double hooked(struct host_bpf *skel, bool empty, int cg,
+static double hooked(struct host_bpf *skel, struct bpf_program *alone, int cg,
 		     const struct sockaddr_in *sa, int lfd, bool stats,
 		     double *ns, double *cnt)
 {
@@ -185,8 +190,8 @@ static double hooked(struct host_bpf *skel, bool empty, int cg,
 	double w;
 	int i, np = 2;
 
-	if (empty) {
-		progs[0] = skel->progs.cb_empty;
+	if (alone) {
+		progs[0] = alone;
 		np = 1;
 	}
 	for (i = 0; i < np; i++) {
@@ -325,7 +330,7 @@ int main(void)
 	struct cb_breaker b = { 0 };
 	struct cb_key key = { 0 };
 	char root[200], parent[256], name[64];
-	double load0, load1, floor_ns, net;
+	double load0, load1, floor_ns, net, line;
 	int l1, l2, l3, l4, lany, r, k, cg, stats;
 	socklen_t len = sizeof(sany);
 
@@ -380,18 +385,22 @@ int main(void)
 	cold_init(sany.sin_port);
 	fill(skel, key.netns, true);
 	for (r = 0; r < COLD / CONNECTS; r++)
-		hooked(skel, false, cg, NULL, lany, false, NULL, NULL);
+		hooked(skel, NULL, cg, NULL, lany, false, NULL, NULL);
 	load0 = loadavg();
 	for (r = 0; r < ROUNDS; r++) {
 		/* a million breakers; then KEPT (the gate keeps the cold ones') */
 		stats = stats_on();
-		wall_on[MILLION].v[r] = hooked(skel, false, cg, &s2, l2, true,
+		wall_on[MILLION].v[r] = hooked(skel, NULL, cg, &s2, l2, true,
 					       &prog[MILLION].v[r], &runs[MILLION].v[r]);
-		wall_on[COLDRR].v[r] = hooked(skel, false, cg, NULL, lany, true,
+		wall_on[COLDRR].v[r] = hooked(skel, NULL, cg, NULL, lany, true,
 					      &prog[COLDRR].v[r], &runs[COLDRR].v[r]);
+		wall_on[LINE].v[r] = hooked(skel, skel->progs.cb_line, cg, NULL, lany,
+					    true, &prog[LINE].v[r], &runs[LINE].v[r]);
 		close(stats);
-		wall[MILLION].v[r] = hooked(skel, false, cg, &s2, l2, false, NULL, NULL);
-		wall[COLDRR].v[r] = hooked(skel, false, cg, NULL, lany, false, NULL, NULL);
+		wall[MILLION].v[r] = hooked(skel, NULL, cg, &s2, l2, false, NULL, NULL);
+		wall[COLDRR].v[r] = hooked(skel, NULL, cg, NULL, lany, false, NULL, NULL);
+		wall[LINE].v[r] = hooked(skel, skel->progs.cb_line, cg, NULL, lany,
+					 false, NULL, NULL);
 		fill(skel, key.netns, false);
 
 		/* bpf_stats on: our programs' time and runs */
@@ -399,25 +408,25 @@ int main(void)
 		cb_join(cg_off);
 		wall_on[NONE].v[r] = cb_connects(&s1, l1, CONNECTS);
 		wall_on[NONE_COLD].v[r] = cold_connects(lany, CONNECTS);
-		wall_on[EMPTY].v[r] = hooked(skel, true, cg, &s1, l1, true,
+		wall_on[EMPTY].v[r] = hooked(skel, skel->progs.cb_empty, cg, &s1, l1, true,
 					     &prog[EMPTY].v[r], &runs[EMPTY].v[r]);
-		wall_on[UNTRACKED].v[r] = hooked(skel, false, cg, &s1, l1, true,
+		wall_on[UNTRACKED].v[r] = hooked(skel, NULL, cg, &s1, l1, true,
 						 &prog[UNTRACKED].v[r], &runs[UNTRACKED].v[r]);
-		wall_on[TRACKED].v[r] = hooked(skel, false, cg, &s2, l2, true,
+		wall_on[TRACKED].v[r] = hooked(skel, NULL, cg, &s2, l2, true,
 					       &prog[TRACKED].v[r], &runs[TRACKED].v[r]);
-		wall_on[BULKHEAD].v[r] = hooked(skel, false, cg, &s3, l3, true,
+		wall_on[BULKHEAD].v[r] = hooked(skel, NULL, cg, &s3, l3, true,
 						&prog[BULKHEAD].v[r], &runs[BULKHEAD].v[r]);
-		wall_on[FAIL_LATE].v[r] = hooked(skel, false, cg, &s4, l4, true,
+		wall_on[FAIL_LATE].v[r] = hooked(skel, NULL, cg, &s4, l4, true,
 						 &prog[FAIL_LATE].v[r], &runs[FAIL_LATE].v[r]);
 		close(stats);
 		/* bpf_stats off: wall time as a user sees it */
 		wall[NONE].v[r] = cb_connects(&s1, l1, CONNECTS);
 		wall[NONE_COLD].v[r] = cold_connects(lany, CONNECTS);
-		wall[EMPTY].v[r] = hooked(skel, true, cg, &s1, l1, false, NULL, NULL);
-		wall[UNTRACKED].v[r] = hooked(skel, false, cg, &s1, l1, false, NULL, NULL);
-		wall[TRACKED].v[r] = hooked(skel, false, cg, &s2, l2, false, NULL, NULL);
-		wall[BULKHEAD].v[r] = hooked(skel, false, cg, &s3, l3, false, NULL, NULL);
-		wall[FAIL_LATE].v[r] = hooked(skel, false, cg, &s4, l4, false, NULL, NULL);
+		wall[EMPTY].v[r] = hooked(skel, skel->progs.cb_empty, cg, &s1, l1, false, NULL, NULL);
+		wall[UNTRACKED].v[r] = hooked(skel, NULL, cg, &s1, l1, false, NULL, NULL);
+		wall[TRACKED].v[r] = hooked(skel, NULL, cg, &s2, l2, false, NULL, NULL);
+		wall[BULKHEAD].v[r] = hooked(skel, NULL, cg, &s3, l3, false, NULL, NULL);
+		wall[FAIL_LATE].v[r] = hooked(skel, NULL, cg, &s4, l4, false, NULL, NULL);
 		if (r + 1 < ROUNDS)
 			fill(skel, key.netns, true);
 	}
@@ -441,7 +450,7 @@ int main(void)
 		net = prog[k].med - runs[k].med * floor_ns;
 		fprintf(stderr, "%-24s %7.0f (%5.0f..%5.0f) %+9.0f %9.0f %6.2f %9.0f\n",
 			scen_name[k], wall[k].med, wall[k].lo, wall[k].hi,
-			wall[k].med - wall[k == COLDRR ? NONE_COLD : NONE].med,
+			wall[k].med - wall[k == COLDRR || k == LINE ? NONE_COLD : NONE].med,
 			prog[k].med, runs[k].med, k <= NONE_COLD ? 0 : net);
 		snprintf(name, sizeof(name), "host_%s_wall_ns", scen_key[k]);
 		put(name, wall[k].med);
@@ -459,10 +468,13 @@ int main(void)
 		put(name, net);
 	}
 	net = prog[TRACKED].med - runs[TRACKED].med * floor_ns;
+	line = prog[LINE].med - runs[LINE].med * floor_ns;
 	fprintf(stderr, "tracked: %.0f ns of programs less the floor; %.2f%% of this connect, "
 		"%.3f%% of one with 50 us more RTT\n"
 		"1M breakers vs 1: %.2fx (programs less floor), %.2fx (wall, stats off)\n"
 		"cold 100k round-robin vs hot: %.2fx (vs 1 breaker), %.2fx (vs the same 1M table)\n"
+		"one cold line of the gate alone costs %.0f ns: one cold line per destination "
+		"makes at least %.2fx\n"
 		"max-conns adds %.0f ns of programs to a tracked connect (its place taken and given back)\n"
 		"fail-on reset adds %.0f ns (the call marked on its socket)\n",
 		net, 100 * net / wall[NONE].med, 100 * net / (wall[NONE].med + 50000),
@@ -471,11 +483,12 @@ int main(void)
 		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net,
 		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) /
 		(prog[MILLION].med - runs[MILLION].med * floor_ns),
-		prog[BULKHEAD].med - runs[BULKHEAD].med * floor_ns - net,
+		line, (net + line) / net, prog[BULKHEAD].med - runs[BULKHEAD].med * floor_ns - net,
 		prog[FAIL_LATE].med - runs[FAIL_LATE].med * floor_ns - net);
 	put("host_bpf_stats_floor_ns", floor_ns);
 	put("host_cost_ratio_1M_vs_1", (prog[MILLION].med - runs[MILLION].med * floor_ns) / net);
 	put("host_cost_ratio_cold_vs_hot", (prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net);
+	put("host_cost_ratio_cold_least", (net + line) / net);
 	put("host_tracked_pct_of_connect", 100 * net / wall[NONE].med);
 	put("host_tracked_pct_of_50us_rtt_connect", 100 * net / (wall[NONE].med + 50000));
 	put("host_loadavg_start", load0);
