@@ -197,6 +197,12 @@ $(O)/unit/%: selftests/unit/%.c $(wildcard selftests/unit/*.h) $(ENGINE) $(UAPI)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< kmod/cb_engine.c
 
+# cbctl's check of the module's kfuncs, against the object as built
+$(O)/unit/cb_kfuncs_test: selftests/unit/cb_kfuncs_test.c userspace/kfuncs.c $(CBCTL_HDR) \
+			  $(ENGINE) $(UAPI) $(KSFT_HDRS) $(O)/cbreaker.bpf.o
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Iuserspace -o $@ $< userspace/kfuncs.c -lbpf -lelf -lz
+
 unit: $(UNITTESTS) $(O)/cbctl.bash-completion
 	@for t in $(UNITTESTS); do ./$$t; done
 

@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <linux/if_ether.h>
@@ -209,6 +210,24 @@ static bool cb_sockops_free(const char *cgroup)
  * all; its hook programs serve @scope, with cb_sockops if @sockops. The
  * caller removes what is pinned if this fails.
  */
+static int cb_module_serves(const struct bpf_object *obj)
+{
+	struct btf *vm = btf__load_vmlinux_btf(), *mod = NULL;
+	const char *name = NULL;
+	int err = 0;
+
+	if (vm)
+		mod = btf__load_module_btf("cbreaker", vm);
+	if (mod)
+		name = cb_kfunc_missing(bpf_object__btf(obj), mod);
+	if (name)
+		err = cb_err("the cbreaker module loaded has no %s(): it is older than this cbctl (%s); load this version's module (cbctl unload; modprobe -r cbreaker; modprobe cbreaker)",
+			     name, CB_VERSION);
+	btf__free(mod);
+	btf__free(vm);
+	return err;
+}
+
 static int cb_load_pin(uint32_t table, uint32_t scope, bool sockops)
 {
 	char pkt[ETH_HLEN] = { 0 };	/* a tc program's test run needs a frame */
@@ -227,6 +246,9 @@ static int cb_load_pin(uint32_t table, uint32_t scope, bool sockops)
 	skel = cb_bpf__open();
 	if (!skel)
 		return cb_err("opening the BPF object failed: %s", strerror(errno));
+	err = cb_module_serves(skel->obj);
+	if (err)
+		goto out;
 	if (table)
 		bpf_map__set_max_entries(skel->maps.cb_breakers, table);
 	skel->bss->cb_scope = scope;
@@ -325,6 +347,10 @@ static struct cb_bpf *cb_load_scope(uint32_t scope, bool sockops)
 	skel = cb_bpf__open();
 	if (!skel) {
 		cb_err("opening the BPF object failed: %s", strerror(errno));
+		return NULL;
+	}
+	if (cb_module_serves(skel->obj)) {
+		cb_bpf__destroy(skel);
 		return NULL;
 	}
 	bpf_object__for_each_program(prog, skel->obj)

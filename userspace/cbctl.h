@@ -233,4 +233,8 @@ const char *cb_scope_path(uint32_t scope);
 int cb_do_unload(void);
 int cb_print_status(void);
 
+/* kfuncs.c: the first of our kfuncs @obj calls that @mod lacks, or NULL */
+struct btf;
+const char *cb_kfunc_missing(const struct btf *obj, const struct btf *mod);
+
 #endif /* _CBCTL_H */

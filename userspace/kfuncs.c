@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Does the module loaded serve this cbctl's BPF object? A module older
+ * than cbctl lacks a kfunc the object calls, and libbpf would refuse the
+ * object in its own words ("extern ... not found").
+ */
+#include <string.h>
+#include <bpf/btf.h>
+
+#include "cbctl.h"
+
+/* The first of our kfuncs (cb_*) @obj calls that @mod lacks, or NULL. */
+const char *cb_kfunc_missing(const struct btf *obj, const struct btf *mod)
+{
+	__u32 i, n = btf__type_cnt(obj);
+	const struct btf_type *t;
+	const char *name;
+
+	for (i = 1; i < n; i++) {
+		t = btf__type_by_id(obj, i);
+		/* a FUNC keeps its linkage in vlen */
+		if (!btf_is_func(t) || btf_vlen(t) != BTF_FUNC_EXTERN)
+			continue;
+		name = btf__name_by_offset(obj, t->name_off);
+		if (name && !strncmp(name, "cb_", 3) &&
+		    btf__find_by_name_kind(mod, name, BTF_KIND_FUNC) < 0)
+			return name;
+	}
+	return NULL;
+}
