@@ -547,7 +547,6 @@ int main(void)
 	summarize(&loaded, ROUNDS);
 	rtt(floor_.med);
 
-
 	fprintf(stderr, "\nhealthy path, ns per connect()+accept()+close(), bpf_stats off (median, spread of %d rounds):\n", ROUNDS);
 	fprintf(stderr, "  no cbreaker                  %9.0f  (%.0f..%.0f)\n", none.med, none.lo, none.hi);
 	fprintf(stderr, "  attached, no policy matches  %9.0f  (%+.2f%%)\n", nopol.med,

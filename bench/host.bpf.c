@@ -7,7 +7,6 @@
  * sensors where the host refuses those.
  */
 #include "vmlinux.h"
-#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <linux/cbreaker.h>
 

@@ -206,28 +206,38 @@ static bool cb_sockops_free(const char *cgroup)
 }
 
 /*
- * Load the object, hand its maps to the module, attach the sensors, pin it
- * all; its hook programs serve @scope, with cb_sockops if @sockops. The
- * caller removes what is pinned if this fails.
+ * Does the module loaded have every kfunc of ours @obj calls? Else libbpf
+ * would refuse the object in its own words. Once per run: every object
+ * cbctl opens is the same. Without BTF to tell, libbpf decides.
  */
 static int cb_module_serves(const struct bpf_object *obj)
 {
-	struct btf *vm = btf__load_vmlinux_btf(), *mod = NULL;
+	struct btf *vm, *mod = NULL;
+	static bool served;
 	const char *name = NULL;
 	int err = 0;
 
+	if (served)
+		return 0;
+	vm = btf__load_vmlinux_btf();
 	if (vm)
 		mod = btf__load_module_btf("cbreaker", vm);
 	if (mod)
 		name = cb_kfunc_missing(bpf_object__btf(obj), mod);
 	if (name)
-		err = cb_err("the cbreaker module loaded has no %s(): it is older than this cbctl (%s); load this version's module (cbctl unload; modprobe -r cbreaker; modprobe cbreaker)",
+		err = cb_err("the cbreaker module loaded lacks %s(), which cbctl %s calls: load the module of cbctl's version (cbctl unload; modprobe -r cbreaker; modprobe cbreaker)",
 			     name, CB_VERSION);
+	served = !err;
 	btf__free(mod);
 	btf__free(vm);
 	return err;
 }
 
+/*
+ * Load the object, hand its maps to the module, attach the sensors, pin it
+ * all; its hook programs serve @scope, with cb_sockops if @sockops. The
+ * caller removes what is pinned if this fails.
+ */
 static int cb_load_pin(uint32_t table, uint32_t scope, bool sockops)
 {
 	char pkt[ETH_HLEN] = { 0 };	/* a tc program's test run needs a frame */

@@ -9,7 +9,10 @@
 
 #include "cbctl.h"
 
-/* The first of our kfuncs (cb_*) @obj calls that @mod lacks, or NULL. */
+/*
+ * The first of our kfuncs (cb_*) @obj calls that @mod lacks, or NULL. All
+ * are required: BTF does not tell a __weak extern from another.
+ */
 const char *cb_kfunc_missing(const struct btf *obj, const struct btf *mod)
 {
 	__u32 i, n = btf__type_cnt(obj);

@@ -80,7 +80,7 @@ TEST_F(kfuncs, a_module_without_one_is_named_by_it)
 	btf__free(mod);
 }
 
-TEST_F(kfuncs, a_module_with_none_is_named_by_the_first)
+TEST_F(kfuncs, a_module_with_none_is_refused)
 {
 	struct btf *mod = btf__new_empty();
 	const char *missing;
