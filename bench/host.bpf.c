@@ -73,8 +73,8 @@ int cb_sockops(struct bpf_sock_ops *ctx)
 }
 
 /*
- * One line of the gate for each destination and nothing else: what a cold
- * line costs a program on this host, the least a cold destination adds.
+ * One line of the gate for each destination and nothing else: round-robin
+ * over many, less the same for one, what a cold line costs here.
  */
 SEC("cgroup/connect4")
 int cb_line(struct bpf_sock_addr *ctx)

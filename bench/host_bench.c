@@ -19,9 +19,9 @@
  * 100,000 connects ago, and the hooks' gate knows it); and the same
  * round-robin with a program that reads one line of the gate per
  * destination and nothing else (cb_line), and that program for one
- * destination: what one cold line costs more than a hot one here. Prints a table on stderr
- * and JSON members on stdout (merged into bench/results.json by make
- * bench).
+ * destination: what one cold line costs more than a hot one here. Prints
+ * a table on stderr and JSON members on stdout (merged into
+ * bench/results.json by make bench).
  *
  * Every scenario runs on one loaded object, whose breaker map each round
  * holds 3 breakers, then a million (filled, timed, emptied again): two
@@ -65,7 +65,8 @@ enum scen {
 static const char *const scen_name[NSCEN] = {
 	"no cbreaker", "no cbreaker, 100k dsts", "empty connect4", "no policy matches",
 	"a breaker, tracked", "tracked, 1M breakers", "cold, 100k round-robin",
-	"one cold line alone", "one hot line alone", "tracked, max-conns", "tracked, fail-on reset",
+	"one cold line alone", "one hot line alone", "tracked, max-conns",
+	"tracked, fail-on reset",
 };
 
 static const char *const scen_key[NSCEN] = {
@@ -176,8 +177,8 @@ static double cold_connects(int lfd, int n)
 /*
  * CONNECTS connects from inside cg_on with @skel's hooks attached there
  * (@alone: that connect4 program alone; else connect4 and the sensor's
- * stand-in), to @sa (NULL: the cold destinations). With @stats, our programs' run time
- * and runs per connect go to *ns and *cnt.
+ * stand-in), to @sa (NULL: the cold destinations). With @stats, our
+ * programs' run time and runs per connect go to *ns and *cnt.
  */
 static double hooked(struct host_bpf *skel, struct bpf_program *alone, int cg,
 		     const struct sockaddr_in *sa, int lfd, bool stats,
@@ -488,7 +489,8 @@ int main(void)
 		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net,
 		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) /
 		(prog[MILLION].med - runs[MILLION].med * floor_ns),
-		line, (net + line) / net, prog[BULKHEAD].med - runs[BULKHEAD].med * floor_ns - net,
+		line, (net + line) / net,
+		prog[BULKHEAD].med - runs[BULKHEAD].med * floor_ns - net,
 		prog[FAIL_LATE].med - runs[FAIL_LATE].med * floor_ns - net);
 	put("host_bpf_stats_floor_ns", floor_ns);
 	put("host_cost_ratio_1M_vs_1", (prog[MILLION].med - runs[MILLION].med * floor_ns) / net);
