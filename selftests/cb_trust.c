@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Who may make the module act: only cbreaker's own programs call its
- * kfuncs, a tc program on a packet path cannot hand it maps, a hook that
+ * kfuncs, a tc program on a packet path cannot hand it maps, nor anyone a
+ * map of another shape than the module's, a hook that
  * hands them no key harms nothing, two loads at once leave one working
  * instance, and attached cgroups keep breakers of their own.
  */
 #include <net/if.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/cbreaker.h>
 
@@ -116,6 +119,27 @@ TEST_F(trust, a_tc_program_on_a_packet_path_cannot_hand_over_maps)
 	bpf_link__destroy(link);
 	cb_rogue__destroy(skel);
 	/* the module still serves cbctl's maps */
+	EXPECT_EQ(0, cb_sh("cbctl -j status | grep -q '\"maps_attached\":true'"));
+}
+
+/*
+ * A map of another shape than the module's (an object of another version)
+ * is refused as such, with nothing held: then the real object goes in.
+ */
+TEST_F(trust, a_map_of_another_shape_is_refused)
+{
+	char pkt[ETH_HLEN] = { 0 };	/* a tc program's test run needs a frame */
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt,
+		    .data_size_in = sizeof(pkt));
+	struct cb_rogue *skel = cb_rogue_only("rogue_shape");
+
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(0, cb_rogue__load(skel));
+	ASSERT_EQ(0, bpf_prog_test_run_opts(bpf_program__fd(skel->progs.rogue_shape),
+					    &run));
+	EXPECT_EQ(-EINVAL, skel->data->shape_ret);
+	cb_rogue__destroy(skel);
+	EXPECT_EQ(0, cb_sh("cbctl load"));
 	EXPECT_EQ(0, cb_sh("cbctl -j status | grep -q '\"maps_attached\":true'"));
 }
 

@@ -205,6 +205,10 @@ static bool cb_sockops_free(const char *cgroup)
 	return true;
 }
 
+/* What to do about a module of another version than cbctl's */
+#define CB_RELOAD "load the module of cbctl's version (cbctl unload; " \
+		  "modprobe -r cbreaker; modprobe cbreaker)"
+
 /*
  * Does the module loaded have every kfunc of ours @obj calls? Else libbpf
  * would refuse the object in its own words. Once per run: every object
@@ -225,8 +229,8 @@ static int cb_module_serves(const struct bpf_object *obj)
 	if (mod)
 		name = cb_kfunc_missing(bpf_object__btf(obj), mod);
 	if (name)
-		err = cb_err("the cbreaker module loaded lacks %s(), which cbctl %s calls: load the module of cbctl's version (cbctl unload; modprobe -r cbreaker; modprobe cbreaker)",
-			     name, CB_VERSION);
+		err = cb_err("the cbreaker module loaded lacks %s(), which cbctl %s calls: "
+			     CB_RELOAD, name, CB_VERSION);
 	served = !err;
 	btf__free(mod);
 	btf__free(vm);
@@ -275,6 +279,9 @@ static int cb_load_pin(uint32_t table, uint32_t scope, bool sockops)
 		err = err ? -errno : (int)run.retval;
 		if (err == -EBUSY)	/* leave the other instance be */
 			err = cb_err("the module serves another instance already (cbctl unload)");
+		else if (err == -EINVAL)	/* maps of another shape */
+			err = cb_err("the cbreaker module loaded does not take cbctl %s's maps: "
+				     CB_RELOAD, CB_VERSION);
 		else
 			cb_err("handing the maps to the module failed: %s",
 			       strerror(-err));

@@ -2,8 +2,9 @@
 /*
  * Programs that must not get to use cbreaker's kfuncs (selftests/cb_trust):
  * an outcome reported from an attach point that is not one of our sensors,
- * and a map handed over from a tc program on a packet path; and a connect
- * hook that may hand the kfuncs no key at all.
+ * and a map handed over from a tc program on a packet path; a map of
+ * another shape than the module's; and a connect hook that may hand the
+ * kfuncs no key at all.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,7 +25,16 @@ struct {
 	__type(value, struct cb_breaker);
 } rogue_breakers SEC(".maps");
 
+/* the gate's value with one set: no gate the hooks could use */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cb_gate_set);
+} rogue_gate SEC(".maps");
+
 int attach_ret = 1;	/* what cb_map_attach() said on the packet path */
+int shape_ret = 1;	/* and of rogue_gate, in a test run */
 int attach_runs;
 int null_runs, null_admit = 1;
 __u64 null_hash = 1;
@@ -45,6 +55,13 @@ int rogue_attach(struct __sk_buff *skb)
 	attach_ret = cb_map_attach(&rogue_breakers, CB_MAP_BREAKERS);
 	attach_runs++;
 	return 0;	/* TC_ACT_OK */
+}
+
+SEC("tc")
+int rogue_shape(struct __sk_buff *skb)
+{
+	shape_ret = cb_map_attach(&rogue_gate, CB_MAP_GATE);
+	return 0;
 }
 
 /*
