@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Who may make the module act: only cbreaker's own programs call its
- * kfuncs, a tc program on a packet path cannot hand it maps, nor anyone a
- * map of another shape than the module's, a hook that
- * hands them no key harms nothing, two loads at once leave one working
- * instance, and attached cgroups keep breakers of their own.
+ * kfuncs, a tc program on a packet path cannot hand it maps, nor anyone
+ * maps of another shape than the module's, a hook that hands them no key
+ * harms nothing, two loads at once leave one working instance, and
+ * attached cgroups keep breakers of their own.
  */
 #include <net/if.h>
 #include <linux/if_ether.h>
