@@ -233,8 +233,9 @@ const char *cb_scope_path(uint32_t scope);
 int cb_do_unload(void);
 int cb_print_status(void);
 
-/* kfuncs.c: the first of our kfuncs @obj calls that @mod lacks, or NULL */
+/* kfuncs.c: which of @obj's functions are our kfuncs; which @mod lacks */
 struct btf;
+const char *cb_kfunc_ours(const struct btf *obj, uint32_t id);
 const char *cb_kfunc_missing(const struct btf *obj, const struct btf *mod);
 
 #endif /* _CBCTL_H */

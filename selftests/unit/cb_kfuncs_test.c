@@ -20,16 +20,12 @@ static struct btf *module_btf(const struct btf *obj, const char *skip, int *made
 	struct btf *mod = btf__new_empty();
 	int proto = mod ? btf__add_func_proto(mod, 0) : -1;
 	__u32 i, n = btf__type_cnt(obj);
-	const struct btf_type *t;
 	const char *name;
 
 	*made = 0;
 	for (i = 1; proto > 0 && i < n; i++) {
-		t = btf__type_by_id(obj, i);
-		name = btf__name_by_offset(obj, t->name_off);
-		if (!btf_is_func(t) || strncmp(name, "cb_", 3) ||
-		    btf_vlen(t) != BTF_FUNC_EXTERN ||
-		    (skip && !strcmp(name, skip)))
+		name = cb_kfunc_ours(obj, i);
+		if (!name || (skip && !strcmp(name, skip)))
 			continue;
 		if (btf__add_func(mod, name, BTF_FUNC_GLOBAL, proto) < 0)
 			break;
