@@ -42,6 +42,12 @@ static struct cb_rogue *cb_rogue_only(const char *name)
 	return skel;
 }
 
+/* 0 if the module holds an instance's maps, as cbctl says */
+static int cb_maps_attached(void)
+{
+	return cb_sh("cbctl -j status | grep -q '\"maps_attached\":true'");
+}
+
 /* A loopback port nothing listens on, under a policy that trips at 3. */
 static unsigned short cb_refusing_port(void)
 {
@@ -119,7 +125,7 @@ TEST_F(trust, a_tc_program_on_a_packet_path_cannot_hand_over_maps)
 	bpf_link__destroy(link);
 	cb_rogue__destroy(skel);
 	/* the module still serves cbctl's maps */
-	EXPECT_EQ(0, cb_sh("cbctl -j status | grep -q '\"maps_attached\":true'"));
+	EXPECT_EQ(0, cb_maps_attached());
 }
 
 /*
@@ -140,7 +146,7 @@ TEST_F(trust, a_map_of_another_shape_is_refused)
 	EXPECT_EQ(-EINVAL, skel->data->shape_ret);
 	cb_rogue__destroy(skel);
 	EXPECT_EQ(0, cb_sh("cbctl load"));
-	EXPECT_EQ(0, cb_sh("cbctl -j status | grep -q '\"maps_attached\":true'"));
+	EXPECT_EQ(0, cb_maps_attached());
 }
 
 /*
@@ -192,7 +198,7 @@ TEST_F(trust, concurrent_loads_leave_one_working_instance)
 		cb_sh("cbctl unload 2>/dev/null");
 		/* eight loads at once: one loads, the rest attach or say so */
 		cb_sh("for i in 1 2 3 4 5 6 7 8; do cbctl load >/dev/null 2>&1 & done; wait");
-		ASSERT_EQ(0, cb_sh("cbctl -j status | grep -q '\"maps_attached\":true'"));
+		ASSERT_EQ(0, cb_maps_attached());
 		ASSERT_EQ(0, cb_sh("test -e /sys/fs/bpf/cbreaker/breakers"));
 	}
 	/* and it works: a closed port trips its breaker */
