@@ -19,9 +19,11 @@
  * 100,000 connects ago, and the hooks' gate knows it); and the same
  * round-robin with a program that reads one line of the gate per
  * destination and nothing else (cb_line), and that program for one
- * destination: what one cold line costs more than a hot one here. Prints
- * a table on stderr and JSON members on stdout (merged into
- * bench/results.json by make bench).
+ * destination: what one cold line costs more than a hot one here. The
+ * tracked and cold scenarios run again with the record stand-in returning
+ * at once: what the record costs, hot and cold. Prints a table on stderr
+ * and JSON members on stdout (merged into bench/results.json by make
+ * bench).
  *
  * Every scenario runs on one loaded object, whose breaker map each round
  * holds 3 breakers, then a million (filled, timed, emptied again): two
@@ -58,20 +60,21 @@
 #define FILL_BATCH	10000
 
 enum scen {
-	NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, MILLION, COLDRR, LINE,
-	LINE_HOT, BULKHEAD, FAIL_LATE, NSCEN
+	NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, TRACKED_NOREC, MILLION,
+	COLDRR, COLD_NOREC, LINE, LINE_HOT, BULKHEAD, FAIL_LATE, NSCEN
 };
 
 static const char *const scen_name[NSCEN] = {
 	"no cbreaker", "no cbreaker, 100k dsts", "empty connect4", "no policy matches",
-	"a breaker, tracked", "tracked, 1M breakers", "cold, 100k round-robin",
-	"one cold line alone", "one hot line alone", "tracked, max-conns",
-	"tracked, fail-on reset",
+	"a breaker, tracked", "tracked, no record", "tracked, 1M breakers",
+	"cold, 100k round-robin", "cold, no record", "one cold line alone",
+	"one hot line alone", "tracked, max-conns", "tracked, fail-on reset",
 };
 
 static const char *const scen_key[NSCEN] = {
-	"none", "none_cold", "empty", "untracked", "tracked", "tracked_1M", "cold_100k",
-	"cold_line", "hot_line", "tracked_max_conns", "tracked_fail_on_reset",
+	"none", "none_cold", "empty", "untracked", "tracked", "tracked_no_record",
+	"tracked_1M", "cold_100k", "cold_100k_no_record", "cold_line", "hot_line",
+	"tracked_max_conns", "tracked_fail_on_reset",
 };
 
 struct stat_ {
@@ -81,6 +84,8 @@ struct stat_ {
 
 /* per scenario: wall ns per connect (stats off, on); program ns and runs */
 static struct stat_ wall[NSCEN], wall_on[NSCEN], prog[NSCEN], runs[NSCEN];
+/* the record's share, hot and cold: per round, with it less without it */
+static struct stat_ rec_hot, rec_cold;
 static char cg_on[300], cg_off[300];
 static struct sockaddr_in cold_sa[COLD];
 static unsigned int cold_next;
@@ -215,6 +220,19 @@ static double hooked(struct host_bpf *skel, struct bpf_program *alone, int cg,
 	return w;
 }
 
+/* hooked() with the record stand-in returning at once: the record's share */
+static double unrecorded(struct host_bpf *skel, int cg,
+			 const struct sockaddr_in *sa, int lfd, bool stats,
+			 double *ns, double *cnt)
+{
+	double w;
+
+	skel->bss->cb_record_off = 1;
+	w = hooked(skel, NULL, cg, sa, lfd, stats, ns, cnt);
+	skel->bss->cb_record_off = 0;
+	return w;
+}
+
 static void key_of(struct cb_key *k, const struct sockaddr_in *sa, __u64 netns)
 {
 	memset(k, 0, sizeof(*k));
@@ -238,6 +256,24 @@ static void cold_init(__u16 port)
 }
 
 /*
+ * A closed breaker under the default policy, as the module leaves one
+ * (cb_engine_rules): slow at 1 s, a count window of 100 with max-age
+ * 600 s; its window full of successes, as a breaker in use has it. Its
+ * successes take the record stand-in's common path.
+ */
+static void breaker_init(struct cb_breaker *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->slow_us = 1000000;
+	b->age_tick_ms = 600000 / CB_AGE_TICKS;
+	b->cw.size = 100;
+	b->cw.count = b->cw.size;
+	b->cw.runs = 1;
+	b->cw.run_len[0] = b->cw.size;
+	b->cw.run_tick[0] = cb_now_ns() / (b->age_tick_ms * 1000000ULL);
+}
+
+/*
  * The breakers that make the map a million (BIG in all with the KEPT it
  * always holds): the COLD destinations' and others (10.x.y.z:80); added
  * (@add) or deleted, in batches.
@@ -246,11 +282,15 @@ static void fill(struct host_bpf *skel, __u64 netns, bool add)
 {
 	static struct cb_key keys[FILL_BATCH];
 	static struct cb_breaker vals[FILL_BATCH];
+	static bool made;
 	int fd = bpf_map__fd(skel->maps.cb_breakers);
 	unsigned int i, n, done = 0;
 	__u32 count;
 	int err;
 
+	for (i = 0; !made && i < FILL_BATCH; i++)
+		breaker_init(&vals[i]);
+	made = true;
 	while (done < BIG - KEPT) {
 		for (n = 0; n < FILL_BATCH && done < BIG - KEPT; n++, done++) {
 			if (done < COLD) {
@@ -274,6 +314,34 @@ static void fill(struct host_bpf *skel, __u64 netns, bool add)
 	}
 }
 
+/* The successes the record stand-in counted in @sa's breaker. */
+static __u64 recorded(struct host_bpf *skel, const struct sockaddr_in *sa,
+		      __u64 netns)
+{
+	struct cb_breaker b;
+	struct cb_key k;
+
+	key_of(&k, sa, netns);
+	if (bpf_map__lookup_elem(skel->maps.cb_breakers, &k, sizeof(k), &b,
+				 sizeof(b), 0))
+		return 0;
+	return b.successes;
+}
+
+/*
+ * The figures hold the record, and only where it is on, if the stand-in
+ * counted each connect of @what once: within 1 %, for a note that found
+ * no slot.
+ */
+static void check_recorded(__u64 got, __u64 want, const char *what)
+{
+	if (got * 100 < want * 99 || got * 100 > want * 101) {
+		fprintf(stderr, "host_bench: the record stand-in counted %llu of %llu %s\n",
+			(unsigned long long)got, (unsigned long long)want, what);
+		exit(1);
+	}
+}
+
 static __u64 netns_cookie(void)
 {
 	__u64 cookie = 0;
@@ -284,6 +352,12 @@ static __u64 netns_cookie(void)
 		cb_die("SO_NETNS_COOKIE");
 	close(fd);
 	return cookie;
+}
+
+/* Scenario @k's program time per connect, less the floor per run. */
+static double less_floor(enum scen k, double floor_ns)
+{
+	return prog[k].med - runs[k].med * floor_ns;
 }
 
 static void summarize(struct stat_ *s)
@@ -327,10 +401,11 @@ int main(void)
 {
 	struct sockaddr_in s1, s2, s3, s4, sany;
 	struct host_bpf *skel;
-	struct cb_breaker b = { 0 };
+	struct cb_breaker b;
 	struct cb_key key = { 0 };
 	char root[200], parent[256], name[64];
-	double load0, load1, floor_ns, net, line;
+	double load0, load1, floor_ns, net, line, bare;
+	__u64 cold_ok;
 	int l1, l2, l3, l4, lany, r, k, cg, stats;
 	socklen_t len = sizeof(sany);
 
@@ -362,6 +437,7 @@ int main(void)
 	if (lany < 0 || bind(lany, (void *)&sany, sizeof(sany)) || listen(lany, 1024) ||
 	    getsockname(lany, (void *)&sany, &len))
 		cb_die("listener");
+	breaker_init(&b);
 	key_of(&key, &s2, netns_cookie());	/* breakers are per namespace */
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
@@ -394,13 +470,23 @@ int main(void)
 					       &prog[MILLION].v[r], &runs[MILLION].v[r]);
 		wall_on[COLDRR].v[r] = hooked(skel, NULL, cg, NULL, lany, true,
 					      &prog[COLDRR].v[r], &runs[COLDRR].v[r]);
+		wall_on[COLD_NOREC].v[r] = unrecorded(skel, cg, NULL, lany, true,
+						      &prog[COLD_NOREC].v[r],
+						      &runs[COLD_NOREC].v[r]);
 		wall_on[LINE].v[r] = hooked(skel, skel->progs.cb_line, cg, NULL, lany,
 					    true, &prog[LINE].v[r], &runs[LINE].v[r]);
 		close(stats);
 		wall[MILLION].v[r] = hooked(skel, NULL, cg, &s2, l2, false, NULL, NULL);
 		wall[COLDRR].v[r] = hooked(skel, NULL, cg, NULL, lany, false, NULL, NULL);
+		wall[COLD_NOREC].v[r] = unrecorded(skel, cg, NULL, lany, false,
+						   NULL, NULL);
 		wall[LINE].v[r] = hooked(skel, skel->progs.cb_line, cg, NULL, lany,
 					 false, NULL, NULL);
+		if (r + 1 == ROUNDS) {	/* the cold breakers go with the fill */
+			for (cold_ok = 0, k = 0; k < COLD; k++)
+				cold_ok += recorded(skel, &cold_sa[k], key.netns);
+			check_recorded(cold_ok, 2 * CONNECTS, "cold connects of a round");
+		}
 		fill(skel, key.netns, false);
 
 		/* bpf_stats on: our programs' time and runs */
@@ -416,6 +502,9 @@ int main(void)
 						 &prog[UNTRACKED].v[r], &runs[UNTRACKED].v[r]);
 		wall_on[TRACKED].v[r] = hooked(skel, NULL, cg, &s2, l2, true,
 					       &prog[TRACKED].v[r], &runs[TRACKED].v[r]);
+		wall_on[TRACKED_NOREC].v[r] = unrecorded(skel, cg, &s2, l2, true,
+							 &prog[TRACKED_NOREC].v[r],
+							 &runs[TRACKED_NOREC].v[r]);
 		wall_on[BULKHEAD].v[r] = hooked(skel, NULL, cg, &s3, l3, true,
 						&prog[BULKHEAD].v[r], &runs[BULKHEAD].v[r]);
 		wall_on[FAIL_LATE].v[r] = hooked(skel, NULL, cg, &s4, l4, true,
@@ -430,12 +519,21 @@ int main(void)
 					     NULL, NULL);
 		wall[UNTRACKED].v[r] = hooked(skel, NULL, cg, &s1, l1, false, NULL, NULL);
 		wall[TRACKED].v[r] = hooked(skel, NULL, cg, &s2, l2, false, NULL, NULL);
+		wall[TRACKED_NOREC].v[r] = unrecorded(skel, cg, &s2, l2, false,
+						      NULL, NULL);
 		wall[BULKHEAD].v[r] = hooked(skel, NULL, cg, &s3, l3, false, NULL, NULL);
 		wall[FAIL_LATE].v[r] = hooked(skel, NULL, cg, &s4, l4, false, NULL, NULL);
 		if (r + 1 < ROUNDS)
 			fill(skel, key.netns, true);
 	}
 	load1 = loadavg();
+	/* per round: 1M and tracked, max-conns, fail-on; stats on and off */
+	check_recorded(recorded(skel, &s2, key.netns), 4 * ROUNDS * CONNECTS,
+		       "tracked connects");
+	check_recorded(recorded(skel, &s3, key.netns), 2 * ROUNDS * CONNECTS,
+		       "connects under max-conns");
+	check_recorded(recorded(skel, &s4, key.netns), 2 * ROUNDS * CONNECTS,
+		       "connects under fail-on reset");
 	for (k = 0; k < NSCEN; k++) {
 		summarize(&wall[k]);
 		summarize(&wall_on[k]);
@@ -444,6 +542,14 @@ int main(void)
 	}
 	/* what bpf_stats itself costs per program run */
 	floor_ns = prog[EMPTY].med / runs[EMPTY].med;
+	for (r = 0; r < ROUNDS; r++) {
+		rec_hot.v[r] = prog[TRACKED].v[r] - prog[TRACKED_NOREC].v[r] -
+			       (runs[TRACKED].v[r] - runs[TRACKED_NOREC].v[r]) * floor_ns;
+		rec_cold.v[r] = prog[COLDRR].v[r] - prog[COLD_NOREC].v[r] -
+				(runs[COLDRR].v[r] - runs[COLD_NOREC].v[r]) * floor_ns;
+	}
+	summarize(&rec_hot);
+	summarize(&rec_cold);
 
 	fprintf(stderr, "host, BPF side alone (kfuncs stood in for), per connect()+accept()+close(),\n"
 		"median (quartiles) of %d interleaved rounds of %d; load average %.2f -> %.2f on %ld CPUs\n"
@@ -452,10 +558,11 @@ int main(void)
 		sysconf(_SC_NPROCESSORS_ONLN), floor_ns, "", "wall, stats off", "added",
 		"programs", "runs", "- floor");
 	for (k = 0; k < NSCEN; k++) {
-		net = prog[k].med - runs[k].med * floor_ns;
+		net = less_floor(k, floor_ns);
 		fprintf(stderr, "%-24s %7.0f (%5.0f..%5.0f) %+9.0f %9.0f %6.2f %9.0f\n",
 			scen_name[k], wall[k].med, wall[k].lo, wall[k].hi,
-			wall[k].med - wall[k == COLDRR || k == LINE ? NONE_COLD : NONE].med,
+			wall[k].med - wall[k == COLDRR || k == COLD_NOREC || k == LINE ?
+			     NONE_COLD : NONE].med,
 			prog[k].med, runs[k].med, k <= NONE_COLD ? 0 : net);
 		snprintf(name, sizeof(name), "host_%s_wall_ns", scen_key[k]);
 		put(name, wall[k].med);
@@ -472,31 +579,44 @@ int main(void)
 		snprintf(name, sizeof(name), "host_%s_bpf_net_ns", scen_key[k]);
 		put(name, net);
 	}
-	net = prog[TRACKED].med - runs[TRACKED].med * floor_ns;
+	net = less_floor(TRACKED, floor_ns);
+	bare = less_floor(TRACKED_NOREC, floor_ns);
 	/* what a cold line costs more than the same program's hot one */
 	line = prog[LINE].med - prog[LINE_HOT].med;
 	fprintf(stderr, "tracked: %.0f ns of programs less the floor; %.2f%% of this connect, "
 		"%.3f%% of one with 50 us more RTT\n"
 		"1M breakers vs 1: %.2fx (programs less floor), %.2fx (wall, stats off)\n"
 		"cold 100k round-robin vs hot: %.2fx (vs 1 breaker), %.2fx (vs the same 1M table)\n"
+		"the record, per round with it less without: %.0f ns hot (%.0f..%.0f), "
+		"%.0f ns cold (%.0f..%.0f); without it, cold vs hot: %.2fx\n"
 		"one cold line of the gate costs %.0f ns more than a hot one: "
-		"the hot path with it is %.2fx the hot path\n"
+		"the path without the record, with it, is %.2fx that path\n"
 		"max-conns adds %.0f ns of programs to a tracked connect (its place taken and given back)\n"
 		"fail-on reset adds %.0f ns (the call marked on its socket)\n",
 		net, 100 * net / wall[NONE].med, 100 * net / (wall[NONE].med + 50000),
-		(prog[MILLION].med - runs[MILLION].med * floor_ns) / net,
+		less_floor(MILLION, floor_ns) / net,
 		(wall[MILLION].med - wall[NONE].med) / (wall[TRACKED].med - wall[NONE].med),
-		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net,
-		(prog[COLDRR].med - runs[COLDRR].med * floor_ns) /
-		(prog[MILLION].med - runs[MILLION].med * floor_ns),
-		line, (net + line) / net,
-		prog[BULKHEAD].med - runs[BULKHEAD].med * floor_ns - net,
-		prog[FAIL_LATE].med - runs[FAIL_LATE].med * floor_ns - net);
+		less_floor(COLDRR, floor_ns) / net,
+		less_floor(COLDRR, floor_ns) / less_floor(MILLION, floor_ns),
+		rec_hot.med, rec_hot.lo, rec_hot.hi,
+		rec_cold.med, rec_cold.lo, rec_cold.hi,
+		less_floor(COLD_NOREC, floor_ns) / bare,
+		line, (bare + line) / bare,
+		less_floor(BULKHEAD, floor_ns) - net,
+		less_floor(FAIL_LATE, floor_ns) - net);
 	put("host_bpf_stats_floor_ns", floor_ns);
-	put("host_cost_ratio_1M_vs_1", (prog[MILLION].med - runs[MILLION].med * floor_ns) / net);
-	put("host_cost_ratio_cold_vs_hot", (prog[COLDRR].med - runs[COLDRR].med * floor_ns) / net);
+	put("host_cost_ratio_1M_vs_1", less_floor(MILLION, floor_ns) / net);
+	put("host_cost_ratio_cold_vs_hot", less_floor(COLDRR, floor_ns) / net);
+	put("host_record_hot_ns", rec_hot.med);
+	put("host_record_hot_q1_ns", rec_hot.lo);
+	put("host_record_hot_q3_ns", rec_hot.hi);
+	put("host_record_cold_ns", rec_cold.med);
+	put("host_record_cold_q1_ns", rec_cold.lo);
+	put("host_record_cold_q3_ns", rec_cold.hi);
+	put("host_cost_ratio_cold_vs_hot_no_record",
+	    less_floor(COLD_NOREC, floor_ns) / bare);
 	put("host_cold_line_extra_ns", line);
-	put("host_cost_ratio_cold_least", (net + line) / net);
+	put("host_cost_ratio_cold_least_no_record", (bare + line) / bare);
 	put("host_tracked_pct_of_connect", 100 * net / wall[NONE].med);
 	put("host_tracked_pct_of_50us_rtt_connect", 100 * net / (wall[NONE].med + 50000));
 	put("host_loadavg_start", load0);
