@@ -45,6 +45,8 @@
 #define ECONNREFUSED	111
 #define ECONNRESET	104
 #define ETIMEDOUT	110
+#define EPIPE		32
+#define ECONNABORTED	103
 #define EAGAIN		11
 #define EHOSTUNREACH	113
 #define ENETUNREACH	101
@@ -251,6 +253,8 @@ static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 	if (b->forced != CB_FORCE_CLOSED &&
 	    (b->forced != CB_FORCE_NONE || b->state != CB_STATE_CLOSED))
 		return -1;
+	if (b->xchg_ok | b->xchg_slow)
+		return -1;	/* exchanges to fold in first */
 	__sync_fetch_and_add(&b->calls, 1);
 	cb_count(CB_COUNT_ADMITTED);
 	if (b->last_call != tick)	/* for idle eviction: ~1 ms ticks */
@@ -293,7 +297,7 @@ static __always_inline int cb_gate_find(struct cb_gate_set *g, __u64 h)
 static __always_inline bool cb_gate_ok(const struct cb_breaker *b)
 {
 	return !CB_BULKHEAD_MAX(b->bulkhead) && !b->fail_late &&
-	       !(b->connect_timeout_ms && cb_sockops_on);
+	       !((b->connect_timeout_ms || b->exchanges) && cb_sockops_on);
 }
 
 /*
@@ -429,7 +433,22 @@ struct cb_sock {
 	__u64 start;
 	__u32 epoch;
 	__u32 scope;
-	struct cb_key key;	/* of the place it holds */
+	struct cb_key key;	/* of the place it holds; where its exchanges go */
+	/* calls exchanges: enum cb_xchg, and the exchange waiting for a reply */
+	__u8 xchg;
+	__u8 first;		/* its next exchange is its connect's call (epoch) */
+	__u16 pad;
+	__u32 xstart_j;		/* when it began, in jiffies (as lrcvtime) */
+	__u64 xstart;		/* and in ns */
+	__u64 rcvd;		/* bytes_received then */
+};
+
+/* A watched connection (calls exchanges), from its connect on. */
+enum cb_xchg {
+	CB_XCHG_NONE,		/* not watched */
+	CB_XCHG_CONNECTING,	/* its handshake's success is no call's result */
+	CB_XCHG_IDLE,		/* nothing asked: the next data sent begins one */
+	CB_XCHG_WAITING,	/* data sent, no reply yet */
 };
 
 struct {
@@ -575,6 +594,28 @@ static __always_inline void cb_connect_timeout(struct bpf_sock_addr *ctx,
 		s->timeout_ms = val;
 }
 
+/*
+ * An admitted TCP connect under calls exchanges, at @epoch: its socket is
+ * watched from its handshake on (cb_sockops). One whose storage cannot be
+ * made goes unwatched, its handshake a call as under calls connects.
+ */
+static __always_inline void cb_xchg_watch(struct bpf_sock_addr *ctx,
+					  const struct cb_key *key, __u32 epoch)
+{
+	struct cb_sock *s;
+
+	if (!ctx->sk)
+		return;
+	s = bpf_sk_storage_get(&cb_socks, ctx->sk, 0,
+			       BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return;
+	s->key = *key;
+	s->epoch = epoch;
+	s->first = 1;
+	s->xchg = CB_XCHG_CONNECTING;
+}
+
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
@@ -596,6 +637,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		if (s) {
 			cb_timeout_undo(ctx, s);
 			s->late = 0;
+			s->xchg = CB_XCHG_NONE;
 		}
 	}
 	key->scope = cb_scope;
@@ -664,6 +706,8 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 	}
 	if (b && b->connect_timeout_ms && cb_sockops_on)
 		cb_connect_timeout(ctx, s, b->connect_timeout_ms);
+	if (b && b->exchanges && cb_sockops_on)
+		cb_xchg_watch(ctx, key, ret);
 	c = cb_conn_claim(cookie, fresh, now);
 	if (c)
 		cb_conn_fill(c, now, ret | (b && b->fail_late ? CB_CONN_LATE : 0),
@@ -758,7 +802,7 @@ static __always_inline void cb_timeout_done(struct bpf_sock_ops *ctx)
 	if (!s || !s->timeout_ms)
 		return;
 	cb_timeout_undo(ctx, s);
-	if (!s->slot && !s->late)
+	if (!s->slot && !s->late && !s->xchg)
 		bpf_sk_storage_delete(&cb_socks, sk);
 }
 
@@ -787,17 +831,120 @@ static __always_inline void cb_slot_watch(struct bpf_sock_ops *ctx)
 	}
 }
 
+/*
+ * Exchanges (calls exchanges). A watched connection sends, and the first
+ * segment it sends after a reply began to arrive sees that the socket
+ * received bytes since its request went: the reply's first byte came at
+ * the socket's last data receipt (icsk_ack.lrcvtime, in jiffies), which
+ * the kernel does not tell a sock_ops program as it happens (the fast path
+ * of established receive runs no callback) but writes down. The ACK of the
+ * reply follows it at once or by the delayed-ACK timer; a request that
+ * follows carries it.
+ */
+
+/* ns from @x->xstart to the last data receipt, scaled from jiffies */
+static __always_inline __u64 cb_xchg_latency(struct sock *sk,
+					     const struct cb_sock *x)
+{
+	struct inet_connection_sock *icsk =
+		bpf_core_cast(sk, struct inet_connection_sock);
+	__u32 now_j = bpf_jiffies64(), rcv_j = icsk->icsk_ack.lrcvtime;
+	__u64 ns = bpf_ktime_get_ns() - x->xstart;
+	__u32 all = now_j - x->xstart_j, to = rcv_j - x->xstart_j;
+
+	/*
+	 * The jiffy of the receipt, as a share of the jiffies waited till
+	 * now: no HZ needed. Within a jiffy of its start, it was fast.
+	 */
+	if (!all || to > all)
+		return to > all ? ns : 0;
+	if (ns > 1ULL << 40)	/* about 18 minutes: no overflow below */
+		ns = 1ULL << 40;
+	return ns * to / all;
+}
+
+/*
+ * The reply to @x's exchange began: a success, slow or not, for its
+ * breaker, counted by the hooks and folded in by the module. Only in the
+ * state it began in: the first exchange of a connection is its connect's
+ * call (a probe, in half-open); a later one counts only while the breaker
+ * stays closed.
+ */
+static __always_inline void cb_xchg_ok(struct sock *sk, struct cb_sock *x)
+{
+	struct cb_breaker *b = bpf_map_lookup_elem(&cb_breakers, &x->key);
+	__u64 lat = cb_xchg_latency(sk, x);
+	bool first = x->first;
+
+	x->xchg = CB_XCHG_IDLE;
+	x->first = 0;
+	if (!b)
+		return;
+	if (first ? (b->epoch & 0x7fffffff) != x->epoch :
+		    b->state != CB_STATE_CLOSED || b->changed_at > x->xstart)
+		return;
+	if (!first) {
+		__sync_fetch_and_add(&b->calls, 1);
+		b->last_call = bpf_ktime_get_ns() >> 20;
+	}
+	if (b->slow_us && lat >= (__u64)b->slow_us * 1000)
+		__sync_fetch_and_add(&b->xchg_slow, 1);
+	else
+		__sync_fetch_and_add(&b->xchg_ok, 1);
+}
+
+/* A watched socket sends @len bytes (0: an ACK, a FIN, or no segment yet). */
+static __always_inline void cb_xchg_tx(struct bpf_sock_ops *ctx)
+{
+	struct sock *sk = bpf_core_cast(ctx->sk, struct sock);
+	struct cb_sock *x = cb_sock_find(ctx->sk);
+
+	if (!x || x->xchg < CB_XCHG_IDLE)
+		return;
+	if (x->xchg == CB_XCHG_WAITING && ctx->bytes_received != x->rcvd)
+		cb_xchg_ok(sk, x);
+	if (x->xchg == CB_XCHG_IDLE && ctx->skb_len) {
+		x->xchg = CB_XCHG_WAITING;
+		x->xstart = bpf_ktime_get_ns();
+		x->xstart_j = bpf_jiffies64();
+		x->rcvd = ctx->bytes_received;
+	}
+}
+
+/*
+ * The handshake of a watched connection is done: from now on, every
+ * segment it sends runs cb_sockops (HDR_OPT_LEN_CB), which reserves no
+ * option room and so changes nothing on the wire.
+ */
+static __always_inline void cb_xchg_established(struct bpf_sock_ops *ctx)
+{
+	struct cb_sock *x = cb_sock_find(ctx->sk);
+
+	if (!x || x->xchg != CB_XCHG_CONNECTING)
+		return;
+	x->xchg = CB_XCHG_IDLE;
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
+				  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+}
+
 /* bench/host.bpf.c has its own, which stands in for the sensors too */
 #ifndef CB_BPF_NO_MODULE
 SEC("sockops")
 int cb_sockops(struct bpf_sock_ops *ctx)
 {
+	switch (ctx->op) {
 	/* passive: a simultaneous open, or a socket connected to itself */
-	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
-	    ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		cb_timeout_done(ctx);
-	else
+		cb_xchg_established(ctx);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		cb_xchg_tx(ctx);
+		break;
+	default:
 		cb_slot_watch(ctx);
+	}
 	return 1;
 }
 #endif
@@ -886,6 +1033,12 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out,
 	if (__sync_val_compare_and_swap(&c->cookie, cookie, 0) != cookie ||
 	    (out == CB_OUT_NONE && !call))
 		return;
+	/* calls exchanges: its first exchange is this call's result */
+	if (out == CB_OUT_SUCCESS && !call) {
+		s = cb_sock_find(sk);
+		if (s && s->xchg == CB_XCHG_CONNECTING)
+			return;
+	}
 	if (out != CB_OUT_NONE && cb_steered(sk))
 		out = CB_OUT_IGNORED;
 	cb_sk_key(sk, &key, IPPROTO_TCP, scope);
@@ -945,6 +1098,38 @@ static __always_inline void cb_tcp_late(struct sock *sk, __u32 out)
 	cb_record(&key, sizeof(key), CB_RECORD_HOW(out, s->epoch), s->start, 0);
 }
 
+/*
+ * A watched connection ends, or its peer closes it, while an exchange
+ * waits: a reply begun by now makes it a success; else it ends as @out
+ * (CB_OUT_NONE: as nothing, e.g. aborted by an operator). The first
+ * exchange of a connection is its connect's call; a later one is a call of
+ * its own, whose epoch the module takes from the time it began.
+ */
+static __always_inline void cb_xchg_end(struct sock *sk, __u32 out)
+{
+	struct tcp_sock *tp = bpf_core_cast(sk, struct tcp_sock);
+	struct cb_sock *x = cb_sock_find(sk);
+	__u32 how, epoch;
+
+	if (!x || x->xchg != CB_XCHG_WAITING)
+		return;
+	/* a FIN is one sequence number, counted before tcp_fin() */
+	if (tp->bytes_received - x->rcvd > (out == CB_OUT_DROPPED)) {
+		cb_xchg_ok(sk, x);
+		return;
+	}
+	x->xchg = CB_XCHG_IDLE;
+	if (out == CB_OUT_NONE)
+		return;
+	how = CB_RECORD_EXCHANGE | (x->first ? 0 : CB_RECORD_CALL);
+	epoch = x->first ? x->epoch : CB_EPOCH_SINCE;
+	x->first = 0;
+	if (cb_steered(sk))
+		out = CB_OUT_IGNORED;
+	cb_record(&x->key, sizeof(x->key), CB_RECORD_HOW(out | how, epoch),
+		  x->xstart, 0);
+}
+
 /* A FIN: before the state changes, so ESTABLISHED is the peer's close first. */
 SEC("fentry/tcp_fin")
 int BPF_PROG(cb_tcp_fin, struct sock *sk)
@@ -955,6 +1140,7 @@ int BPF_PROG(cb_tcp_fin, struct sock *sk)
 	if (sk->__sk_common.skc_state == TCP_ESTABLISHED &&
 	    tp->bytes_received <= 1)
 		cb_tcp_late(sk, CB_OUT_DROPPED);
+	cb_xchg_end(sk, CB_OUT_DROPPED);
 	return 0;
 }
 
@@ -966,8 +1152,13 @@ int BPF_PROG(cb_tcp_failed, struct sock *sk, int err)
 
 	if (sk->__sk_common.skc_state == TCP_ESTABLISHED && err == ECONNRESET)
 		cb_tcp_late(sk, CB_OUT_RESET);
-	if (sk->__sk_common.skc_state != TCP_SYN_SENT)
+	if (sk->__sk_common.skc_state != TCP_SYN_SENT) {
+		/* an abort (ss -K, on-open close) says nothing of the peer */
+		cb_xchg_end(sk, err == ECONNRESET || err == EPIPE ? CB_OUT_RESET :
+				err == ECONNABORTED ? CB_OUT_NONE :
+				CB_OUT_TIMEOUT);
 		return 0;
+	}
 	if (err == ECONNREFUSED)
 		out = CB_OUT_REFUSED;
 	else if (err == ETIMEDOUT)
@@ -993,6 +1184,8 @@ int BPF_PROG(cb_tcp_close, struct sock *sk, long timeout)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
 		cb_tcp_outcome(sk, CB_OUT_ABANDONED, 0);
+	else
+		cb_xchg_end(sk, CB_OUT_STALLED);
 	cb_slot_give(cb_sock_find(sk));
 	return 0;
 }
@@ -1002,6 +1195,8 @@ int BPF_PROG(cb_tcp_disconnect, struct sock *sk, int flags)
 {
 	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
 		cb_tcp_outcome(sk, CB_OUT_ABANDONED, 0);
+	else
+		cb_xchg_end(sk, CB_OUT_STALLED);
 	cb_slot_give(cb_sock_find(sk));
 	return 0;
 }

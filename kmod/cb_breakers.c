@@ -134,7 +134,8 @@ static u64 cb_gate_sig(const struct cb_breaker *b)
 {
 	return b->epoch | (u64)b->state << 32 | (u64)b->forced << 40 |
 	       (u64)b->fail_late << 48 | (u64)!!b->connect_timeout_ms << 49 |
-	       (u64)!!CB_BULKHEAD_MAX(b->bulkhead) << 50;
+	       (u64)!!CB_BULKHEAD_MAX(b->bulkhead) << 50 |
+	       (u64)b->exchanges << 51;
 }
 
 /*
@@ -370,6 +371,19 @@ static void cb_op_init(struct cb_op *op, const struct cb_key *key, u64 now)
 
 typedef void cb_op_fn(struct cb_op *op, struct cb_breaker *b, void *arg);
 
+/* Exchanges the hooks saw succeed, into the window before anything else. */
+static void cb_fold(struct cb_breaker *b, struct cb_op *op)
+{
+	u32 slow, n;
+
+	if (!READ_ONCE(b->xchg_ok) && !READ_ONCE(b->xchg_slow))
+		return;
+	n = cb_engine_fold(b, op->pol, op->now, op->rnd, &op->ch, &slow);
+	cb_stat_add(CB_STAT_SUCCESS, n);
+	cb_stat_add(CB_STAT_EXCHANGES, n);
+	cb_stat_add(CB_STAT_SLOW, slow);
+}
+
 /*
  * Run @fn on the breaker under its stripe lock, note the rules it now
  * follows, queue its events while the lock keeps them in order, then send
@@ -397,6 +411,7 @@ static __always_inline int cb_op_run(struct bpf_map *map, struct cb_op *op,
 	if (b) {
 		sig = cb_gate_sig(b);
 		cb_cap_sync(b, op->pol, op->gen);
+		cb_fold(b, op);
 		fn(op, b, arg);
 		cb_engine_rules(b, op->pol, op->gen);
 		cb_cap_sync(b, op->pol, op->gen);
@@ -475,7 +490,7 @@ int cb_breaker_admit(const struct cb_key *key)
 	 * an ICMP error says otherwise (cb_engine_amend).
 	 */
 	if (key->proto == IPPROTO_UDP)
-		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret, false, now);
+		cb_breaker_record(key, CB_OUT_SUCCESS, 0, ret, 0, now);
 	return ret;
 }
 
@@ -488,6 +503,7 @@ static const enum cb_stat cb_outcome_stat[__CB_OUT_MAX] = {
 	[CB_OUT_ABANDONED]	= CB_STAT_FAIL_ABANDONED,
 	[CB_OUT_RESET]		= CB_STAT_FAIL_RESET,
 	[CB_OUT_DROPPED]	= CB_STAT_FAIL_DROPPED,
+	[CB_OUT_STALLED]	= CB_STAT_FAIL_STALLED,
 };
 
 struct cb_record_arg {
@@ -495,6 +511,7 @@ struct cb_record_arg {
 	u64 latency_ns;
 	u32 epoch;
 	bool call;		/* count the call too (CB_RECORD_CALL) */
+	bool exchange;		/* CB_RECORD_EXCHANGE */
 	/*
 	 * counted slow; counted a result; its class not in the policy's
 	 * fail-on; a success counted in the window or as a good probe
@@ -510,8 +527,11 @@ static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
 
 	if (a->call)
 		cb_engine_call(b, op->now);
+	if (a->epoch == CB_EPOCH_SINCE)
+		a->epoch = cb_engine_epoch_since(b, op->now - a->latency_ns);
 	a->ignored = !cb_engine_counts(p, a->out);
-	if (a->out == CB_OUT_RESET || a->out == CB_OUT_DROPPED) {
+	if ((a->out == CB_OUT_RESET || a->out == CB_OUT_DROPPED) &&
+	    !a->exchange) {
 		/* no result at all later than fail-window, or without a policy */
 		if (p && !a->ignored && a->latency_ns <= p->fail_window_ns)
 			cb_engine_amend(b, p, a->epoch, op->now, op->rnd,
@@ -581,11 +601,12 @@ static void cb_call_only(struct bpf_map *map, const struct cb_key *key,
 static noinline int cb_record_slow(struct bpf_map *map,
 				   const struct cb_key *key,
 				   enum cb_outcome out, u64 latency_ns,
-				   u32 epoch, bool call, u64 now)
+				   u32 epoch, u32 flags, u64 now)
 {
 	struct cb_record_arg a = {
 		.out = out, .latency_ns = latency_ns, .epoch = epoch,
-		.call = call,
+		.call = flags & CB_RECORD_CALL,
+		.exchange = flags & CB_RECORD_EXCHANGE,
 	};
 	struct cb_op op;
 
@@ -598,12 +619,14 @@ static noinline int cb_record_slow(struct bpf_map *map,
 	else if (a.ignored)
 		cb_stat_add(CB_STAT_IGNORED, 1);
 	/*
-	 * A handshake abandoned sooner than slow is no result at all, nor a
-	 * reset or drop later than fail-window.
+	 * A handshake abandoned (or an exchange given up) sooner than slow is
+	 * no result at all, nor a reset or drop later than fail-window.
 	 */
 	else if (a.counted || (out != CB_OUT_ABANDONED && out != CB_OUT_RESET &&
-			       out != CB_OUT_DROPPED))
+			       out != CB_OUT_DROPPED && out != CB_OUT_STALLED))
 		cb_stat_add(cb_outcome_stat[out], 1);
+	if (a.exchange && a.counted)
+		cb_stat_add(CB_STAT_EXCHANGES, 1);
 	if (a.slowed)
 		cb_stat_add(CB_STAT_SLOW, 1);
 	return a.taken;
@@ -616,9 +639,10 @@ static noinline int cb_record_slow(struct bpf_map *map,
  * counted as into a failure.
  */
 int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
-		      u64 latency_ns, u32 epoch, bool call, u64 now)
+		      u64 latency_ns, u32 epoch, u32 flags, u64 now)
 {
 	struct bpf_map *map = cb_map(CB_MAP_BREAKERS);
+	bool call = flags & CB_RECORD_CALL;
 	int ret;
 
 	if (out == CB_OUT_IGNORED || out == CB_OUT_NONE) {
@@ -630,12 +654,12 @@ int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 	}
 	if (!map || out >= __CB_OUT_MAX)
 		return 0;
-	if (out == CB_OUT_SUCCESS) {
+	if (out == CB_OUT_SUCCESS && !(flags & CB_RECORD_EXCHANGE)) {
 		ret = cb_record_fast(map, key, latency_ns, epoch, call, now);
 		if (ret >= 0)
 			return ret;
 	}
-	return cb_record_slow(map, key, out, latency_ns, epoch, call, now);
+	return cb_record_slow(map, key, out, latency_ns, epoch, flags, now);
 }
 
 struct cb_action_arg {

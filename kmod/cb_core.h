@@ -21,9 +21,12 @@ u32 cb_rules_count(void);
 u32 cb_breakers_gen(void);
 
 int cb_breaker_admit(const struct cb_key *key);
-/* 1: a success counted in the window or as a good probe (cb_record()) */
+/*
+ * 1: a success counted in the window or as a good probe (cb_record());
+ * @flags: CB_RECORD_CALL, CB_RECORD_EXCHANGE
+ */
 int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
-		      u64 latency_ns, u32 epoch, bool call, u64 now);
+		      u64 latency_ns, u32 epoch, u32 flags, u64 now);
 int cb_breaker_action(const struct cb_key *key, enum cb_action action);
 int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns);
 void cb_breaker_reset_all(void);

@@ -43,6 +43,7 @@ const struct cb_pkey cb_pkeys[CB_NR_PKEYS] = {
 /* enum cb_class, bit by bit */
 const char *const cb_class_names[CB_NR_CLASSES] = {
 	"refused", "timeout", "unreachable", "abandoned", "reset", "dropped",
+	"stalled",
 };
 
 static const __u8 cb_out_class[__CB_OUT_MAX] = {
@@ -53,6 +54,7 @@ static const __u8 cb_out_class[__CB_OUT_MAX] = {
 	[CB_OUT_ABANDONED]	= CB_CLASS_ABANDONED,
 	[CB_OUT_RESET]		= CB_CLASS_RESET,
 	[CB_OUT_DROPPED]	= CB_CLASS_DROPPED,
+	[CB_OUT_STALLED]	= CB_CLASS_STALLED,
 };
 
 int cb_engine_counts(const struct cb_policy *p, enum cb_outcome out)
@@ -303,6 +305,23 @@ static void tw_add(struct cb_time_window *w, int fail, int slow, __u64 now)
 		cb_inc16(&w->fails[b]);
 	if (slow)
 		cb_inc16(&w->slows[b]);
+}
+
+static void cb_add16(__u16 *v, __u32 n)
+{
+	*v = *v + n < 0xffff ? *v + n : 0xffff;
+}
+
+/* @n successes at once, all slow or none. */
+static void tw_add_ok(struct cb_time_window *w, __u32 n, int slow, __u64 now)
+{
+	unsigned int b;
+
+	tw_advance(w, now);
+	b = w->newest % CB_TIME_BUCKETS;
+	cb_add16(&w->calls[b], n);
+	if (slow)
+		cb_add16(&w->slows[b], n);
 }
 
 static int tw_amend(struct cb_time_window *w, __u64 now)
@@ -574,8 +593,12 @@ void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 	/* for the hooks; dry-run changes no connection */
 	b->connect_timeout_ms = b->dry_run ? 0 : p->connect_timeout_ns / CB_NS_MS;
 	cb_bulkhead_limit(b, b->dry_run ? 0 : p->max_conns);
-	/* the hooks watch its connections after the handshake (dry-run too) */
-	b->fail_late = p && (p->fail_on & CB_CLASS_LATE);
+	/*
+	 * the hooks watch its connections after the handshake (dry-run too):
+	 * for a reset or drop of the handshake's call, or for its exchanges
+	 */
+	b->exchanges = p && p->calls == CB_CALLS_EXCHANGES;
+	b->fail_late = p && (p->fail_on & CB_CLASS_LATE) && !b->exchanges;
 	/* for cb_engine_record_fast(): the window fits, the threshold is known */
 	b->slow_us = 0;
 	if (p) {
@@ -588,6 +611,8 @@ void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 
 int cb_engine_admit_fast(struct cb_breaker *b, __u64 now, __u16 gen)
 {
+	if (b->xchg_ok || b->xchg_slow)
+		return CB_ADMIT_POLICY;	/* to fold them first */
 	now = cb_clock(b, now);
 	if (b->forced == CB_FORCE_OPEN ||
 	    (!b->forced && b->state == CB_STATE_OPEN && now < b->open_until &&
@@ -725,11 +750,14 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 	 * Sooner (a Happy Eyeballs loser, a cancelled request) it says
 	 * nothing either way.
 	 */
-	if (out == CB_OUT_ABANDONED) {
+	if (out == CB_OUT_ABANDONED || out == CB_OUT_STALLED) {
 		if (!p || latency_ns < p->slow_ns - p->slow_ns / 8)
 			return 0;
 		slow = 1;
-		b->abandoned++;
+		if (out == CB_OUT_ABANDONED)
+			b->abandoned++;
+		else
+			b->stalled++;
 	}
 	now = cb_clock(b, now);
 	if (fail)
@@ -754,6 +782,91 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		return !fail && !slow;
 	}
 	return 0;	/* a datagram probe is judged at probe-wait, or by an ICMP error */
+}
+
+__u32 cb_engine_epoch_since(const struct cb_breaker *b, __u64 start)
+{
+	__u32 epoch = b->epoch & 0x7fffffff;
+
+	if (b->state == CB_STATE_CLOSED && b->changed_at <= start)
+		return epoch;
+	return (epoch + 1) & 0x7fffffff;	/* none a result can have */
+}
+
+/* @n successes into the window at once, all slow or none; no check. */
+static void cb_window_add_ok(struct cb_breaker *b, __u32 n, int slow,
+			     __u64 now)
+{
+	__u32 i;
+
+	if (b->time_window) {
+		tw_add_ok(&b->tw, n, slow, now);
+		return;
+	}
+	/* only the newest window's worth can stay in it */
+	for (i = 0; i < n && i < b->cw.size; i++)
+		cw_add(&b->cw, b->age_tick_ms, 0, slow, now);
+}
+
+/*
+ * Successes decide nothing once the window holds min-calls: they only
+ * lower the failure rate, and slow ones only raise the slow rate, so one
+ * check after them all decides as one after each would. Before that, one
+ * at a time, fast ones first.
+ */
+static void cb_fold_closed(struct cb_breaker *b, const struct cb_policy *p,
+			   __u32 ok, __u32 slow, __u64 now, __u64 rnd,
+			   struct cb_changes *ch)
+{
+	struct cb_window_sum s;
+
+	while (ok + slow && !b->forced && b->state == CB_STATE_CLOSED) {
+		cb_engine_window(b, p, now, &s);
+		if (s.calls >= p->min_calls)
+			break;
+		cb_window_result(b, p, 0, !ok, now, rnd, ch);
+		if (ok)
+			ok--;
+		else
+			slow--;
+	}
+	if (ok + slow && (b->forced || b->state == CB_STATE_CLOSED)) {
+		cb_window_add_ok(b, ok, 0, now);
+		cb_window_add_ok(b, slow, 1, now);
+		cb_check_trip(b, p, now, rnd, ch);
+	}
+}
+
+__u32 cb_engine_fold(struct cb_breaker *b, const struct cb_policy *p,
+		     __u64 now, __u64 rnd, struct cb_changes *ch, __u32 *nslow)
+{
+	/* atomic: the hooks add to them without the lock */
+	__u32 ok = __atomic_exchange_n(&b->xchg_ok, 0, __ATOMIC_RELAXED);
+	__u32 slow = __atomic_exchange_n(&b->xchg_slow, 0, __ATOMIC_RELAXED);
+	__u32 i;
+
+	*nslow = slow;
+	if (!ok && !slow)
+		return 0;
+	now = cb_clock(b, now);
+	b->successes += ok + slow;
+	b->slow += slow;
+	if (!p || b->forced == CB_FORCE_OPEN)
+		return ok + slow;
+	cb_window_fit(b, p, now);
+	/*
+	 * Not ticked first: the hooks counted them in the state they found,
+	 * which nothing has changed since (every change folds first).
+	 */
+	if (b->forced || b->state == CB_STATE_CLOSED) {
+		cb_fold_closed(b, p, ok, slow, now, rnd, ch);
+		return ok + slow;
+	}
+	/* half-open: the first exchanges of its probes' connections */
+	for (i = 0; i < ok + slow && b->state == CB_STATE_HALF_OPEN &&
+		    b->probes_ok + b->probes_failed < b->probes_placed; i++)
+		cb_probe_result(b, p, i < ok, now, rnd, ch);
+	return ok + slow;
 }
 
 /* Does the window hold no failure and nothing slow? (Ageing only drops.) */
@@ -879,6 +992,15 @@ __u64 cb_engine_due(const struct cb_breaker *b)
 		return 0;
 	if (b->state == CB_STATE_OPEN)
 		return b->open_until;
+	/*
+	 * Exchanges the hooks count wait for a fold: within a second, so that
+	 * a slow one trips, a probe's closes and a time window's bucket is
+	 * the right one, even when nothing else comes.
+	 */
+	if (b->exchanges)
+		return b->state == CB_STATE_HALF_OPEN && b->probe_deadline &&
+		       b->probe_deadline < b->seen + CB_NS_S ?
+		       b->probe_deadline : b->seen + CB_NS_S;
 	if (b->state == CB_STATE_HALF_OPEN)
 		return b->probe_deadline;	/* 0 until the first probe */
 	return 0;
@@ -890,7 +1012,7 @@ int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
 		now = b->seen;
 	/* a breaker that counts open connections keeps them */
 	return b->state == CB_STATE_CLOSED && !b->forced &&
-	       !CB_BULKHEAD_OPEN(b->bulkhead) &&
+	       !CB_BULKHEAD_OPEN(b->bulkhead) && !b->xchg_ok && !b->xchg_slow &&
 	       (__u32)((now >> 20) - b->last_call) >= (idle_ns >> 20) &&
 	       now - b->changed_at >= idle_ns;
 }

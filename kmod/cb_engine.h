@@ -102,7 +102,7 @@ void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 		     __u16 gen);
 /* Does @p count @out (a failure of a class in its fail-on, or a success)? */
 int cb_engine_counts(const struct cb_policy *p, enum cb_outcome out);
-#define CB_NR_CLASSES	6
+#define CB_NR_CLASSES	7
 extern const char *const cb_class_names[CB_NR_CLASSES];
 /*
  * The outcome of a call admitted at @epoch; one of a class @p does not
@@ -124,6 +124,16 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 int cb_engine_record_fast(struct cb_breaker *b, enum cb_outcome out,
 			  __u64 latency_ns, __u32 epoch, __u64 now, __u16 gen);
 
+/*
+ * Exchanges the hooks saw succeed (cb_breaker.xchg_ok, xchg_slow) go into
+ * the window, or count as half-open's probes: before anything else reads
+ * or changes @b, so that results stay in the order they came. Returns
+ * how many, and in *@slow how many of them were slow.
+ */
+__u32 cb_engine_fold(struct cb_breaker *b, const struct cb_policy *p,
+		     __u64 now, __u64 rnd, struct cb_changes *ch, __u32 *slow);
+/* The epoch of an exchange begun at @start (CB_EPOCH_SINCE). */
+__u32 cb_engine_epoch_since(const struct cb_breaker *b, __u64 start);
 /*
  * A call the hooks admitted without counting it in @b (the gate, struct
  * cb_gate_set): counted with its outcome, as an admission counts it.

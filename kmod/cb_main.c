@@ -58,7 +58,9 @@ __bpf_kfunc int cb_admit(void *key, u32 key__sz)
  * cb_record - how a call admitted by cb_admit() ended
  * @key: a struct cb_key
  * @key__sz: its size
- * @how: CB_RECORD_HOW(enum cb_outcome, what cb_admit() returned)
+ * @how: CB_RECORD_HOW(enum cb_outcome, what cb_admit() returned), with
+ *	CB_RECORD_CALL or CB_RECORD_EXCHANGE (then the epoch may be
+ *	CB_EPOCH_SINCE)
  * @start_ns: when the call began (CLOCK_MONOTONIC, bpf_ktime_get_ns()), or 0
  * @now_ns: when it ended, on the same clock, if the sensor has that time
  *	(a handshake's end: the time its socket took when the SYN-ACK came);
@@ -70,8 +72,8 @@ __bpf_kfunc int cb_admit(void *key, u32 key__sz)
 __bpf_kfunc int cb_record(void *key, u32 key__sz, u64 how, u64 start_ns,
 			  u64 now_ns)
 {
-	u32 outcome = (u32)how & ~CB_RECORD_CALL;
-	bool call = how & CB_RECORD_CALL;
+	u32 flags = (u32)how & (CB_RECORD_CALL | CB_RECORD_EXCHANGE);
+	u32 outcome = (u32)how & ~flags;
 	u64 now = now_ns;
 
 	if (!key || key__sz != sizeof(struct cb_key) || outcome > CB_OUT_NONE ||
@@ -80,7 +82,7 @@ __bpf_kfunc int cb_record(void *key, u32 key__sz, u64 how, u64 start_ns,
 	if (!now)
 		now = ktime_get_ns();
 	return cb_breaker_record(key, outcome, start_ns && start_ns < now ?
-				 now - start_ns : 0, how >> 32, call, now);
+				 now - start_ns : 0, how >> 32, flags, now);
 }
 
 /**

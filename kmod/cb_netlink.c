@@ -191,6 +191,7 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	    cb_put_u64(skb, CB_A_FAILURES, b->failures) ||
 	    cb_put_u64(skb, CB_A_SLOW, b->slow) ||
 	    cb_put_u64(skb, CB_A_ABANDONED, b->abandoned) ||
+	    cb_put_u64(skb, CB_A_STALLED, b->stalled) ||
 	    cb_put_u64(skb, CB_A_REJECTED, b->rejected) ||
 	    nla_put_u32(skb, CB_A_CONNS, CB_BULKHEAD_OPEN(b->bulkhead)) ||
 	    cb_put_u64(skb, CB_A_OPENED_AT, b->opened_at) ||

@@ -330,7 +330,7 @@ TEST_F_TIMEOUT(cli, every_command_in_text_and_json, 120)
 	/* policy show prints what add takes */
 	run(&r, "cbctl policy show dst 10.1.0.0/16");
 	EXPECT_NE(NULL, strstr(r.out, "open 5s"));
-	EXPECT_NE(NULL, strstr(r.out, " fail-on refused,timeout,unreachable,abandoned "));
+	EXPECT_NE(NULL, strstr(r.out, " fail-on refused,timeout,unreachable,abandoned,stalled "));
 	EXPECT_EQ(0, cb_sh("cbctl policy del dst 10.1.0.0/16 && "
 			   "cbctl policy add $(cat /tmp/cli.out) && "
 			   "cbctl policy show dst 10.1.0.0/16 | cmp - /tmp/cli.out"));
@@ -338,7 +338,7 @@ TEST_F_TIMEOUT(cli, every_command_in_text_and_json, 120)
 	run(&r, "cbctl policy add dst 10.8.0.0/16 fail-on dropped,default && "
 	    "cbctl -j policy show dst 10.8.0.0/16");
 	EXPECT_NE(NULL, strstr(r.out,
-		  "\"fail_on\":\"refused,timeout,unreachable,abandoned,dropped\""));
+		  "\"fail_on\":\"refused,timeout,unreachable,abandoned,dropped,stalled\""));
 	EXPECT_EQ(0, cb_sh("cbctl policy del dst 10.8.0.0/16"));
 	/* last: it undoes the baseline's forcing */
 	run(&r, "cbctl -j breaker reset all");

@@ -80,6 +80,7 @@ static int cb_breaker_cb(const struct nlmsghdr *nlh, struct cb_breaker_info *bi)
 	bi->failures = cb_nl_u64(tb[CB_A_FAILURES]);
 	bi->slow = cb_nl_u64(tb[CB_A_SLOW]);
 	bi->abandoned = cb_nl_u64(tb[CB_A_ABANDONED]);
+	bi->stalled = cb_nl_u64(tb[CB_A_STALLED]);
 	bi->rejected = cb_nl_u64(tb[CB_A_REJECTED]);
 	bi->conns = cb_nl_u32(tb[CB_A_CONNS]);
 	bi->opened_at = cb_nl_u64(tb[CB_A_OPENED_AT]);
@@ -189,6 +190,11 @@ static void cb_breaker_print(const struct cb_breaker_info *b)
 	cb_print_u64(CB_PRINT_JSON, "slow", NULL, b->slow);
 	cb_print_u64(CB_PRINT_ANY, "abandoned", " (abandoned %" PRIu64 ")",
 		     b->abandoned);
+	/* calls exchanges: exchanges given up on by their owner */
+	cb_print_u64(CB_PRINT_JSON, "stalled", NULL, b->stalled);
+	if (b->stalled)
+		cb_print_u64(CB_PRINT_TEXT, NULL, " (stalled %" PRIu64 ")",
+			     b->stalled);
 	cb_print_u64(CB_PRINT_TEXT, NULL, " slow %" PRIu64, b->slow);
 	cb_print_u64(CB_PRINT_ANY, "rejected", " rejected %" PRIu64, b->rejected);
 	cb_print_u64(CB_PRINT_JSON, "conns", NULL, b->conns);

@@ -24,6 +24,11 @@ static const char *const cb_unit_arg[] = {
 	[CB_UNIT_FACTOR] = "FACTOR",	[CB_UNIT_MODE] = "enforce|dry-run",
 	[CB_UNIT_WINDOW_N] = "N",	[CB_UNIT_WINDOW_NS] = "DURATION",
 	[CB_UNIT_CLASSES] = "CLASS[,CLASS]...",
+	[CB_UNIT_CALLS] = "connects|exchanges",
+};
+
+static const char *const cb_calls_names[__CB_CALLS_MAX] = {
+	[CB_CALLS_CONNECTS] = "connects", [CB_CALLS_EXCHANGES] = "exchanges",
 };
 
 /* fail-on's classes, by name, comma-separated */
@@ -95,6 +100,9 @@ static void cb_pkey_format(const struct cb_pkey *k, uint64_t v, char *buf,
 	case CB_UNIT_CLASSES:
 		cb_format_classes(v, buf, len);
 		break;
+	case CB_UNIT_CALLS:
+		snprintf(buf, len, "%s", v < __CB_CALLS_MAX ? cb_calls_names[v] : "?");
+		break;
 	default:
 		snprintf(buf, len, "%" PRIu64, v);
 	}
@@ -125,9 +133,13 @@ static void cb_policy_usage(void)
 	       "window 100: the last 100 calls; window 60s: the calls of the last 60 s\n"
 	       "slow: a handshake that took this long, done or failed (a SYN timeout\n"
 	       "  is a failure and slow); a probe counts as good only if done and not slow\n"
-	       "fail-on: default is refused,timeout,unreachable,abandoned; reset and dropped\n"
-	       "  (RST, or FIN before any byte, within fail-window of the connect) turn\n"
-	       "  a handshake's success into a failure\n"
+	       "fail-on: default is refused,timeout,unreachable,abandoned,stalled; reset and\n"
+	       "  dropped (RST, or FIN before any byte, within fail-window of the connect)\n"
+	       "  turn a handshake's success into a failure\n"
+	       "calls exchanges: a call is a request and the first byte of its reply on a\n"
+	       "  kept TCP connection; one its owner gives up on after about slow is\n"
+	       "  stalled, one the kernel gives up on a timeout; a reset or FIN while it\n"
+	       "  waits is reset or dropped\n"
 	       "Keys: values (default)\n");
 	cb_policy_default(&def);
 	for (i = 0; i < CB_NR_PKEYS; i++) {
@@ -229,6 +241,13 @@ static int cb_parse_value(int i, const char *s, struct cb_rule_arg *r)
 		if (cb_parse_classes(s, &r->val[i]))
 			return cb_err("bad %s \"%s\" (classes separated by commas: %s, or default)",
 				      k->name, s, k->range);
+		break;
+	case CB_UNIT_CALLS:
+		for (r->val[i] = 0; r->val[i] < __CB_CALLS_MAX; r->val[i]++)
+			if (!strcmp(s, cb_calls_names[r->val[i]]))
+				break;
+		if (r->val[i] == __CB_CALLS_MAX)
+			return cb_err("bad %s \"%s\" (%s)", k->name, s, k->range);
 		break;
 	}
 	r->given[i] = true;
@@ -339,7 +358,8 @@ static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 			 k->unit == CB_UNIT_FACTOR ? "_percent" : "");
 		cb_pkey_format(k, v, val, sizeof(val));
 		cb_print_text(" %s %s", k->name, val);
-		if (k->unit == CB_UNIT_MODE || k->unit == CB_UNIT_CLASSES)
+		if (k->unit == CB_UNIT_MODE || k->unit == CB_UNIT_CLASSES ||
+		    k->unit == CB_UNIT_CALLS)
 			cb_print_str(CB_PRINT_JSON, name, NULL, val);
 		else
 			cb_print_u64(CB_PRINT_JSON, name, NULL, v);

@@ -895,6 +895,117 @@ TEST_F(engine, max_open_100_and_operator_trips_are_never_held)
 	ASSERT_EQ(0, c.asked);
 }
 
+/* An exchange's success, as the hooks count it: only in the state it began in. */
+static void hook_ok(struct cb_breaker *b, __u32 epoch, int first, int slow)
+{
+	if (first ? (b->epoch & 0x7fffffff) != epoch :
+		    b->state != CB_STATE_CLOSED)
+		return;
+	if (!first)
+		b->calls++;
+	if (slow)
+		b->xchg_slow++;
+	else
+		b->xchg_ok++;
+}
+
+/* The same success recorded at once, as a kfunc would. */
+static void eager_ok(struct cb_breaker *b, const struct cb_policy *p,
+		     __u32 epoch, int first, int slow, __u64 now)
+{
+	if (first ? (b->epoch & 0x7fffffff) != epoch :
+		    b->state != CB_STATE_CLOSED)
+		return;
+	if (!first)
+		cb_engine_call(b, now);
+	cb_engine_record(b, p, CB_OUT_SUCCESS, slow ? 200 * MS : MS,
+			 first ? epoch : cb_engine_epoch_since(b, now), now, 0,
+			 NULL);
+}
+
+/*
+ * Exchanges the hooks saw succeed wait in the breaker until the module
+ * folds them in, before anything else: a breaker that folds lazily must be
+ * where one that records each success at once is, at every fold, over
+ * random histories of exchanges, failures, probes and time, in both kinds
+ * of window. Successes folded together are taken fast ones first; the
+ * histories fold whenever the kind changes (a slow success trips by the
+ * slow rate, which fast ones after it lower), as the module's sweeper and
+ * every other event do often enough.
+ */
+TEST_F(engine, folded_exchanges_decide_as_recorded_ones)
+{
+	struct cb_breaker eager, lazy;
+	unsigned int seed, i, r, slow = 0;
+	__u32 epoch = 0, nslow;
+	int a, l;
+
+	for (seed = 1; seed <= 300; seed++) {
+		srandom(seed);
+		self->p.window_ns = seed % 2 ? 0 : 4 * SEC;
+		self->p.max_age_ns = seed % 3 ? 600 * SEC : 0;
+		self->p.slow_ns = 100 * MS;
+		self->p.slow_rate = 60;
+		self->p.open_ns = 500 * MS;
+		ASSERT_EQ(NULL, cb_policy_invalid(&self->p));
+		cb_engine_init(&eager, &self->p, self->now);
+		cb_engine_init(&lazy, &self->p, self->now);
+		for (i = 0; i < 400; i++) {
+			r = random() % 16;
+			if (r < 10 && (r & 1) == slow) {
+				eager_ok(&eager, &self->p, 0, 0, slow, self->now);
+				hook_ok(&lazy, 0, 0, slow);
+				continue;
+			}
+			/*
+			 * Anything else: the module folds first. Time moves
+			 * only here: a breaker the hooks' successes trip opens
+			 * at the fold, and the two must open at one time.
+			 */
+			slow = r & 1;
+			cb_engine_fold(&lazy, &self->p, self->now, 0, NULL,
+				       &nslow);
+			self->now += (random() % 50) * MS;
+			cb_engine_tick(&eager, &self->p, self->now, 0, NULL);
+			cb_engine_tick(&lazy, &self->p, self->now, 0, NULL);
+			/*
+			 * Decisions: totals may differ, by the successes the
+			 * hooks counted after the one that tripped an eager
+			 * breaker (it opens at the fold, not before them).
+			 */
+			ASSERT_EQ(eager.state, lazy.state);
+			ASSERT_EQ(eager.epoch, lazy.epoch);
+			ASSERT_EQ(eager.trips, lazy.trips);
+			ASSERT_EQ((int)eager.probes_placed, (int)lazy.probes_placed);
+			ASSERT_EQ((int)eager.probes_ok, (int)lazy.probes_ok);
+			ASSERT_EQ((int)eager.probes_failed, (int)lazy.probes_failed);
+			ASSERT_EQ(eager.failures, lazy.failures);
+			if (r < 13) {	/* an exchange fails */
+				cb_engine_call(&eager, self->now);
+				cb_engine_call(&lazy, self->now);
+				cb_engine_record(&eager, &self->p, CB_OUT_TIMEOUT, 0,
+						 cb_engine_epoch_since(&eager, self->now),
+						 self->now, 0, NULL);
+				cb_engine_record(&lazy, &self->p, CB_OUT_TIMEOUT, 0,
+						 cb_engine_epoch_since(&lazy, self->now),
+						 self->now, 0, NULL);
+			} else if (r < 15) {	/* a new connection's first exchange */
+				a = cb_engine_admit(&eager, &self->p, self->now, 0, NULL);
+				l = cb_engine_admit(&lazy, &self->p, self->now, 0, NULL);
+				ASSERT_EQ(a, l);
+				epoch = a;
+				if (a >= 0) {
+					eager_ok(&eager, &self->p, epoch, 1, 0, self->now);
+					hook_ok(&lazy, epoch, 1, 0);
+					/* a probe's: the sweeper's next visit */
+					cb_engine_fold(&lazy, &self->p, self->now,
+						       0, NULL, &nslow);
+				}
+			}
+		}
+	}
+}
+
 TEST(policy_validation)
 {
 	struct cb_policy p;

@@ -44,6 +44,13 @@ enum cb_mode {
 	__CB_MODE_MAX,
 };
 
+/* What a policy counts as a call (policy key "calls"). */
+enum cb_calls {
+	CB_CALLS_CONNECTS,	/* connection attempts */
+	CB_CALLS_EXCHANGES,	/* request/response exchanges on TCP connections */
+	__CB_CALLS_MAX,
+};
+
 /* Why a breaker changed state (events). */
 enum cb_reason {
 	CB_REASON_NONE,
@@ -73,6 +80,8 @@ enum cb_outcome {
 	/* after a handshake done, its success turned into a failure: */
 	CB_OUT_RESET,		/* RST while ESTABLISHED */
 	CB_OUT_DROPPED,		/* FIN while ESTABLISHED, before any byte */
+	/* an exchange (calls exchanges) its owner gave up on, waiting for a reply */
+	CB_OUT_STALLED,
 	__CB_OUT_MAX,
 	/*
 	 * Not an outcome: the result of a socket whose owner changed what the
@@ -90,6 +99,20 @@ enum cb_outcome {
 #define CB_RECORD_CALL	0x100
 
 /*
+ * With an outcome to cb_record(): the call was an exchange on a kept
+ * connection (calls exchanges) begun at @start_ns: a reset or drop is its
+ * own result, not a handshake's success turned into a failure.
+ */
+#define CB_RECORD_EXCHANGE	0x200
+
+/*
+ * An exchange's epoch, for one that is not the first on its connection:
+ * the breaker's own, if it was closed and has not changed since the
+ * exchange began; else the exchange decides nothing.
+ */
+#define CB_EPOCH_SINCE		0x7fffffffU
+
+/*
  * cb_record()'s @how: the outcome (and CB_RECORD_CALL) in the low half, the
  * epoch cb_admit() returned in the high (a kfunc takes five arguments).
  */
@@ -98,7 +121,8 @@ enum cb_outcome {
 /*
  * Classes of failed outcomes, for a policy's fail-on: bits. Port
  * unreachable is UDP's refused. Reset and dropped are seen after the
- * handshake (within the policy's fail-window of the connect).
+ * handshake (within the policy's fail-window of the connect), or while an
+ * exchange waits for its reply (calls exchanges); stalled only then.
  */
 enum cb_class {
 	CB_CLASS_REFUSED	= 1 << 0,
@@ -107,9 +131,11 @@ enum cb_class {
 	CB_CLASS_ABANDONED	= 1 << 3,
 	CB_CLASS_RESET		= 1 << 4,
 	CB_CLASS_DROPPED	= 1 << 5,
-	CB_CLASS_ALL		= (1 << 6) - 1,
+	CB_CLASS_STALLED	= 1 << 6,
+	CB_CLASS_ALL		= (1 << 7) - 1,
 	CB_CLASS_DEFAULT	= CB_CLASS_REFUSED | CB_CLASS_TIMEOUT |
-				  CB_CLASS_UNREACHABLE | CB_CLASS_ABANDONED,
+				  CB_CLASS_UNREACHABLE | CB_CLASS_ABANDONED |
+				  CB_CLASS_STALLED,
 	CB_CLASS_LATE		= CB_CLASS_RESET | CB_CLASS_DROPPED,
 };
 
@@ -310,6 +336,8 @@ struct cb_policy {
 	__u8	max_open;	/* at most this percentage of its breakers not closed */
 	__u8	fail_on;	/* enum cb_class bits: the failures it counts */
 	__u16	max_conns;	/* TCP connections at once per destination; 0: any */
+	__u8	calls;		/* enum cb_calls */
+	__u8	pad[3];
 	/* set by the module: where max-open counts its breakers; 0: nowhere */
 	__u16	cap_slot, cap_gen;
 };
@@ -330,6 +358,7 @@ enum cb_unit {
 	CB_UNIT_WINDOW_N,	/* window in calls: sets window_ns to 0 */
 	CB_UNIT_WINDOW_NS,	/* window in time: 0 means in calls */
 	CB_UNIT_CLASSES,	/* enum cb_class bits, as a list of their names */
+	CB_UNIT_CALLS,		/* enum cb_calls: connects or exchanges */
 };
 
 /* The policy keys themselves are listed once, in <linux/cbreaker_keys.h>. */
@@ -379,7 +408,8 @@ struct cb_breaker {
 		held:1,		/* a trip max-open held back, until it opens or
 				 * its window no longer says trip
 				 */
-		fail_late:1;	/* its policy counts resets or drops (hooks) */
+		fail_late:1,	/* its policy counts resets or drops (hooks) */
+		exchanges:1;	/* its policy's calls are exchanges (hooks) */
 	/*
 	 * max-conns, one word for the hooks' atomics: its policy's limit
 	 * (CB_BULKHEAD_MAX, set by the module) and the TCP connections the
@@ -400,6 +430,14 @@ struct cb_breaker {
 	__u32	abandoned;	/* failures that were handshakes given up by their owner */
 	__u32	rejected;	/* refused by us (or would have been, dry-run); never failures */
 	__u32	slow_us;	/* its policy's slow threshold, in whole us; 0: none */
+	/*
+	 * Exchanges the hooks saw succeed (calls exchanges), fast and slow,
+	 * not yet in the window: the module folds them in before anything
+	 * else reads or changes the breaker (cb_engine_fold).
+	 */
+	__u32	xchg_ok, xchg_slow;
+	__u32	stalled;	/* failures that were exchanges given up by their owner */
+	__u32	pad2;
 	__u64	opened_at;
 	union {			/* one or the other, by state */
 		__u64	open_until;	/* open: 0 while forced open (until reset) */
@@ -449,6 +487,8 @@ enum cb_stat {
 	CB_STAT_UNBOUNDED,	/* connects max-conns let through without a
 				 * place: no socket storage could be made
 				 */
+	CB_STAT_FAIL_STALLED,	/* exchanges given up by their owner after slow */
+	CB_STAT_EXCHANGES,	/* exchanges that ended: calls exchanges */
 	__CB_STAT_MAX,
 };
 
@@ -467,8 +507,8 @@ enum cb_stat {
  *   VIEW    := CB_A_ADDR, CB_A_PORT, CB_A_PROTO, CB_A_SCOPE, CB_A_NETNS,
  *              CB_A_STATE, CB_A_FORCED, CB_A_TRIPS, CB_A_MODE,
  *              CB_A_TRACKED, CB_A_CALLS, CB_A_SUCCESSES, CB_A_FAILURES,
- *              CB_A_SLOW, CB_A_ABANDONED, CB_A_REJECTED, CB_A_OPENED_AT,
- *              CB_A_OPEN_UNTIL, CB_A_NOW, CB_A_WINDOW_CALLS,
+ *              CB_A_SLOW, CB_A_ABANDONED, CB_A_STALLED, CB_A_REJECTED,
+ *              CB_A_OPENED_AT, CB_A_OPEN_UNTIL, CB_A_NOW, CB_A_WINDOW_CALLS,
  *              CB_A_WINDOW_FAILURES, CB_A_WINDOW_SLOW,
  *              CB_A_PROBES_PLACED, CB_A_PROBES_OK, CB_A_PROBES_FAILED,
  *              CB_A_CONNS
@@ -620,6 +660,8 @@ enum cb_attr {
 	CB_A_CONNS,		/* u32, a breaker's open connections (max-conns) */
 	CB_A_P_FAIL_ON,		/* u8, a policy key */
 	CB_A_P_FAIL_WINDOW_NS,	/* u64, a policy key */
+	CB_A_P_CALLS,		/* u8, a policy key */
+	CB_A_STALLED,		/* u64, exchanges given up by their owner after slow */
 	__CB_A_MAX,
 };
 

@@ -75,9 +75,12 @@ CB_PKEY(MODE, "mode", "enforce or dry-run",
 CB_PKEY(MAX_OPEN, "max-open", "1..100",
 	max_open, __u8, CB_UNIT_PCT, 1, 100, 100,
 	"at most this percentage of the policy's breakers not closed at once")
-CB_PKEY(FAIL_ON, "fail-on", "refused,timeout,unreachable,abandoned,reset,dropped",
+CB_PKEY(FAIL_ON, "fail-on", "refused,timeout,unreachable,abandoned,reset,dropped,stalled",
 	fail_on, __u8, CB_UNIT_CLASSES, 1, CB_CLASS_ALL, CB_CLASS_DEFAULT,
 	"the outcomes that are failures; the others count neither way")
 CB_PKEY(FAIL_WINDOW_NS, "fail-window", "100ms..1h",
 	fail_window_ns, __u64, CB_UNIT_NS, 100 * CB_NS_MS, 3600 * CB_NS_S, 10 * CB_NS_S,
 	"reset and dropped are failures this long after the connect")
+CB_PKEY(CALLS, "calls", "connects or exchanges",
+	calls, __u8, CB_UNIT_CALLS, 0, __CB_CALLS_MAX - 1, CB_CALLS_CONNECTS,
+	"exchanges: a call is a request and its reply on a kept TCP connection")
