@@ -189,6 +189,10 @@ int cb_sockops(struct bpf_sock_ops *ctx)
 	struct bpf_sock *sk;
 	struct tcp_sock *tp;
 
+	if (ctx->op == BPF_SOCK_OPS_HDR_OPT_LEN_CB) {
+		cb_xchg_tx(ctx);	/* as the real cb_sockops does */
+		return 1;
+	}
 	if (ctx->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
 		cb_slot_watch(ctx);	/* as the real cb_sockops does */
 		return 1;
@@ -201,6 +205,7 @@ int cb_sockops(struct bpf_sock_ops *ctx)
 	if (tp)
 		cb_tcp_outcome((struct sock *)tp, CB_OUT_SUCCESS,
 			       tp->tcp_clock_cache);
+	cb_xchg_established(ctx);
 	return 1;
 }
 

@@ -58,6 +58,7 @@
 #define KEPT		3	/* breakers the map always holds */
 #define COLD		100000	/* destinations round-robin */
 #define FILL_BATCH	10000
+#define EXCHANGES	2000	/* per round, on one kept connection */
 
 enum scen {
 	NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, TRACKED_NOREC, MILLION,
@@ -384,6 +385,74 @@ static void put_samples(const char *name, const struct stat_ *s)
 	printf("],\n");
 }
 
+/*
+ * EXCHANGES round trips of 64 bytes each way on one kept connection to
+ * @sa (its listener @lfd), as a pool makes them, from inside cg_on with
+ * the hooks attached. Wall ns per exchange; with @stats, our programs'
+ * run time and runs per exchange (the connect's own not among them) in
+ * *@ns and *@cnt.
+ */
+static double exchanges(struct host_bpf *skel, int cg,
+			const struct sockaddr_in *sa, int lfd, bool stats,
+			double *ns, double *cnt)
+{
+	struct bpf_program *progs[2] = { skel->progs.cb_connect4, skel->progs.cb_sockops };
+	unsigned long long t0 = 0, t1 = 0, c0 = 0, c1 = 0, w0;
+	struct bpf_link *l[2];
+	char buf[64] = { 0 };
+	int i, fd, c;
+	double w;
+
+	for (i = 0; i < 2; i++) {
+		l[i] = bpf_program__attach_cgroup(progs[i], cg);
+		if (!l[i])
+			cb_die("attaching");
+	}
+	cb_join(cg_on);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (void *)sa, sizeof(*sa)))
+		cb_die("connect (exchanges)");
+	c = accept(lfd, NULL, NULL);
+	if (c < 0)
+		cb_die("accept (exchanges)");
+	for (i = 0; stats && i < 2; i++)
+		prog_stats(bpf_program__fd(progs[i]), &t0, &c0);
+	w0 = cb_now_ns();
+	for (i = 0; i < EXCHANGES; i++)
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf) ||
+		    read(c, buf, sizeof(buf)) != sizeof(buf) ||
+		    write(c, buf, sizeof(buf)) != sizeof(buf) ||
+		    read(fd, buf, sizeof(buf)) != sizeof(buf))
+			cb_die("exchange");
+	w = (double)(cb_now_ns() - w0) / EXCHANGES;
+	for (i = 0; stats && i < 2; i++)
+		prog_stats(bpf_program__fd(progs[i]), &t1, &c1);
+	close(c);
+	close(fd);
+	cb_join(cg_off);
+	for (i = 0; i < 2; i++)
+		bpf_link__destroy(l[i]);
+	if (stats) {
+		*ns = (double)(t1 - t0) / EXCHANGES;
+		*cnt = (double)(c1 - c0) / EXCHANGES;
+	}
+	return w;
+}
+
+/* The exchanges the hooks counted in @sa's breaker, for the module to fold. */
+static __u64 exchanged(struct host_bpf *skel, const struct sockaddr_in *sa,
+		       __u64 netns)
+{
+	struct cb_breaker b;
+	struct cb_key k;
+
+	key_of(&k, sa, netns);
+	if (bpf_map__lookup_elem(skel->maps.cb_breakers, &k, sizeof(k), &b,
+				 sizeof(b), 0))
+		return 0;
+	return CB_XCHG_OK(b.xchg) + CB_XCHG_SLOW(b.xchg);
+}
+
 /* The 1-minute load average: how busy the shared cores were. */
 static double loadavg(void)
 {
@@ -399,14 +468,15 @@ static double loadavg(void)
 
 int main(void)
 {
-	struct sockaddr_in s1, s2, s3, s4, sany;
+	struct sockaddr_in s1, s2, s3, s4, s5, s6, sany;
+	struct stat_ xw[2], xp[2], xr[2];
 	struct host_bpf *skel;
 	struct cb_breaker b;
 	struct cb_key key = { 0 };
 	char root[200], parent[256], name[64];
 	double load0, load1, floor_ns, net, line, bare;
 	__u64 cold_ok;
-	int l1, l2, l3, l4, lany, r, k, cg, stats;
+	int l1, l2, l3, l4, l5, l6, lany, r, k, cg, stats;
 	socklen_t len = sizeof(sany);
 
 	cgroup_root(root, sizeof(root));
@@ -430,6 +500,8 @@ int main(void)
 	l2 = cb_bench_listener("127.0.0.2", &s2);
 	l3 = cb_bench_listener("127.0.0.3", &s3);	/* a breaker with max-conns */
 	l4 = cb_bench_listener("127.0.0.4", &s4);	/* one whose policy has fail-on reset */
+	l5 = cb_bench_listener("127.0.0.5", &s5);	/* calls exchanges */
+	l6 = cb_bench_listener("127.0.0.6", &s6);	/* calls connects, kept */
 	/* the cold destinations: 127.1.x.y, all local, one wildcard listener */
 	lany = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sany, 0, sizeof(sany));
@@ -450,6 +522,16 @@ int main(void)
 	b.bulkhead = 0;
 	b.fail_late = 1;
 	key_of(&key, &s4, netns_cookie());
+	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
+				 sizeof(b), BPF_ANY))
+		cb_die("breaker");
+	b.fail_late = 0;
+	key_of(&key, &s6, netns_cookie());
+	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
+				 sizeof(b), BPF_ANY))
+		cb_die("breaker");
+	b.exchanges = 1;
+	key_of(&key, &s5, netns_cookie());
 	if (bpf_map__update_elem(skel->maps.cb_breakers, &key, sizeof(key), &b,
 				 sizeof(b), BPF_ANY))
 		cb_die("breaker");
@@ -525,6 +607,23 @@ int main(void)
 		wall[FAIL_LATE].v[r] = hooked(skel, NULL, cg, &s4, l4, false, NULL, NULL);
 		if (r + 1 < ROUNDS)
 			fill(skel, key.netns, true);
+	}
+	/* exchanges on a kept connection: under calls exchanges, and not */
+	for (r = 0; r < ROUNDS; r++) {
+		stats = stats_on();
+		exchanges(skel, cg, &s5, l5, true, &xp[0].v[r], &xr[0].v[r]);
+		exchanges(skel, cg, &s6, l6, true, &xp[1].v[r], &xr[1].v[r]);
+		close(stats);
+		xw[0].v[r] = exchanges(skel, cg, &s5, l5, false, NULL, NULL);
+		xw[1].v[r] = exchanges(skel, cg, &s6, l6, false, NULL, NULL);
+	}
+	/* each but the last of a connection is seen when the next one goes */
+	check_recorded(exchanged(skel, &s5, key.netns), 2 * ROUNDS * EXCHANGES,
+		       "exchanges");
+	for (k = 0; k < 2; k++) {
+		summarize(&xw[k]);
+		summarize(&xp[k]);
+		summarize(&xr[k]);
 	}
 	load1 = loadavg();
 	/* per round: 1M and tracked, max-conns, fail-on; stats on and off */
@@ -604,6 +703,17 @@ int main(void)
 		line, (bare + line) / bare,
 		less_floor(BULKHEAD, floor_ns) - net,
 		less_floor(FAIL_LATE, floor_ns) - net);
+	fprintf(stderr, "an exchange (64 bytes each way on a kept connection): %.0f ns wall "
+		"(%.0f..%.0f); calls exchanges: %.0f ns of programs less the floor "
+		"(%.2f runs), wall %.0f (%.0f..%.0f); calls connects: %.0f ns (%.2f runs)\n",
+		xw[1].med, xw[1].lo, xw[1].hi, xp[0].med - xr[0].med * floor_ns,
+		xr[0].med, xw[0].med, xw[0].lo, xw[0].hi,
+		xp[1].med - xr[1].med * floor_ns, xr[1].med);
+	put("host_exchange_wall_ns", xw[0].med);
+	put("host_exchange_connects_wall_ns", xw[1].med);
+	put("host_exchange_bpf_runs", xr[0].med);
+	put("host_exchange_bpf_net_ns", xp[0].med - xr[0].med * floor_ns);
+	put("host_exchange_connects_bpf_net_ns", xp[1].med - xr[1].med * floor_ns);
 	put("host_bpf_stats_floor_ns", floor_ns);
 	put("host_cost_ratio_1M_vs_1", less_floor(MILLION, floor_ns) / net);
 	put("host_cost_ratio_cold_vs_hot", less_floor(COLDRR, floor_ns) / net);

@@ -253,7 +253,7 @@ static __always_inline int cb_admit_closed(struct cb_breaker *b, __u64 now)
 	if (b->forced != CB_FORCE_CLOSED &&
 	    (b->forced != CB_FORCE_NONE || b->state != CB_STATE_CLOSED))
 		return -1;
-	if (b->xchg_ok | b->xchg_slow)
+	if (b->xchg)
 		return -1;	/* exchanges to fold in first */
 	__sync_fetch_and_add(&b->calls, 1);
 	cb_count(CB_COUNT_ADMITTED);
@@ -875,6 +875,7 @@ static __always_inline void cb_xchg_ok(struct sock *sk, struct cb_sock *x)
 	struct cb_breaker *b = bpf_map_lookup_elem(&cb_breakers, &x->key);
 	__u64 lat = cb_xchg_latency(sk, x);
 	bool first = x->first;
+	__u32 w;
 
 	x->xchg = CB_XCHG_IDLE;
 	x->first = 0;
@@ -887,10 +888,14 @@ static __always_inline void cb_xchg_ok(struct sock *sk, struct cb_sock *x)
 		__sync_fetch_and_add(&b->calls, 1);
 		b->last_call = bpf_ktime_get_ns() >> 20;
 	}
-	if (b->slow_us && lat >= (__u64)b->slow_us * 1000)
-		__sync_fetch_and_add(&b->xchg_slow, 1);
-	else
-		__sync_fetch_and_add(&b->xchg_ok, 1);
+	/* each half saturates: the module folds them at least once a second */
+	w = b->xchg;
+	if (b->slow_us && lat >= (__u64)b->slow_us * 1000) {
+		if (CB_XCHG_SLOW(w) < CB_XCHG_SLOW(~0U) - CB_XCHG_ROOM)
+			__sync_fetch_and_add(&b->xchg, CB_XCHG_SLOW_ONE);
+	} else if (CB_XCHG_OK(w) < CB_XCHG_OK(~0U) - CB_XCHG_ROOM) {
+		__sync_fetch_and_add(&b->xchg, 1);
+	}
 }
 
 /* A watched socket sends @len bytes (0: an ACK, a FIN, or no segment yet). */
@@ -1109,12 +1114,12 @@ static __always_inline void cb_xchg_end(struct sock *sk, __u32 out)
 {
 	struct tcp_sock *tp = bpf_core_cast(sk, struct tcp_sock);
 	struct cb_sock *x = cb_sock_find(sk);
-	__u32 how, epoch;
+	__u32 how, epoch, fin = out == CB_OUT_DROPPED;
 
 	if (!x || x->xchg != CB_XCHG_WAITING)
 		return;
 	/* a FIN is one sequence number, counted before tcp_fin() */
-	if (tp->bytes_received - x->rcvd > (out == CB_OUT_DROPPED)) {
+	if (tp->bytes_received - x->rcvd > fin) {
 		cb_xchg_ok(sk, x);
 		return;
 	}

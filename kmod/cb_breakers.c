@@ -376,7 +376,7 @@ static void cb_fold(struct cb_breaker *b, struct cb_op *op)
 {
 	u32 slow, n;
 
-	if (!READ_ONCE(b->xchg_ok) && !READ_ONCE(b->xchg_slow))
+	if (!READ_ONCE(b->xchg))
 		return;
 	n = cb_engine_fold(b, op->pol, op->now, op->rnd, &op->ch, &slow);
 	cb_stat_add(CB_STAT_SUCCESS, n);

@@ -466,6 +466,11 @@ static void cb_set_state(struct cb_breaker *b, enum cb_state to,
 	 */
 	if (b->state == CB_STATE_CLOSED)
 		cb_window_age(b, now);
+	/* half-open tells when it opened: changed_at, less this */
+	b->open_ms = 0;
+	if (b->state == CB_STATE_OPEN && to == CB_STATE_HALF_OPEN)
+		b->open_ms = (now - b->changed_at) / CB_NS_MS < 0xffffffffULL ?
+			     (now - b->changed_at) / CB_NS_MS : 0xffffffffU;
 	cb_report(b, to, why, ch);
 	b->state = to;
 	b->changed_at = now;
@@ -505,7 +510,6 @@ static void cb_trip(struct cb_breaker *b, const struct cb_policy *p,
 		b->trips++;
 	cb_set_state(b, CB_STATE_OPEN, why, now, ch);
 	b->open_until = now + d;	/* after: it shares probe_deadline's room */
-	b->opened_at = now;
 }
 
 static void cb_close(struct cb_breaker *b, const struct cb_policy *p,
@@ -513,7 +517,6 @@ static void cb_close(struct cb_breaker *b, const struct cb_policy *p,
 {
 	cb_set_state(b, CB_STATE_CLOSED, why, now, ch);
 	cb_window_clear(b, p, now);
-	b->opened_at = 0;
 	b->open_until = 0;
 }
 
@@ -611,7 +614,7 @@ void cb_engine_rules(struct cb_breaker *b, const struct cb_policy *p,
 
 int cb_engine_admit_fast(struct cb_breaker *b, __u64 now, __u16 gen)
 {
-	if (b->xchg_ok || b->xchg_slow)
+	if (b->xchg)
 		return CB_ADMIT_POLICY;	/* to fold them first */
 	now = cb_clock(b, now);
 	if (b->forced == CB_FORCE_OPEN ||
@@ -754,10 +757,7 @@ int cb_engine_record(struct cb_breaker *b, const struct cb_policy *p,
 		if (!p || latency_ns < p->slow_ns - p->slow_ns / 8)
 			return 0;
 		slow = 1;
-		if (out == CB_OUT_ABANDONED)
-			b->abandoned++;
-		else
-			b->stalled++;
+		b->abandoned++;
 	}
 	now = cb_clock(b, now);
 	if (fail)
@@ -840,10 +840,9 @@ static void cb_fold_closed(struct cb_breaker *b, const struct cb_policy *p,
 __u32 cb_engine_fold(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, __u64 rnd, struct cb_changes *ch, __u32 *nslow)
 {
-	/* atomic: the hooks add to them without the lock */
-	__u32 ok = __atomic_exchange_n(&b->xchg_ok, 0, __ATOMIC_RELAXED);
-	__u32 slow = __atomic_exchange_n(&b->xchg_slow, 0, __ATOMIC_RELAXED);
-	__u32 i;
+	/* atomic: the hooks add to it without the lock */
+	__u32 w = __atomic_exchange_n(&b->xchg, 0, __ATOMIC_RELAXED);
+	__u32 ok = CB_XCHG_OK(w), slow = CB_XCHG_SLOW(w), i;
 
 	*nslow = slow;
 	if (!ok && !slow)
@@ -863,9 +862,12 @@ __u32 cb_engine_fold(struct cb_breaker *b, const struct cb_policy *p,
 		return ok + slow;
 	}
 	/* half-open: the first exchanges of its probes' connections */
-	for (i = 0; i < ok + slow && b->state == CB_STATE_HALF_OPEN &&
-		    b->probes_ok + b->probes_failed < b->probes_placed; i++)
+	for (i = 0; i < ok + slow; i++) {
+		if (b->state != CB_STATE_HALF_OPEN ||
+		    b->probes_ok + b->probes_failed >= b->probes_placed)
+			break;
 		cb_probe_result(b, p, i < ok, now, rnd, ch);
+	}
 	return ok + slow;
 }
 
@@ -942,11 +944,9 @@ void cb_engine_force(struct cb_breaker *b, const struct cb_policy *p,
 	b->held = 0;
 	if (force == CB_FORCE_OPEN) {
 		cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
-		b->opened_at = now;
 		b->open_until = 0;
 	} else if (force == CB_FORCE_CLOSED) {
 		cb_set_state(b, CB_STATE_CLOSED, CB_REASON_HOLD, now, ch);
-		b->opened_at = 0;
 		b->open_until = 0;
 	}
 	b->forced = force;
@@ -967,7 +967,6 @@ void cb_engine_trip_for(struct cb_breaker *b, const struct cb_policy *p,
 	if (p)
 		cb_window_fit(b, p, now);
 	cb_set_state(b, CB_STATE_OPEN, CB_REASON_TRIP, now, ch);
-	b->opened_at = now;
 	b->open_until = now + open_ns;
 }
 
@@ -979,11 +978,19 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 	b->forced = CB_FORCE_NONE;
 	b->held = 0;
 	cb_set_state(b, CB_STATE_CLOSED, CB_REASON_RESET, now, ch);
-	b->opened_at = 0;
 	b->open_until = 0;
 	b->trips = 0;
 	if (p)
 		cb_window_clear(b, p, now);
+}
+
+__u64 cb_engine_opened_at(const struct cb_breaker *b)
+{
+	if (b->state == CB_STATE_OPEN)
+		return b->changed_at;
+	if (b->state == CB_STATE_HALF_OPEN)
+		return b->changed_at - (__u64)b->open_ms * CB_NS_MS;
+	return 0;
 }
 
 __u64 cb_engine_due(const struct cb_breaker *b)
@@ -1012,7 +1019,7 @@ int cb_engine_idle(const struct cb_breaker *b, __u64 now, __u64 idle_ns)
 		now = b->seen;
 	/* a breaker that counts open connections keeps them */
 	return b->state == CB_STATE_CLOSED && !b->forced &&
-	       !CB_BULKHEAD_OPEN(b->bulkhead) && !b->xchg_ok && !b->xchg_slow &&
+	       !CB_BULKHEAD_OPEN(b->bulkhead) && !b->xchg &&
 	       (__u32)((now >> 20) - b->last_call) >= (idle_ns >> 20) &&
 	       now - b->changed_at >= idle_ns;
 }

@@ -125,7 +125,7 @@ int cb_engine_record_fast(struct cb_breaker *b, enum cb_outcome out,
 			  __u64 latency_ns, __u32 epoch, __u64 now, __u16 gen);
 
 /*
- * Exchanges the hooks saw succeed (cb_breaker.xchg_ok, xchg_slow) go into
+ * Exchanges the hooks saw succeed (cb_breaker.xchg) go into
  * the window, or count as half-open's probes: before anything else reads
  * or changes @b, so that results stay in the order they came. Returns
  * how many, and in *@slow how many of them were slow.
@@ -156,6 +156,8 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		     __u64 now, struct cb_changes *ch);
 void cb_engine_window(struct cb_breaker *b, const struct cb_policy *p,
 		      __u64 now, struct cb_window_sum *sum);
+/* When it last opened (open or half-open), or 0. */
+__u64 cb_engine_opened_at(const struct cb_breaker *b);
 /* When time alone will next change the breaker (ns), or 0: never. */
 __u64 cb_engine_due(const struct cb_breaker *b);
 /* Closed, unforced and without a call for @idle_ns: may be evicted. */

@@ -185,16 +185,17 @@ static int cb_put_breaker(struct sk_buff *skb, const struct cb_breaker_view *v)
 	    nla_put_u8(skb, CB_A_FORCED, b->forced) ||
 	    nla_put_u8(skb, CB_A_TRIPS, b->trips) ||
 	    nla_put_u8(skb, CB_A_MODE, v->mode) ||
+	    nla_put_u8(skb, CB_A_P_CALLS, b->exchanges ? CB_CALLS_EXCHANGES :
+						       CB_CALLS_CONNECTS) ||
 	    nla_put_u8(skb, CB_A_TRACKED, v->tracked) ||
 	    cb_put_u64(skb, CB_A_CALLS, b->calls) ||
 	    cb_put_u64(skb, CB_A_SUCCESSES, b->successes) ||
 	    cb_put_u64(skb, CB_A_FAILURES, b->failures) ||
 	    cb_put_u64(skb, CB_A_SLOW, b->slow) ||
 	    cb_put_u64(skb, CB_A_ABANDONED, b->abandoned) ||
-	    cb_put_u64(skb, CB_A_STALLED, b->stalled) ||
 	    cb_put_u64(skb, CB_A_REJECTED, b->rejected) ||
 	    nla_put_u32(skb, CB_A_CONNS, CB_BULKHEAD_OPEN(b->bulkhead)) ||
-	    cb_put_u64(skb, CB_A_OPENED_AT, b->opened_at) ||
+	    cb_put_u64(skb, CB_A_OPENED_AT, cb_engine_opened_at(b)) ||
 	    cb_put_u64(skb, CB_A_OPEN_UNTIL,	/* shares probe_deadline's room */
 		       b->state == CB_STATE_OPEN ? b->open_until : 0) ||
 	    cb_put_u64(skb, CB_A_NOW, ktime_get_ns()) ||

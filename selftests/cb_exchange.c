@@ -259,7 +259,7 @@ TEST_F_TIMEOUT(xchg, a_pool_on_a_slow_backend_trips_and_recovers, 120)
 	EXPECT_EQ(4, stalled);
 	EXPECT_EQ(8, fast);
 	EXPECT_TRUE(cb_breaker_state_is(self->ip, self->port, "open"));
-	EXPECT_LE(4, cb_breaker_num(self->ip, self->port, "stalled"));
+	EXPECT_LE(4, cb_breaker_num(self->ip, self->port, "abandoned"));
 	EXPECT_LE(4, cb_status_num("fail_stalled") - stalled_before);
 
 	/* the backend is fast again: requests work by themselves */
@@ -295,7 +295,7 @@ TEST_F_TIMEOUT(xchg, calls_connects_sees_only_fast_handshakes, 120)
 	EXPECT_EQ(6, waited);
 	EXPECT_TRUE(cb_breaker_state_is(self->ip, self->port, "closed"));
 	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "failures"));
-	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "stalled"));
+	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "abandoned"));
 }
 
 /*
@@ -327,6 +327,13 @@ TEST_F(xchg, each_request_is_a_call_and_its_reply_times_it)
 	EXPECT_EQ(1, cb_breaker_num(self->ip, self->port, "slow"));
 	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "failures"));
 	EXPECT_EQ(before + 8, cb_status_num("exchanges"));
+	EXPECT_EQ(0, cb_sh("cbctl -j breaker show dst %s port %u | "
+			   "grep -q '\"calls_are\":\"exchanges\"' && "
+			   "cbctl breaker show dst %s port %u | "
+			   "grep -q 'window 8 exchanges, 0 failed, 1 slow'",
+			   self->ip, self->port, self->ip, self->port));
+	EXPECT_EQ(0, cb_sh("cbctl metrics format prometheus | "
+			   "grep -q '^cbreaker_exchanges_total [1-9]'"));
 	close(pool.fd);
 }
 
@@ -361,7 +368,7 @@ TEST_F(xchg, push_idle_close_and_a_short_wait_count_nothing)
 	EXPECT_EQ(2, cb_breaker_num(self->ip, self->port, "calls"));
 	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "successes"));
 	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "failures"));
-	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "stalled"));
+	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "abandoned"));
 	EXPECT_EQ(before, cb_status_num("exchanges"));
 }
 

@@ -74,13 +74,13 @@ static int cb_breaker_cb(const struct nlmsghdr *nlh, struct cb_breaker_info *bi)
 	bi->forced = cb_nl_u8(tb[CB_A_FORCED]);
 	bi->trips = cb_nl_u8(tb[CB_A_TRIPS]);
 	bi->mode = cb_nl_u8(tb[CB_A_MODE]);
+	bi->exchanges = cb_nl_u8(tb[CB_A_P_CALLS]) == CB_CALLS_EXCHANGES;
 	bi->tracked = cb_nl_u8(tb[CB_A_TRACKED]);
 	bi->calls = cb_nl_u64(tb[CB_A_CALLS]);
 	bi->successes = cb_nl_u64(tb[CB_A_SUCCESSES]);
 	bi->failures = cb_nl_u64(tb[CB_A_FAILURES]);
 	bi->slow = cb_nl_u64(tb[CB_A_SLOW]);
 	bi->abandoned = cb_nl_u64(tb[CB_A_ABANDONED]);
-	bi->stalled = cb_nl_u64(tb[CB_A_STALLED]);
 	bi->rejected = cb_nl_u64(tb[CB_A_REJECTED]);
 	bi->conns = cb_nl_u32(tb[CB_A_CONNS]);
 	bi->opened_at = cb_nl_u64(tb[CB_A_OPENED_AT]);
@@ -179,8 +179,11 @@ static void cb_breaker_print(const struct cb_breaker_info *b)
 		      b->forced == CB_FORCE_CLOSED ? " (forced: hold)" : "",
 		      b->mode == CB_MODE_DRY_RUN ? " (dry-run)" : "",
 		      b->tracked ? "" : " (no policy)");
-	cb_print_text("  window %u calls, %u failed, %u slow: failure rate %" PRIu64
-		      ".%" PRIu64 "%%%s\n", b->win_calls, b->win_failures,
+	cb_print_str(CB_PRINT_JSON, "calls_are", NULL,
+		     b->exchanges ? "exchanges" : "connects");
+	cb_print_text("  window %u %s, %u failed, %u slow: failure rate %" PRIu64
+		      ".%" PRIu64 "%%%s\n", b->win_calls,
+		      b->exchanges ? "exchanges" : "calls", b->win_failures,
 		      b->win_slow, rate / 10, rate % 10,
 		      b->state != CB_STATE_CLOSED ? " (when it opened)" : "");
 	cb_print_u64(CB_PRINT_ANY, "calls", "  calls %" PRIu64, b->calls);
@@ -188,13 +191,11 @@ static void cb_breaker_print(const struct cb_breaker_info *b)
 		     b->successes);
 	cb_print_u64(CB_PRINT_ANY, "failures", " failures %" PRIu64, b->failures);
 	cb_print_u64(CB_PRINT_JSON, "slow", NULL, b->slow);
-	cb_print_u64(CB_PRINT_ANY, "abandoned", " (abandoned %" PRIu64 ")",
+	/* given up on by their owner: handshakes, or exchanges (stalled) */
+	cb_print_u64(CB_PRINT_JSON, "abandoned", NULL, b->abandoned);
+	cb_print_u64(CB_PRINT_TEXT, NULL, b->exchanges ?
+		     " (stalled %" PRIu64 ")" : " (abandoned %" PRIu64 ")",
 		     b->abandoned);
-	/* calls exchanges: exchanges given up on by their owner */
-	cb_print_u64(CB_PRINT_JSON, "stalled", NULL, b->stalled);
-	if (b->stalled)
-		cb_print_u64(CB_PRINT_TEXT, NULL, " (stalled %" PRIu64 ")",
-			     b->stalled);
 	cb_print_u64(CB_PRINT_TEXT, NULL, " slow %" PRIu64, b->slow);
 	cb_print_u64(CB_PRINT_ANY, "rejected", " rejected %" PRIu64, b->rejected);
 	cb_print_u64(CB_PRINT_JSON, "conns", NULL, b->conns);

@@ -166,7 +166,8 @@ int cb_breaker_exists(const struct cb_key *key);
 struct cb_breaker_info {
 	struct cb_key key;	/* port in network order */
 	uint8_t state, forced, trips, mode, tracked;
-	uint64_t calls, successes, failures, slow, abandoned, stalled, rejected;
+	uint8_t exchanges;	/* its calls are exchanges (calls exchanges) */
+	uint64_t calls, successes, failures, slow, abandoned, rejected;
 	uint32_t conns;
 	uint64_t opened_at, open_until, now;
 	uint32_t win_calls, win_failures, win_slow;

@@ -380,7 +380,11 @@ static int ref_same(struct cb_breaker *b, struct ref *m,
 	       b->epoch == m->epoch && b->trips == m->trips &&
 	       b->calls == m->calls && b->successes == m->successes &&
 	       b->failures == m->failures && b->slow == m->slow &&
-	       b->rejected == m->rejected && b->opened_at == m->opened_at &&
+	       b->rejected == m->rejected &&
+	       /* half-open keeps how long it was open in whole ms */
+	       cb_engine_opened_at(b) >= m->opened_at &&
+	       cb_engine_opened_at(b) - m->opened_at <
+	       (b->state == CB_STATE_HALF_OPEN ? CB_NS_MS : 1) &&
 	       b->changed_at == m->changed_at && b->last_call == m->last_call &&
 	       /* open_until and probe_deadline share their room */
 	       (b->state == CB_STATE_HALF_OPEN ?
@@ -515,8 +519,10 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				cb_engine_trip_for(&b, &p, d, now, &ch);
 				m.forced = 0;
 				m.held = 0;
+				/* an open breaker it finds opened then */
+				if (m.state != CB_STATE_OPEN)
+					m.opened_at = t;
 				ref_set(&m, CB_STATE_OPEN, t);
-				m.opened_at = t;
 				m.open_until = t + d;
 			} else if (r < 98) {
 				int f = 1 + ref_rand() % 2;
@@ -525,9 +531,12 @@ TEST(engine_matches_the_simple_model_on_random_sequences)
 				cb_engine_force(&b, &p, f, now, &ch);
 				m.forced = f;
 				m.held = 0;
+				if (f != CB_FORCE_OPEN)
+					m.opened_at = 0;
+				else if (m.state != CB_STATE_OPEN)
+					m.opened_at = t;
 				ref_set(&m, f == CB_FORCE_OPEN ? CB_STATE_OPEN :
 					CB_STATE_CLOSED, t);
-				m.opened_at = f == CB_FORCE_OPEN ? t : 0;
 				m.open_until = 0;
 			} else {
 				cb_engine_reset(&b, &p, now, &ch);

@@ -427,18 +427,19 @@ struct cb_breaker {
 	__u64	successes;
 	__u64	failures;
 	__u32	slow;		/* per breaker, these three wrap at 2^32 */
-	__u32	abandoned;	/* failures that were handshakes given up by their owner */
+	__u32	abandoned;	/* failures that were calls given up by their owner:
+				 * handshakes, or exchanges (stalled)
+				 */
 	__u32	rejected;	/* refused by us (or would have been, dry-run); never failures */
 	__u32	slow_us;	/* its policy's slow threshold, in whole us; 0: none */
 	/*
-	 * Exchanges the hooks saw succeed (calls exchanges), fast and slow,
-	 * not yet in the window: the module folds them in before anything
-	 * else reads or changes the breaker (cb_engine_fold).
+	 * Exchanges the hooks saw succeed (calls exchanges), fast and slow
+	 * (CB_XCHG_OK, CB_XCHG_SLOW), not yet in the window: the module folds
+	 * them in before anything else reads or changes the breaker
+	 * (cb_engine_fold).
 	 */
-	__u32	xchg_ok, xchg_slow;
-	__u32	stalled;	/* failures that were exchanges given up by their owner */
-	__u32	pad2;
-	__u64	opened_at;
+	__u32	xchg;
+	__u32	open_ms;	/* half-open: how long it was open before, in ms */
 	union {			/* one or the other, by state */
 		__u64	open_until;	/* open: 0 while forced open (until reset) */
 		__u64	probe_deadline;	/* half-open: unfinished probes count as failed */
@@ -453,6 +454,13 @@ struct cb_breaker {
 		struct cb_time_window tw;
 	};
 };
+
+/* cb_breaker.xchg: successes, and slow ones in the upper bits; they saturate */
+#define CB_XCHG_SLOW_SHIFT	20
+#define CB_XCHG_SLOW_ONE	(1U << CB_XCHG_SLOW_SHIFT)
+#define CB_XCHG_OK(v)		((v) & (CB_XCHG_SLOW_ONE - 1))
+#define CB_XCHG_SLOW(v)		((v) >> CB_XCHG_SLOW_SHIFT)
+#define CB_XCHG_ROOM		1024	/* kept free below each half's top */
 
 /* Module-wide counters (CB_A_STATS), for status and metrics. */
 enum cb_stat {
@@ -505,9 +513,9 @@ enum cb_stat {
  *   KEYS    := the CB_A_P_ attributes of <linux/cbreaker_keys.h>, each
  *              in its range; CB_A_P_WINDOW_CALLS or CB_A_P_WINDOW_NS
  *   VIEW    := CB_A_ADDR, CB_A_PORT, CB_A_PROTO, CB_A_SCOPE, CB_A_NETNS,
- *              CB_A_STATE, CB_A_FORCED, CB_A_TRIPS, CB_A_MODE,
+ *              CB_A_STATE, CB_A_FORCED, CB_A_TRIPS, CB_A_MODE, CB_A_P_CALLS,
  *              CB_A_TRACKED, CB_A_CALLS, CB_A_SUCCESSES, CB_A_FAILURES,
- *              CB_A_SLOW, CB_A_ABANDONED, CB_A_STALLED, CB_A_REJECTED,
+ *              CB_A_SLOW, CB_A_ABANDONED, CB_A_REJECTED,
  *              CB_A_OPENED_AT, CB_A_OPEN_UNTIL, CB_A_NOW, CB_A_WINDOW_CALLS,
  *              CB_A_WINDOW_FAILURES, CB_A_WINDOW_SLOW,
  *              CB_A_PROBES_PLACED, CB_A_PROBES_OK, CB_A_PROBES_FAILED,
@@ -653,15 +661,16 @@ enum cb_attr {
 				 */
 	CB_A_NETNS,		/* u64, network namespace cookie; default: the caller's */
 	CB_A_SCOPE,		/* u32, attached cgroup of a breaker (low 32 bits of its id) */
-	CB_A_ABANDONED,		/* u64, handshakes abandoned by their owner after slow */
+	CB_A_ABANDONED,		/* u64, calls given up by their owner after slow:
+				 * handshakes, or exchanges (stalled)
+				 */
 	CB_A_P_CONNECT_TIMEOUT_NS, /* u64, a policy key (see above) */
 	CB_A_P_MAX_OPEN,	/* u8, a policy key (see above) */
 	CB_A_P_MAX_CONNS,	/* u16, a policy key */
 	CB_A_CONNS,		/* u32, a breaker's open connections (max-conns) */
 	CB_A_P_FAIL_ON,		/* u8, a policy key */
 	CB_A_P_FAIL_WINDOW_NS,	/* u64, a policy key */
-	CB_A_P_CALLS,		/* u8, a policy key */
-	CB_A_STALLED,		/* u64, exchanges given up by their owner after slow */
+	CB_A_P_CALLS,		/* u8, a policy key; in VIEW, what its calls are */
 	__CB_A_MAX,
 };
 
