@@ -881,6 +881,10 @@ static __always_inline void cb_xchg_ok(struct sock *sk, struct cb_sock *x)
 	x->first = 0;
 	if (!b)
 		return;
+	if (!b->exchanges) {	/* its policy no longer asks: unwatched */
+		x->xchg = CB_XCHG_NONE;
+		return;
+	}
 	if (first ? (b->epoch & 0x7fffffff) != x->epoch :
 		    b->state != CB_STATE_CLOSED || b->changed_at > x->xstart)
 		return;
@@ -904,8 +908,12 @@ static __always_inline void cb_xchg_tx(struct bpf_sock_ops *ctx)
 	struct sock *sk = bpf_core_cast(ctx->sk, struct sock);
 	struct cb_sock *x = cb_sock_find(ctx->sk);
 
-	if (!x || x->xchg < CB_XCHG_IDLE)
+	if (!x || x->xchg < CB_XCHG_IDLE) {
+		/* watched no more: its segments run no program */
+		bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags &
+					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 		return;
+	}
 	if (x->xchg == CB_XCHG_WAITING && ctx->bytes_received != x->rcvd)
 		cb_xchg_ok(sk, x);
 	if (x->xchg == CB_XCHG_IDLE && ctx->skb_len) {

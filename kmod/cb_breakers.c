@@ -512,6 +512,7 @@ struct cb_record_arg {
 	u32 epoch;
 	bool call;		/* count the call too (CB_RECORD_CALL) */
 	bool exchange;		/* CB_RECORD_EXCHANGE */
+	bool foreign;		/* an exchange of a breaker whose calls are not */
 	/*
 	 * counted slow; counted a result; its class not in the policy's
 	 * fail-on; a success counted in the window or as a good probe
@@ -525,6 +526,10 @@ static void cb_record_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
 	u64 slow = b->slow, fails = b->failures, results = b->successes + fails;
 	const struct cb_policy *p = op->pol;
 
+	/* a connection watched under a policy changed since counts nothing */
+	a->foreign = a->exchange && !b->exchanges;
+	if (a->foreign)
+		return;
 	if (a->call)
 		cb_engine_call(b, op->now);
 	if (a->epoch == CB_EPOCH_SINCE)
@@ -611,7 +616,7 @@ static noinline int cb_record_slow(struct bpf_map *map,
 	struct cb_op op;
 
 	cb_op_init(&op, key, now);
-	if (cb_op_run(map, &op, cb_record_fn, &a))
+	if (cb_op_run(map, &op, cb_record_fn, &a) || a.foreign)
 		return 0;
 	/* a UDP datagram is no success yet: an ICMP error may follow */
 	if (key->proto == IPPROTO_UDP && out == CB_OUT_SUCCESS)

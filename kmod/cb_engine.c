@@ -984,6 +984,9 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		cb_window_clear(b, p, now);
 }
 
+/* An exchanges breaker with a call this recent is swept each second. */
+#define CB_XCHG_BUSY_NS		(10 * CB_NS_S)
+
 __u64 cb_engine_opened_at(const struct cb_breaker *b)
 {
 	if (b->state == CB_STATE_OPEN)
@@ -1002,9 +1005,11 @@ __u64 cb_engine_due(const struct cb_breaker *b)
 	/*
 	 * Exchanges the hooks count wait for a fold: within a second, so that
 	 * a slow one trips, a probe's closes and a time window's bucket is
-	 * the right one, even when nothing else comes.
+	 * the right one, even when nothing else comes; while they come.
 	 */
-	if (b->exchanges)
+	if (b->exchanges && (b->xchg || b->state == CB_STATE_HALF_OPEN ||
+			     (__u32)(b->seen >> 20) - b->last_call <
+			     (__u32)(CB_XCHG_BUSY_NS >> 20)))
 		return b->state == CB_STATE_HALF_OPEN && b->probe_deadline &&
 		       b->probe_deadline < b->seen + CB_NS_S ?
 		       b->probe_deadline : b->seen + CB_NS_S;

@@ -372,6 +372,32 @@ TEST_F(xchg, push_idle_close_and_a_short_wait_count_nothing)
 	EXPECT_EQ(before, cb_status_num("exchanges"));
 }
 
+/* A policy changed back to calls connects: its kept connections count no more. */
+TEST_F(xchg, back_to_calls_connects_a_kept_connection_counts_nothing)
+{
+	struct cb_pool pool = {
+		.ip = self->ip, .port = self->port, .fd = -1,
+	};
+	long long ms, calls;
+	int i;
+
+	POLICY("window 100 min-calls 50 calls exchanges");
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, cb_pool_request(&pool, &ms));
+	ASSERT_EQ(0, cb_sh("cbctl policy change dst %s port %u calls connects",
+			   self->ip, self->port));
+	calls = cb_breaker_num(self->ip, self->port, "calls");
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, cb_pool_request(&pool, &ms));
+	self->be->delay_ms = 5000;
+	pool.timeout_ms = 1000;
+	ASSERT_EQ(-ETIMEDOUT, cb_pool_request(&pool, &ms));	/* closes it */
+	usleep(100 * 1000);
+	/* at most the one exchange that was waiting when it changed */
+	EXPECT_GE(calls + 1, cb_breaker_num(self->ip, self->port, "calls"));
+	EXPECT_EQ(0, cb_breaker_num(self->ip, self->port, "failures"));
+}
+
 /*
  * The backend's host vanishes under a kept connection whose client has no
  * timeout of its own but a TCP user timeout: the kernel gives up on the
