@@ -81,3 +81,6 @@ CB_PKEY(FAIL_ON, "fail-on", "refused,timeout,unreachable,abandoned,reset,dropped
 CB_PKEY(FAIL_WINDOW_NS, "fail-window", "100ms..1h",
 	fail_window_ns, __u64, CB_UNIT_NS, 100 * CB_NS_MS, 3600 * CB_NS_S, 10 * CB_NS_S,
 	"reset and dropped are failures this long after the connect")
+CB_PKEY(ON_OPEN, "on-open", "keep or close",
+	on_open, __u8, CB_UNIT_ON_OPEN, 0, __CB_ON_OPEN_MAX - 1, CB_ON_OPEN_KEEP,
+	"close: opening aborts the breaker's established TCP connections")
