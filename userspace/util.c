@@ -311,6 +311,8 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_FAIL_RESET] = "fail_reset",
 		[CB_STAT_FAIL_DROPPED] = "fail_dropped",
 		[CB_STAT_UNBOUNDED] = "bulkhead_unbounded",
+		[CB_STAT_CONNS_CLOSED] = "connections_closed",
+		[CB_STAT_CONNS_WOULD_CLOSE] = "connections_would_close",
 	};
 
 	return stat < __CB_STAT_MAX ? names[stat] : "?";
