@@ -41,7 +41,8 @@ FIXTURE_SETUP(cb)
 FIXTURE_TEARDOWN(cb)
 {
 	cb_join_cgroup(CB_CGROOT);
-	close(self->lfd);
+	if (self->lfd >= 0)
+		close(self->lfd);
 	EXPECT_EQ(0, cb_sh("cbctl unload"));
 	rmdir(CG);
 }
@@ -172,6 +173,70 @@ TEST_F(cb, close_aborts_a_kept_connection)
 	ASSERT_EQ(0, cb_act("reset", variant->ip, self->port));
 	ASSERT_EQ(0, cb_pair(variant->ip, self->port, self->lfd, &c2, &s2));
 	EXPECT_EQ(0, cb_exchange(c2, s2));
+	close(c2);
+	close(s2);
+}
+
+/* A listener on @ip port @port (taken again: SO_REUSEADDR), or -1. */
+static int cb_listen_on(const char *ip, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), one = 1;
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (void *)&ss, len) || listen(fd, 4))
+		return -1;
+	return fd;
+}
+
+/* The reason of the newest change in @ip port's history is @reason. */
+static int cb_newest_reason(const char *ip, unsigned short port,
+			    const char *reason)
+{
+	return cb_sh("cbctl -j breaker history dst %s port %u | grep -o '\"reason\":\"[a-z-]*\"' | tail -n 1 | grep -q '\"%s\"'",
+		     ip, port, reason);
+}
+
+/*
+ * A backend that stops taking connections while one it took is kept:
+ * the refusals open the breaker, which closes the kept one. Half-open, a
+ * probe's connection is kept; a failed probe reopens, and closes it.
+ */
+TEST_F(cb, failures_and_a_failed_probe_close)
+{
+	int c, s, c2, s2, l2, i;
+
+	ASSERT_EQ(0, cb_policy(variant->ip, self->port,
+			       "on-open close window 10 min-calls 2 failure-rate 50 "
+			       "open 500ms jitter 0 backoff 16 probes 2 probe-success 100"));
+	ASSERT_EQ(0, cb_pair(variant->ip, self->port, self->lfd, &c, &s));
+	ASSERT_EQ(0, cb_exchange(c, s));
+	close(self->lfd);
+	self->lfd = -1;
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(-ECONNREFUSED, cb_connect(variant->ip, self->port, SOCK_STREAM));
+	ASSERT_EQ(1, cb_dead(c, 3000));
+	EXPECT_EQ(-ECONNABORTED, cb_read_err(c));
+	EXPECT_EQ(1, cb_history_closed(variant->ip, self->port, "closed"));
+	EXPECT_EQ(0, cb_newest_reason(variant->ip, self->port, "failure-rate"));
+	close(c);
+	close(s);
+
+	/* back for one connection, half-open: the first probe is kept */
+	l2 = cb_listen_on(variant->ip, self->port);
+	ASSERT_LE(0, l2);
+	usleep(700000);
+	ASSERT_EQ(0, cb_pair(variant->ip, self->port, l2, &c2, &s2));
+	EXPECT_EQ(0, cb_exchange(c2, s2));
+	EXPECT_EQ(0, cb_dead(c2, 200));	/* going half-open closed nothing */
+	close(l2);
+	/* the second is refused: reopened, and the first probe's closed */
+	EXPECT_EQ(-ECONNREFUSED, cb_connect(variant->ip, self->port, SOCK_STREAM));
+	EXPECT_EQ(1, cb_dead(c2, 3000));
+	EXPECT_EQ(-ECONNABORTED, cb_read_err(c2));
+	EXPECT_EQ(1, cb_history_closed(variant->ip, self->port, "closed"));
+	EXPECT_EQ(0, cb_newest_reason(variant->ip, self->port, "probe-failed"));
 	close(c2);
 	close(s2);
 }
