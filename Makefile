@@ -155,12 +155,12 @@ $(O)/cbctl: $(CBCTL_SRC) $(CBCTL_HDR) $(ENGINE) $(UAPI) $(O)/cbreaker.skel.h
 	$(CC) $(CFLAGS) -o $@ $(CBCTL_SRC) kmod/cb_engine.c $(LDLIBS_CBCTL)
 
 # The completion's policy keys, from the rows of cbreaker_keys.h: all of
-# them, and those whose value is free text (not mode's two words, nor
-# fail-on's classes).
+# them, and those whose value is free text (not mode's or on-open's two
+# words, nor fail-on's classes).
 $(O)/cbctl.bash-completion: dist/cbctl.bash-completion $(UAPI) | $(O)
 	awk -F'"' '/^CB_PKEY\(/ { name = $$2 } \
 		/CB_UNIT_/ && name != "" && !seen[name]++ { all = all sep name; \
-		if ($$0 !~ /CB_UNIT_(MODE|CLASSES|CALLS)/) val = val vsep name; sep = " "; vsep = " | " } \
+		if ($$0 !~ /CB_UNIT_(MODE|CLASSES|CALLS|ON_OPEN)/) val = val vsep name; sep = " "; vsep = " | " } \
 		END { print all; print val }' include/uapi/linux/cbreaker_keys.h >$@.keys
 	sed -e "s/@CB_POLICY_KEYS@/$$(sed -n 1p $@.keys)/" \
 	    -e "s/@CB_POLICY_VALUE_KEYS@/$$(sed -n 2p $@.keys)/" $< >$@

@@ -221,10 +221,17 @@ static void cb_due_note(u64 due)
  * happened, stamped with the time it applied.
  */
 static void cb_changes_queue(const struct cb_key *key, struct cb_changes *ch,
-			     const struct cb_breaker *b)
+			     const struct cb_breaker *b,
+			     const struct cb_policy *p)
 {
+	enum cb_close_kind close = CB_CLOSE_NONE;
+
+	/* only TCP has connections to close (on-open close) */
+	if (p && p->on_open == CB_ON_OPEN_CLOSE && key->proto == IPPROTO_TCP)
+		close = p->mode == CB_MODE_DRY_RUN ? CB_CLOSE_DRY :
+						     CB_CLOSE_ABORT;
 	if (ch->n)
-		cb_events_emit(key, ch, b->seen);
+		cb_events_emit(key, ch, b->seen, close);
 	ch->due = cb_engine_due(b);
 }
 
@@ -420,7 +427,7 @@ static __always_inline int cb_op_run(struct bpf_map *map, struct cb_op *op,
 		if (op->copy)
 			*op->copy = *b;
 		if (!op->quiet)
-			cb_changes_queue(op->key, &op->ch, b);
+			cb_changes_queue(op->key, &op->ch, b, op->pol);
 		err = 0;
 	}
 	raw_spin_unlock_irqrestore(lock, flags);

@@ -79,17 +79,41 @@ void cb_rules_released(void);
 /* cb_events.c: state-change events and module-wide counters */
 int cb_events_init(void);
 void cb_events_exit(void);
+
+/* What opening does to a breaker's connections (its policy's on-open). */
+enum cb_close_kind {
+	CB_CLOSE_NONE,
+	CB_CLOSE_ABORT,
+	CB_CLOSE_DRY,		/* dry-run: count them */
+};
+
+/* @close: for the change, if any, that opens the breaker */
 void cb_events_emit(const struct cb_key *key, const struct cb_changes *ch,
-		    u64 now);
+		    u64 now, enum cb_close_kind close);
 void cb_events_kick(void);
 void cb_events_stop(void);
+bool cb_events_going(void);
+
+/* cb_close.c: on-open close, from the events work */
+#define CB_CLOSE_BATCH	16
+
+struct cb_close {
+	struct cb_key key;
+	bool dry;
+	u32 closed;		/* out: aborted, or dry-run would have */
+};
+
+void cb_close_conns(struct cb_close *c, unsigned int n);
 
 /* The last changes of a destination (cbctl breaker history). */
 #define CB_HISTORY_LEN 8
 
 struct cb_history_entry {
-	u64 time;
+	u64 time, seq;
 	struct cb_change c;
+	u8 close;		/* enum cb_close_kind */
+	bool counted;		/* @closed is known */
+	u32 closed;
 };
 
 unsigned int cb_history_get(const struct cb_key *key,
@@ -108,6 +132,6 @@ void cb_stats_read(u64 *out);
 int cb_netlink_init(void);
 void cb_netlink_exit(void);
 void cb_netlink_event(const struct cb_key *key, const struct cb_change *c,
-		      u64 seq, u64 time);
+		      u64 seq, u64 time, enum cb_close_kind close, u32 closed);
 
 #endif /* _CB_CORE_H */

@@ -296,6 +296,16 @@ static int cb_nl_status_get(struct sk_buff *skb, struct genl_info *info)
 	return cb_reply(info, CB_CMD_STATUS_GET, cb_fill_status, NULL);
 }
 
+/* What on-open close did as a breaker opened (dry-run: would have). */
+static int cb_put_closed(struct sk_buff *skb, enum cb_close_kind close,
+			 u32 closed)
+{
+	if (close == CB_CLOSE_NONE)
+		return 0;
+	return nla_put_u32(skb, close == CB_CLOSE_DRY ? CB_A_WOULD_CLOSE :
+			   CB_A_CLOSED, closed);
+}
+
 /* A breaker with its history: the doit reply. */
 struct cb_breaker_full {
 	struct cb_breaker_view v;
@@ -324,7 +334,9 @@ static int cb_put_history(struct sk_buff *skb, const struct cb_breaker_full *f)
 		    nla_put_u32(skb, CB_A_WINDOW_SLOW, c->slows) ||
 		    nla_put_u16(skb, CB_A_PROBES_PLACED, c->probes_placed) ||
 		    nla_put_u16(skb, CB_A_PROBES_OK, c->probes_ok) ||
-		    nla_put_u16(skb, CB_A_PROBES_FAILED, c->probes_failed))
+		    nla_put_u16(skb, CB_A_PROBES_FAILED, c->probes_failed) ||
+		    (f->h[i].counted &&
+		     cb_put_closed(skb, f->h[i].close, f->h[i].closed)))
 			return -EMSGSIZE;
 		nla_nest_end(skb, e);
 	}
@@ -637,7 +649,7 @@ static struct genl_family cb_genl_family __ro_after_init = {
 
 /* From the events work (process context). */
 void cb_netlink_event(const struct cb_key *key, const struct cb_change *c,
-		      u64 seq, u64 time)
+		      u64 seq, u64 time, enum cb_close_kind close, u32 closed)
 {
 	struct sk_buff *msg;
 	void *hdr;
@@ -654,7 +666,8 @@ void cb_netlink_event(const struct cb_key *key, const struct cb_change *c,
 	    nla_put_u8(msg, CB_A_STATE, c->to) ||
 	    nla_put_u8(msg, CB_A_REASON, c->reason) ||
 	    cb_put_u64(msg, CB_A_SEQ, seq) ||
-	    cb_put_u64(msg, CB_A_TIME, time)) {
+	    cb_put_u64(msg, CB_A_TIME, time) ||
+	    cb_put_closed(msg, close, closed)) {
 		nlmsg_free(msg);
 		goto dropped;
 	}

@@ -457,6 +457,7 @@ struct cb_history {
 		uint8_t from, to, reason;
 		uint32_t calls, fails, slows;
 		uint16_t placed, ok, failed;
+		int64_t closed, would_close;	/* -1: not said */
 	} c[CB_HISTORY_MAX];
 };
 
@@ -488,6 +489,9 @@ static int cb_history_cb(const struct nlmsghdr *nlh, void *data)
 		c->placed = cb_nl_u16(etb[CB_A_PROBES_PLACED]);
 		c->ok = cb_nl_u16(etb[CB_A_PROBES_OK]);
 		c->failed = cb_nl_u16(etb[CB_A_PROBES_FAILED]);
+		c->closed = etb[CB_A_CLOSED] ? (int64_t)cb_nl_u32(etb[CB_A_CLOSED]) : -1;
+		c->would_close = etb[CB_A_WOULD_CLOSE] ?
+				 (int64_t)cb_nl_u32(etb[CB_A_WOULD_CLOSE]) : -1;
 		h->n++;
 	}
 	return MNL_CB_OK;
@@ -516,6 +520,10 @@ static void cb_history_json(const struct cb_history *h)
 		jw_str("reason", cb_reason_name(c->reason));
 		cb_window_json(c->calls, c->fails, c->slows);
 		cb_probes_json(c->placed, c->ok, c->failed);
+		if (c->closed >= 0)
+			jw_u64("closed", c->closed);
+		if (c->would_close >= 0)
+			jw_u64("would_close", c->would_close);
 		jw_obj_close();
 	}
 	jw_arr_close();
@@ -550,6 +558,12 @@ static void cb_history_text(const struct cb_history *h)
 			       cb_rate(c->fails, c->calls) % 10,
 			       cb_rate(c->slows, c->calls) / 10,
 			       cb_rate(c->slows, c->calls) % 10);
+		if (c->closed >= 0)
+			printf("    closed %" PRId64 " connection%s\n", c->closed,
+			       c->closed == 1 ? "" : "s");
+		if (c->would_close >= 0)
+			printf("    would have closed %" PRId64 " connection%s (dry-run)\n",
+			       c->would_close, c->would_close == 1 ? "" : "s");
 	}
 }
 

@@ -63,6 +63,10 @@ static const struct {
 		"Exchanges (requests and their replies) that ended on connections under calls exchanges." },
 	[CB_STAT_UNBOUNDED] = { "bulkhead_unbounded_total", NULL,
 		"Connects under max-conns let through without holding a place: the kernel could not make their socket's storage." },
+	[CB_STAT_CONNS_CLOSED] = { "connections_closed_total", NULL,
+		"Established TCP connections aborted as their breaker opened (on-open close)." },
+	[CB_STAT_CONNS_WOULD_CLOSE] = { "connections_would_close_total", NULL,
+		"Connections on-open close would have aborted as their dry-run breaker opened." },
 };
 
 struct cb_collect {

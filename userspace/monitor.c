@@ -65,6 +65,13 @@ static int cb_event_cb(const struct nlmsghdr *nlh, void *data)
 	cb_print_str(CB_PRINT_ANY, "reason", " (%s)",
 		     cb_reason_name(cb_nl_u8(tb[CB_A_REASON])));
 	cb_print_u64(CB_PRINT_TEXT, NULL, " netns %" PRIu64, key.netns);
+	if (tb[CB_A_CLOSED])
+		cb_print_u64(CB_PRINT_ANY, "closed", ", connections closed %" PRIu64,
+			     cb_nl_u32(tb[CB_A_CLOSED]));
+	if (tb[CB_A_WOULD_CLOSE])
+		cb_print_u64(CB_PRINT_ANY, "would_close",
+			     ", connections would close %" PRIu64,
+			     cb_nl_u32(tb[CB_A_WOULD_CLOSE]));
 	cb_print_close("\n");
 	return MNL_CB_OK;
 }

@@ -283,6 +283,7 @@ static const enum mnl_attr_data_type cb_attr_types[CB_A_MAX + 1] = {
 	[CB_A_HISTORY] = MNL_TYPE_NESTED, [CB_A_NETNS] = MNL_TYPE_U64,
 	[CB_A_SCOPE] = MNL_TYPE_U32,	[CB_A_ABANDONED] = MNL_TYPE_U64,
 	[CB_A_CONNS] = MNL_TYPE_U32,
+	[CB_A_CLOSED] = MNL_TYPE_U32,	[CB_A_WOULD_CLOSE] = MNL_TYPE_U32,
 };
 
 static int cb_attr_cb(const struct nlattr *a, void *data)

@@ -25,6 +25,7 @@ static const char *const cb_unit_arg[] = {
 	[CB_UNIT_WINDOW_N] = "N",	[CB_UNIT_WINDOW_NS] = "DURATION",
 	[CB_UNIT_CLASSES] = "CLASS[,CLASS]...",
 	[CB_UNIT_CALLS] = "connects|exchanges",
+	[CB_UNIT_ON_OPEN] = "keep|close",
 };
 
 static const char *const cb_calls_names[__CB_CALLS_MAX] = {
@@ -103,6 +104,9 @@ static void cb_pkey_format(const struct cb_pkey *k, uint64_t v, char *buf,
 	case CB_UNIT_CALLS:
 		snprintf(buf, len, "%s", v < __CB_CALLS_MAX ? cb_calls_names[v] : "?");
 		break;
+	case CB_UNIT_ON_OPEN:
+		snprintf(buf, len, "%s", v == CB_ON_OPEN_CLOSE ? "close" : "keep");
+		break;
 	default:
 		snprintf(buf, len, "%" PRIu64, v);
 	}
@@ -140,6 +144,9 @@ static void cb_policy_usage(void)
 	       "  kept TCP connection; one its owner gives up on after about slow is\n"
 	       "  stalled, one the kernel gives up on a timeout; a reset or FIN while it\n"
 	       "  waits is reset or dropped\n"
+	       "on-open close: as a breaker opens, its established TCP connections from\n"
+	       "  its cgroup and namespace are aborted (ECONNABORTED), so their owners\n"
+	       "  redial and are refused; dry-run counts them instead\n"
 	       "Keys: values (default)\n");
 	cb_policy_default(&def);
 	for (i = 0; i < CB_NR_PKEYS; i++) {
@@ -236,6 +243,14 @@ static int cb_parse_value(int i, const char *s, struct cb_rule_arg *r)
 			r->val[i] = CB_MODE_DRY_RUN;
 		else
 			return cb_err("bad mode \"%s\" (enforce or dry-run)", s);
+		break;
+	case CB_UNIT_ON_OPEN:
+		if (!strcmp(s, "keep"))
+			r->val[i] = CB_ON_OPEN_KEEP;
+		else if (!strcmp(s, "close"))
+			r->val[i] = CB_ON_OPEN_CLOSE;
+		else
+			return cb_err("bad %s \"%s\" (keep or close)", k->name, s);
 		break;
 	case CB_UNIT_CLASSES:
 		if (cb_parse_classes(s, &r->val[i]))
@@ -359,7 +374,7 @@ static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 		cb_pkey_format(k, v, val, sizeof(val));
 		cb_print_text(" %s %s", k->name, val);
 		if (k->unit == CB_UNIT_MODE || k->unit == CB_UNIT_CLASSES ||
-		    k->unit == CB_UNIT_CALLS)
+		    k->unit == CB_UNIT_CALLS || k->unit == CB_UNIT_ON_OPEN)
 			cb_print_str(CB_PRINT_JSON, name, NULL, val);
 		else
 			cb_print_u64(CB_PRINT_JSON, name, NULL, v);

@@ -313,6 +313,8 @@ const char *cb_stat_name(unsigned int stat)
 		[CB_STAT_UNBOUNDED] = "bulkhead_unbounded",
 		[CB_STAT_FAIL_STALLED] = "fail_stalled",
 		[CB_STAT_EXCHANGES] = "exchanges",
+		[CB_STAT_CONNS_CLOSED] = "connections_closed",
+		[CB_STAT_CONNS_WOULD_CLOSE] = "connections_would_close",
 	};
 
 	return stat < __CB_STAT_MAX ? names[stat] : "?";

@@ -51,6 +51,13 @@ enum cb_calls {
 	__CB_CALLS_MAX,
 };
 
+/* What a breaker does to its established TCP connections when it opens. */
+enum cb_on_open {
+	CB_ON_OPEN_KEEP,	/* nothing: they carry on */
+	CB_ON_OPEN_CLOSE,	/* abort them (dry-run: count them) */
+	__CB_ON_OPEN_MAX,
+};
+
 /* Why a breaker changed state (events). */
 enum cb_reason {
 	CB_REASON_NONE,
@@ -337,7 +344,7 @@ struct cb_policy {
 	__u8	fail_on;	/* enum cb_class bits: the failures it counts */
 	__u16	max_conns;	/* TCP connections at once per destination; 0: any */
 	__u8	calls;		/* enum cb_calls */
-	__u8	pad[3];
+	__u8	on_open;	/* enum cb_on_open */
 	/* set by the module: where max-open counts its breakers; 0: nowhere */
 	__u16	cap_slot, cap_gen;
 };
@@ -359,6 +366,7 @@ enum cb_unit {
 	CB_UNIT_WINDOW_NS,	/* window in time: 0 means in calls */
 	CB_UNIT_CLASSES,	/* enum cb_class bits, as a list of their names */
 	CB_UNIT_CALLS,		/* enum cb_calls: connects or exchanges */
+	CB_UNIT_ON_OPEN,	/* enum cb_on_open: keep or close */
 };
 
 /* The policy keys themselves are listed once, in <linux/cbreaker_keys.h>. */
@@ -497,6 +505,8 @@ enum cb_stat {
 				 */
 	CB_STAT_FAIL_STALLED,	/* exchanges given up by their owner after slow */
 	CB_STAT_EXCHANGES,	/* exchanges that ended: calls exchanges */
+	CB_STAT_CONNS_CLOSED,	/* connections on-open close aborted */
+	CB_STAT_CONNS_WOULD_CLOSE, /* and that dry-run would have aborted */
 	__CB_STAT_MAX,
 };
 
@@ -576,7 +586,9 @@ enum cb_cmd {
 	/*
 	 * Multicast, group CB_MCGRP_EVENTS: a breaker changed state.
 	 * CB_A_ADDR, CB_A_PORT, CB_A_PROTO, CB_A_SCOPE, CB_A_NETNS,
-	 * CB_A_FROM, CB_A_STATE (to), CB_A_REASON, CB_A_SEQ, CB_A_TIME.
+	 * CB_A_FROM, CB_A_STATE (to), CB_A_REASON, CB_A_SEQ, CB_A_TIME;
+	 * opening under on-open close, CB_A_CLOSED (or CB_A_WOULD_CLOSE,
+	 * dry-run): the connections it aborted, sent after them.
 	 */
 	CB_CMD_EVENT,
 	__CB_CMD_MAX,
@@ -671,6 +683,12 @@ enum cb_attr {
 	CB_A_P_FAIL_ON,		/* u8, a policy key */
 	CB_A_P_FAIL_WINDOW_NS,	/* u64, a policy key */
 	CB_A_P_CALLS,		/* u8, a policy key; in VIEW, what its calls are */
+	CB_A_P_ON_OPEN,		/* u8, a policy key */
+	CB_A_CLOSED,		/* u32, in an event or a history entry: the
+				 * connections on-open close aborted as the
+				 * breaker opened
+				 */
+	CB_A_WOULD_CLOSE,	/* u32, the same under dry-run: none aborted */
 	__CB_A_MAX,
 };
 

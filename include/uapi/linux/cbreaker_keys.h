@@ -84,3 +84,6 @@ CB_PKEY(FAIL_WINDOW_NS, "fail-window", "100ms..1h",
 CB_PKEY(CALLS, "calls", "connects or exchanges",
 	calls, __u8, CB_UNIT_CALLS, 0, __CB_CALLS_MAX - 1, CB_CALLS_CONNECTS,
 	"exchanges: a call is a request and its reply on a kept TCP connection")
+CB_PKEY(ON_OPEN, "on-open", "keep or close",
+	on_open, __u8, CB_UNIT_ON_OPEN, 0, __CB_ON_OPEN_MAX - 1, CB_ON_OPEN_KEEP,
+	"close: opening aborts the breaker's established TCP connections")
