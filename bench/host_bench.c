@@ -21,12 +21,14 @@
  * destination and nothing else (cb_line), and that program for one
  * destination: what one cold line costs more than a hot one here. The
  * tracked and cold scenarios run again with the record stand-in returning
- * at once: what the record costs, hot and cold. Prints a table on stderr
+ * at once: what the record costs, hot and cold. Then exchanges on one kept
+ * connection: under calls exchanges (a sock_ops run on each segment the
+ * client sends) and not (none). Prints a table on stderr
  * and JSON members on stdout (merged into bench/results.json by make
  * bench).
  *
  * Every scenario runs on one loaded object, whose breaker map each round
- * holds 3 breakers, then a million (filled, timed, emptied again): two
+ * holds 5 breakers, then a million (filled, timed, emptied again): two
  * objects loaded one after the other differ by up to ~90 ns per connect
  * on this host whatever their maps hold (the second one slower), which
  * comparing across them would count as the table's cost.
@@ -55,7 +57,7 @@
 #define ROUNDS		31
 #define CONNECTS	2000
 #define BIG		1000000	/* breakers, and the map's size */
-#define KEPT		3	/* breakers the map always holds */
+#define KEPT		5	/* breakers the map always holds */
 #define COLD		100000	/* destinations round-robin */
 #define FILL_BATCH	10000
 #define EXCHANGES	2000	/* per round, on one kept connection */
