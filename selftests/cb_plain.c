@@ -150,7 +150,22 @@ static int as_nobody(int (*fn)(const void *), const void *arg)
 
 /* ---- TCP ---- */
 
-enum tcp_trick { MD5SIG, RTHDR, TTL_DEFAULT, BIND_LOOPBACK, BIND_CQ0 };
+enum tcp_trick { MD5SIG, TCP_AO, RTHDR, TTL_DEFAULT, BIND_LOOPBACK, BIND_CQ0 };
+
+/*
+ * setsockopt(TCP_AO_ADD_KEY)'s argument (uapi struct tcp_ao_add, 6.7 on),
+ * which glibc's headers lack and <linux/tcp.h> cannot join.
+ */
+#define CB_TCP_AO_ADD_KEY	38
+struct cb_tcp_ao_add {
+	struct sockaddr_storage addr;
+	char alg_name[64];
+	int ifindex;
+	unsigned int set_current:1, set_rnext:1, reserved:30;
+	unsigned short reserved2;
+	unsigned char prefix, sndid, rcvid, maclen, keyflags, keylen;
+	unsigned char key[80];
+} __attribute__((aligned(8)));
 
 struct dial {
 	const char *ip;
@@ -166,6 +181,10 @@ static int tcp_trick(int fd, const struct sockaddr_storage *ss, socklen_t len,
 	int v6 = ss->ss_family == AF_INET6, hops = 255;
 	struct sockaddr_storage src;
 	struct tcp_md5sig md5 = { .tcpm_keylen = 4 };
+	struct cb_tcp_ao_add ao = {
+		.alg_name = "hmac(sha1)", .prefix = v6 ? 128 : 32,
+		.sndid = 100, .rcvid = 100, .keylen = 4,
+	};
 	/* type 4 (segment routing), two segments, both the destination */
 	struct {
 		unsigned char nexthdr, hdrlen, type, segments_left;
@@ -181,6 +200,11 @@ static int tcp_trick(int fd, const struct sockaddr_storage *ss, socklen_t len,
 		memcpy(&md5.tcpm_addr, ss, len);
 		memcpy(md5.tcpm_key, "cbcb", 4);
 		return setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5));
+	case TCP_AO:	/* a key for the peer's address, any port */
+		memcpy(&ao.addr, ss, len);
+		((struct sockaddr_in *)&ao.addr)->sin_port = 0;
+		memcpy(ao.key, "cbcb", 4);
+		return setsockopt(fd, IPPROTO_TCP, CB_TCP_AO_ADD_KEY, &ao, sizeof(ao));
 	case RTHDR:
 		srh.seg[0] = ((const struct sockaddr_in6 *)ss)->sin6_addr;
 		srh.seg[1] = srh.seg[0];
@@ -256,6 +280,21 @@ static void dropped_handshakes_do_not_count(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(plain, tcp_md5sig_handshakes_do_not_count, 60)
 {
 	dropped_handshakes_do_not_count(_metadata, variant->lo, 0, MD5SIG);
+}
+
+/* Where the kernel has TCP-AO (not Debian's 6.12) and its hash. */
+TEST_F_TIMEOUT(plain, tcp_ao_handshakes_do_not_count, 60)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(variant->lo, 80, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), err;
+
+	ASSERT_LE(0, fd);
+	err = tcp_trick(fd, &ss, len, TCP_AO) ? errno : 0;
+	close(fd);
+	if (err)
+		SKIP(return, "no TCP-AO here: %s", strerror(err));
+	dropped_handshakes_do_not_count(_metadata, variant->lo, 0, TCP_AO);
 }
 
 /* A type-4 routing header with segments left: ::1 drops it (seg6 off). */
