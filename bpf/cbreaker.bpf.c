@@ -60,6 +60,7 @@
 #define SOL_TCP		6
 #define TCP_USER_TIMEOUT	18
 #define SOCK_BINDADDR_LOCK	4
+#define MSG_DONTROUTE	4
 /* ICMP unreachable codes whose error a socket is told without IP_RECVERR */
 #define CB_ICMP_FATAL	0xe7cc	/* icmp_err_convert[].fatal, codes 0-15 */
 #define CB_ICMP6_FATAL	0x72	/* tab_unreach[].fatal, codes 0-6; the rest 1 */
@@ -1312,6 +1313,19 @@ static __always_inline void cb_dgram_steer(struct sock *sk)
 	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (s)
 		s->steered = 1;
+}
+
+/*
+ * MSG_DONTROUTE on one IPv4 datagram, a flag and no control message: a
+ * link-scope route, maybe a shorter on-link one than the route the kernel
+ * would take. (IPv6 ignores the flag.) One load per datagram sent.
+ */
+SEC("fentry/udp_sendmsg")
+int BPF_PROG(cb_dontroute, struct sock *sk, struct msghdr *msg, size_t len)
+{
+	if (msg->msg_flags & MSG_DONTROUTE)
+		cb_dgram_steer(sk);
+	return 0;
 }
 
 /* IPv4 (and IPv4-mapped from an IPv6 socket): what ip_cmsg_send() made. */

@@ -99,12 +99,16 @@ FIXTURE_SETUP(plain)
 			   "ip addr add 10.79.9.1/24 dev cq0 && "
 			   "ip addr add fd79:9::1/64 dev cq0 nodad && ip link set cq0 up && "
 			   "ip route add 10.79.0.0/24 dev cq0 metric 2000 && "
+			   "ip route add 10.79.0.0/16 dev cq0 && "
+			   "ip route add 10.79.5.0/24 via 10.79.0.2 && "
+			   "ip -n cbpl addr add 10.79.5.2/32 dev lo && "
 			   "ip -6 route add fd79::/64 dev cq0 metric 2000 && "
 			   "ip -n cbpl addr add 10.79.0.2/24 dev eth0 && "
 			   "ip -n cbpl addr add fd79::2/64 dev eth0 nodad && "
 			   "ip -n cbpl link set eth0 up && ip -n cbpl link set lo up && "
 			   "ip -n cbpq link set eth0 up"));
-	self->udp = socket_in_netns("cbpl", SOCK_DGRAM, variant->srv, 5353);
+	self->udp = socket_in_netns("cbpl", SOCK_DGRAM,
+				    variant->v6 ? "::" : "0.0.0.0", 5353);
 	ASSERT_LE(0, self->udp);
 	self->tcp = socket_in_netns("cbpl", SOCK_STREAM, variant->srv, 80);
 	ASSERT_LE(0, self->tcp);
@@ -350,7 +354,7 @@ TEST_F(plain, a_loopback_source_toward_loopback_still_counts)
 
 /* ---- UDP ---- */
 
-enum udp_trick { PLAIN, RECVERR, PKTINFO, UNICAST_IF };
+enum udp_trick { PLAIN, RECVERR, PKTINFO, UNICAST_IF, DONTROUTE };
 
 struct send {
 	const char *ip;
@@ -395,7 +399,7 @@ static int udp_send(int fd, const struct sockaddr_storage *ss, socklen_t len,
 			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 		}
 	}
-	return sendmsg(fd, &m, 0) == 1 ? 0 : -1;
+	return sendmsg(fd, &m, trick == DONTROUTE ? MSG_DONTROUTE : 0) == 1 ? 0 : -1;
 }
 
 /* A UDP socket set up with @trick (each but PLAIN asks for IP_RECVERR). */
@@ -484,6 +488,18 @@ TEST_F_TIMEOUT(plain, udp_pktinfo_out_of_another_interface_does_not_count, 60)
 TEST_F_TIMEOUT(plain, udp_unicast_if_out_of_another_interface_does_not_count, 60)
 {
 	steered_datagrams_do_not_count(_metadata, self, variant->srv, UNICAST_IF);
+}
+
+/*
+ * MSG_DONTROUTE: the test host's 10.79.5.2 is reached through it as a
+ * gateway, a route of universe scope; a link-scope lookup passes it over
+ * for the shorter on-link 10.79.0.0/16 out of cq0.
+ */
+TEST_F_TIMEOUT(plain, udp_dontroute_to_a_shorter_on_link_route_does_not_count, 60)
+{
+	if (variant->v6)
+		SKIP(return, "IPv4 only: IPv6 ignores MSG_DONTROUTE");
+	steered_datagrams_do_not_count(_metadata, self, "10.79.5.2", DONTROUTE);
 }
 
 /* ---- ICMP errors the kernel does or does not report ---- */
