@@ -1236,7 +1236,8 @@ int BPF_PROG(cb_udp4_lookup, struct net *net, __be32 saddr, __be16 sport,
 	__u64 sk = 0;
 
 	/* the error handler looks up (its destination, its source) */
-	if (!e || e->active != CB_ICMP_QUOTED || e->rport != sport || e->lport != dport ||
+	if (!e || e->active != CB_ICMP_QUOTED || e->rport != sport ||
+	    e->lport != dport ||
 	    *(__u32 *)&e->raddr[12] != saddr || *(__u32 *)&e->laddr[12] != daddr)
 		return 0;
 	bpf_get_func_ret(ctx, &sk);
@@ -1283,7 +1284,8 @@ int BPF_PROG(cb_udp6_lookup, struct net *net, struct in6_addr *saddr,
 	struct cb_icmp *e = cb_icmp_slot();
 	__u64 ra[2], la[2], er[2], el[2], sk = 0;
 
-	if (!e || e->active != CB_ICMP_QUOTED || e->rport != sport || e->lport != dport ||
+	if (!e || e->active != CB_ICMP_QUOTED || e->rport != sport ||
+	    e->lport != dport ||
 	    bpf_probe_read_kernel(ra, sizeof(ra), saddr) ||
 	    bpf_probe_read_kernel(la, sizeof(la), daddr))
 		return 0;
