@@ -27,8 +27,10 @@
  * FIN before any byte, while it is ESTABLISHED is reported too (once). An
  * admitted UDP datagram is noted by socket and destination; an ICMP error
  * counts only if the kernel matches it to such a socket, at most once per
- * datagram. Results of sockets whose owner steered them (TTL, source
- * address, device) are reported as ignored.
+ * datagram, and only where the kernel reports it to the socket. A result
+ * counts only for a plain socket, one that carries nothing its owner could
+ * use to make its own call fail (cb_plain()); any other is reported as
+ * ignored.
  *
  * Everything else admits: cbreaker fails open.
  */
@@ -59,6 +61,10 @@
 #define ICMPV6_PORT_UNREACH	4
 #define SOL_TCP		6
 #define TCP_USER_TIMEOUT	18
+#define SOCK_BINDADDR_LOCK	4
+/* ICMP unreachable codes whose error a socket is told without IP_RECVERR */
+#define CB_ICMP_FATAL	0xe7cc	/* icmp_err_convert[].fatal, codes 0-15 */
+#define CB_ICMP6_FATAL	0x72	/* tab_unreach[].fatal, codes 0-6; the rest 1 */
 
 /*
  * Module kfuncs (cbreaker.ko). bench/host.bpf.c builds these programs with
@@ -170,6 +176,18 @@ struct {
 	__type(value, __u64);
 } cb_counts SEC(".maps");
 
+/*
+ * The socket whose datagram's control messages just chose its path, while
+ * our hooks had not seen it yet (cb_dgram_steer()), for the sendmsg hook
+ * that runs next on this CPU in the same call; 0: none.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cb_steers SEC(".maps");
+
 /* UDP datagrams admitted, per socket and destination. */
 struct cb_dgram_key {
 	__u64 cookie;
@@ -201,8 +219,15 @@ struct cb_icmp {
 	__u8 laddr[16];	/* and its source */
 	__be16 rport, lport;
 	__u8 out;
-	__u8 active;
+	__u8 active;	/* CB_ICMP_* */
+	__u8 v6;	/* an ICMPv6 error */
+	__u8 fatal;	/* a hard error, told to a connected socket */
+	__u64 cookie;	/* CB_ICMP_TOLD: of the socket it is told to */
 };
+
+/* cb_icmp.active: what is known of the error */
+#define CB_ICMP_QUOTED	1	/* in its handler: what it quotes */
+#define CB_ICMP_TOLD	2	/* the kernel is telling the socket found */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -437,7 +462,8 @@ struct cb_sock {
 	/* calls exchanges: enum cb_xchg, and the exchange waiting for a reply */
 	__u8 xchg;
 	__u8 first;		/* its next exchange is its connect's call (epoch) */
-	__u16 pad;
+	__u8 steered;		/* UDP: a datagram chose its own path */
+	__u8 pad;
 	__u32 xstart_j;		/* when it began, in jiffies (as lrcvtime) */
 	__u64 xstart;		/* and in ns */
 	__u64 rcvd;		/* bytes_received then */
@@ -616,6 +642,27 @@ static __always_inline void cb_xchg_watch(struct bpf_sock_addr *ctx,
 	s->xchg = CB_XCHG_CONNECTING;
 }
 
+/*
+ * An admitted datagram whose control messages chose its path, from a
+ * socket our hooks had not seen (cb_dgram_steer()): its socket is marked
+ * now, before the datagram leaves.
+ */
+static __always_inline void cb_dgram_steered(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 zero = 0;
+	struct cb_sock *s;
+	__u64 *next;
+
+	next = bpf_map_lookup_elem(&cb_steers, &zero);
+	if (!next || !*next || !sk || *next != (unsigned long)sk)
+		return;
+	*next = 0;
+	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (s)
+		s->steered = 1;
+}
+
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
@@ -696,6 +743,7 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		return SOCK_ALLOW;
 	cookie = cb_cookie(ctx, &fresh);
 	if (key->proto != IPPROTO_TCP) {
+		cb_dgram_steered(ctx);
 		cb_dgram_note(cookie, key, ret);
 		return SOCK_ALLOW;
 	}
@@ -978,36 +1026,125 @@ static __always_inline void cb_sk_key(struct sock *sk, struct cb_key *key,
 	key->netns = skc->skc_net.net->net_cookie;
 }
 
+/* Key fields of a TCP socket that not every kernel has (CONFIG_TCP_AO). */
+struct tcp_sock___cb {
+	void *md5sig_info;
+	void *ao_info;
+} __attribute__((preserve_access_index));
+
+/* Is @addr (a key's: IPv4-mapped or v6) a loopback address? */
+static __always_inline bool cb_loopback(const __u8 *addr)
+{
+	const __u32 *w = (const __u32 *)addr;
+
+	if (w[0] || w[1])
+		return false;
+	if (w[2] == bpf_htonl(0xffff))
+		return addr[12] == 127;
+	return !w[2] && w[3] == bpf_htonl(1);
+}
+
 /*
- * Did the socket's owner change what its outcome depends on? A TTL or hop
- * limit below the default (a router answers instead of the destination), a
- * non-local source (freebind, transparent), IP options (source routing) or
- * a device binding: such a result says nothing about the destination, and
- * would let any user fail it for everyone.
+ * Is @sk, toward @daddr, a plain socket: one whose call goes the way the
+ * kernel picks by default, so that its failure says something about the
+ * destination? Anything the owner set that could make its own call fail
+ * at a healthy destination, without privilege, makes it not plain: its
+ * results are reported as ignored. Each condition below is what a socket
+ * has unless its owner changed it:
  */
-static __always_inline bool cb_steered(struct sock *sk)
+static __always_inline bool cb_plain(struct sock *sk, const __u8 *daddr)
 {
 	struct inet_sock *inet = bpf_core_cast(sk, struct inet_sock);
 	struct net *net = sk->__sk_common.skc_net.net;
+	unsigned long flags = inet->inet_flags;
 	struct ipv6_pinfo *np;
+	const __u32 *a;
 	int ttl;
 
-	if (sk->__sk_common.skc_bound_dev_if)
-		return true;
-	if (inet->inet_flags & (1UL << INET_FLAGS_FREEBIND |
-				1UL << INET_FLAGS_TRANSPARENT))
-		return true;
-	if (inet->inet_opt)
-		return true;
+	/*
+	 * No device of its choosing (SO_BINDTODEVICE, IP_UNICAST_IF): the
+	 * route picks one, or the call may leave by a link where the
+	 * destination is someone else, or no one.
+	 */
+	if (sk->__sk_common.skc_bound_dev_if || inet->uc_index)
+		return false;
+	/*
+	 * No route of its own: IP options (source routing), or
+	 * SO_DONTROUTE, which may take a shorter on-link route over the
+	 * one the kernel would use.
+	 */
+	if (inet->inet_opt ||
+	    sk->__sk_common.skc_flags &
+	    1UL << bpf_core_enum_value(enum sock_flags, SOCK_LOCALROUTE))
+		return false;
+	/*
+	 * A source the kernel picks: not a foreign one (freebind,
+	 * transparent), whose answers go elsewhere, nor one bound by the
+	 * owner, which the peer may not route back to. A bound source is
+	 * kept only toward a loopback destination, reached by lo from any
+	 * local source. (The route's own choice is not known here.)
+	 */
+	if (flags & (1UL << INET_FLAGS_FREEBIND | 1UL << INET_FLAGS_TRANSPARENT))
+		return false;
+	if (sk->sk_userlocks & SOCK_BINDADDR_LOCK && !cb_loopback(daddr))
+		return false;
+	/* A TTL at least the default: none that dies at a router. */
 	ttl = inet->uc_ttl;
 	if (ttl >= 0 && ttl < net->ipv4.sysctl_ip_default_ttl)
-		return true;
+		return false;
 	np = inet->pinet6;
 	if (!np)
-		return false;
+		return true;
 	np = bpf_core_cast(np, struct ipv6_pinfo);
+	/*
+	 * IPv6: no extension headers of its own (a routing header, hop-by-
+	 * hop or destination options, which a peer or router may drop), no
+	 * interface (IPV6_UNICAST_IF, a sticky IPV6_PKTINFO) nor source of
+	 * its choosing, no flow labels it picks (a label may carry options),
+	 * a hop limit at least the default.
+	 */
+	a = (const __u32 *)&np->sticky_pktinfo.ipi6_addr;
+	if (np->opt || np->ucast_oif || np->sticky_pktinfo.ipi6_ifindex ||
+	    a[0] | a[1] | a[2] | a[3] || flags & 1UL << INET_FLAGS_SNDFLOW)
+		return false;
 	ttl = np->hop_limit;
-	return ttl >= 0 && ttl < net->ipv6.devconf_all->hop_limit;
+	return ttl < 0 || ttl >= net->ipv6.devconf_all->hop_limit;
+}
+
+/*
+ * A plain TCP socket: plain, and no TCP_MD5SIG or TCP-AO key, with which
+ * a listener that has none drops the SYN. (Where the kernel has no such
+ * field, a socket cannot have the key.)
+ */
+static __always_inline bool cb_tcp_plain(struct sock *sk, const __u8 *daddr)
+{
+	struct tcp_sock___cb *tp = (void *)bpf_core_cast(sk, struct tcp_sock);
+
+	if (bpf_core_field_exists(tp->md5sig_info) && tp->md5sig_info)
+		return false;
+	if (bpf_core_field_exists(tp->ao_info) && tp->ao_info)
+		return false;
+	return cb_plain(sk, daddr);
+}
+
+/*
+ * A plain UDP socket: plain, none of its datagrams chose its own path
+ * (cb_dgram_steer(): an error cannot be matched to the datagram it is
+ * about, so a socket that sent one has its errors ignored from then on),
+ * and it shares its port with no other socket (SO_REUSEADDR,
+ * SO_REUSEPORT), which could take the error of the other's datagram.
+ */
+static __always_inline bool cb_udp_plain(struct sock *sk, const __u8 *daddr)
+{
+	struct cb_sock *s;
+
+	if (BPF_CORE_READ_BITFIELD(&sk->__sk_common, skc_reuse) ||
+	    BPF_CORE_READ_BITFIELD(&sk->__sk_common, skc_reuseport))
+		return false;
+	s = cb_sock_find(sk);
+	if (s && s->steered)
+		return false;
+	return cb_plain(sk, daddr);
 }
 
 /*
@@ -1052,9 +1189,9 @@ static __always_inline void cb_tcp_outcome(struct sock *sk, __u32 out,
 		if (s && s->xchg == CB_XCHG_CONNECTING)
 			return;
 	}
-	if (out != CB_OUT_NONE && cb_steered(sk))
-		out = CB_OUT_IGNORED;
 	cb_sk_key(sk, &key, IPPROTO_TCP, scope);
+	if (out != CB_OUT_NONE && !cb_tcp_plain(sk, key.addr))
+		out = CB_OUT_IGNORED;
 	if (cb_record(&key, sizeof(key),
 		      CB_RECORD_HOW(out | call, epoch & ~CB_CONN_LATE), start,
 		      now) <= 0 ||
@@ -1095,7 +1232,7 @@ int BPF_PROG(cb_tcp_done, struct sock *sk, struct sk_buff *skb)
  * connection is reset, or its peer closes it before sending a byte. The
  * module judges it by the time since the connect (fail-window) and turns
  * the call's success into a failure, for the destination the success was
- * counted for. Once per connection; not once its owner steered it.
+ * counted for. Once per connection; only for a plain socket.
  */
 static __always_inline void cb_tcp_late(struct sock *sk, __u32 out)
 {
@@ -1105,9 +1242,9 @@ static __always_inline void cb_tcp_late(struct sock *sk, __u32 out)
 	if (!s || !s->late)
 		return;
 	s->late = 0;
-	if (cb_steered(sk))
-		return;
 	cb_sk_key(sk, &key, IPPROTO_TCP, s->scope);
+	if (!cb_tcp_plain(sk, key.addr))
+		return;
 	cb_record(&key, sizeof(key), CB_RECORD_HOW(out, s->epoch), s->start, 0);
 }
 
@@ -1137,7 +1274,7 @@ static __always_inline void cb_xchg_end(struct sock *sk, __u32 out)
 	how = CB_RECORD_EXCHANGE | (x->first ? 0 : CB_RECORD_CALL);
 	epoch = x->first ? x->epoch : CB_EPOCH_SINCE;
 	x->first = 0;
-	if (cb_steered(sk))
+	if (!cb_tcp_plain(sk, x->key.addr))
 		out = CB_OUT_IGNORED;
 	cb_record(&x->key, sizeof(x->key), CB_RECORD_HOW(out | how, epoch),
 		  x->xstart, 0);
@@ -1217,8 +1354,14 @@ int BPF_PROG(cb_tcp_disconnect, struct sock *sk, int flags)
 /*
  * ICMP destination unreachable for a UDP datagram. The error handler's
  * entry notes what the error quotes; its socket lookup, on the same CPU,
- * says whose datagram it was. Only a socket of ours that sent a datagram
- * to that destination not failed yet takes the failure.
+ * says whose datagram it was; and the error counts only if the kernel
+ * then tells that socket (sk_error_report()), which it does exactly as
+ * __udp4_lib_err() and __udp6_lib_err() decide: always with IP_RECVERR
+ * (IPV6_RECVERR), else only a hard error to a connected socket. An error
+ * the kernel discards (an unconnected socket that did not ask) is no
+ * failure: its owner never learns of it either. Only a socket of ours
+ * that sent a datagram to that destination not failed yet takes the
+ * failure, and only a plain one (cb_udp_plain()) counts it.
  */
 static __always_inline struct cb_icmp *cb_icmp_slot(void)
 {
@@ -1227,32 +1370,65 @@ static __always_inline struct cb_icmp *cb_icmp_slot(void)
 	return bpf_map_lookup_elem(&cb_icmps, &zero);
 }
 
+/* Will the kernel tell @sk of error @e (as its UDP error handler decides)? */
+static __always_inline bool cb_icmp_told(struct sock *sk,
+					 const struct cb_icmp *e)
+{
+	unsigned long flags = bpf_core_cast(sk, struct inet_sock)->inet_flags;
+
+	if (bpf_core_cast(sk, struct udp_sock)->encap_type)
+		return false;	/* a tunnel's: no application to tell */
+	/* the bits are the same on 6.12 and 7.3 */
+	if (flags & 1UL << (e->v6 ? INET_FLAGS_RECVERR6 : INET_FLAGS_RECVERR))
+		return true;
+	return e->fatal && sk->__sk_common.skc_state == TCP_ESTABLISHED;
+}
+
+/* The lookup found @sk (may be NULL): keep the error if @sk will be told. */
 static __always_inline void cb_udp_icmp(struct sock *sk, struct cb_icmp *e)
 {
-	struct cb_dgram_key dk = { .port = e->rport };
+	e->active = 0;
+	if (!sk || !cb_icmp_told(sk, e))
+		return;
+	e->cookie = sk->__sk_common.skc_cookie.counter;
+	if (e->cookie)		/* none: none of ours */
+		e->active = CB_ICMP_TOLD;
+}
+
+/*
+ * The kernel tells a socket of an error. Only the one error the handler
+ * just found for it, on this CPU, is ours to count, once (with
+ * IP_RECVERR the socket is told twice: queue, then sk_err).
+ */
+SEC("fentry/sk_error_report")
+int BPF_PROG(cb_udp_told, struct sock *sk)
+{
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct cb_icmp *e = cb_icmp_slot();
+	struct cb_dgram_key dk = {};
 	struct cb_key key = {};
 	struct cb_dgram *d;
 	__u32 n;
 
+	if (!e || e->active != CB_ICMP_TOLD || e->cookie != cookie)
+		return 0;
 	e->active = 0;
-	if (!sk)
-		return;
-	dk.cookie = sk->__sk_common.skc_cookie.counter;
-	if (!dk.cookie)
-		return;
+	dk.cookie = cookie;
+	dk.port = e->rport;
 	__builtin_memcpy(dk.addr, e->raddr, sizeof(dk.addr));
 	d = bpf_map_lookup_elem(&cb_dgrams, &dk);
 	if (!d)
-		return;
+		return 0;
 	n = d->pending;
 	if (!n || __sync_val_compare_and_swap(&d->pending, n, n - 1) != n)
-		return;		/* each datagram fails once at most */
+		return 0;	/* each datagram fails once at most */
 	cb_sk_key(sk, &key, IPPROTO_UDP, d->scope);
 	__builtin_memcpy(key.addr, e->raddr, sizeof(key.addr));
 	key.port = e->rport;
 	cb_record(&key, sizeof(key),
-		  CB_RECORD_HOW(cb_steered(sk) ? CB_OUT_IGNORED : e->out,
-				d->epoch), 0, 0);
+		  CB_RECORD_HOW(cb_udp_plain(sk, key.addr) ? e->out :
+				CB_OUT_IGNORED, d->epoch), 0, 0);
+	return 0;
 }
 
 SEC("fentry/udp_err")
@@ -1266,7 +1442,10 @@ int BPF_PROG(cb_udp4_err, struct sk_buff *skb, __u32 info)
 	struct iphdr iph;
 	struct udphdr uh;
 
-	if (!e || bpf_probe_read_kernel(&icmp, sizeof(icmp), head + th) ||
+	if (!e)
+		return 0;
+	e->active = 0;	/* whatever an earlier error left */
+	if (bpf_probe_read_kernel(&icmp, sizeof(icmp), head + th) ||
 	    icmp.type != ICMP_DEST_UNREACH || icmp.code == ICMP_FRAG_NEEDED ||
 	    bpf_probe_read_kernel(&iph, sizeof(iph), data) ||
 	    bpf_probe_read_kernel(&uh, sizeof(uh), data + iph.ihl * 4))
@@ -1277,7 +1456,9 @@ int BPF_PROG(cb_udp4_err, struct sk_buff *skb, __u32 info)
 	e->lport = uh.source;
 	e->out = icmp.code == ICMP_PORT_UNREACH ? CB_OUT_PORT_UNREACH :
 						  CB_OUT_UNREACH;
-	e->active = 1;
+	e->v6 = 0;
+	e->fatal = icmp.code < 16 && CB_ICMP_FATAL >> icmp.code & 1;
+	e->active = CB_ICMP_QUOTED;
 	return 0;
 }
 
@@ -1295,7 +1476,8 @@ int BPF_PROG(cb_udp4_lookup, struct net *net, __be32 saddr, __be16 sport,
 	__u64 sk = 0;
 
 	/* the error handler looks up (its destination, its source) */
-	if (!e || !e->active || e->rport != sport || e->lport != dport ||
+	if (!e || e->active != CB_ICMP_QUOTED || e->rport != sport ||
+	    e->lport != dport ||
 	    *(__u32 *)&e->raddr[12] != saddr || *(__u32 *)&e->laddr[12] != daddr)
 		return 0;
 	bpf_get_func_ret(ctx, &sk);
@@ -1316,7 +1498,10 @@ int BPF_PROG(cb_udp6_err, struct sk_buff *skb, struct inet6_skb_parm *opt,
 	struct ipv6hdr ip6;
 	struct udphdr uh;
 
-	if (!e || type != ICMPV6_DEST_UNREACH ||
+	if (!e)
+		return 0;
+	e->active = 0;
+	if (type != ICMPV6_DEST_UNREACH ||
 	    bpf_probe_read_kernel(&ip6, sizeof(ip6), data) ||
 	    bpf_probe_read_kernel(&uh, sizeof(uh), data + offset))
 		return 0;
@@ -1326,7 +1511,9 @@ int BPF_PROG(cb_udp6_err, struct sk_buff *skb, struct inet6_skb_parm *opt,
 	e->lport = uh.source;
 	e->out = code == ICMPV6_PORT_UNREACH ? CB_OUT_PORT_UNREACH :
 					       CB_OUT_UNREACH;
-	e->active = 1;
+	e->v6 = 1;
+	e->fatal = code > 6 || CB_ICMP6_FATAL >> code & 1;
+	e->active = CB_ICMP_QUOTED;
 	return 0;
 }
 
@@ -1337,7 +1524,8 @@ int BPF_PROG(cb_udp6_lookup, struct net *net, struct in6_addr *saddr,
 	struct cb_icmp *e = cb_icmp_slot();
 	__u64 ra[2], la[2], er[2], el[2], sk = 0;
 
-	if (!e || !e->active || e->rport != sport || e->lport != dport ||
+	if (!e || e->active != CB_ICMP_QUOTED || e->rport != sport ||
+	    e->lport != dport ||
 	    bpf_probe_read_kernel(ra, sizeof(ra), saddr) ||
 	    bpf_probe_read_kernel(la, sizeof(la), daddr))
 		return 0;
@@ -1347,6 +1535,89 @@ int BPF_PROG(cb_udp6_lookup, struct net *net, struct in6_addr *saddr,
 		return 0;
 	bpf_get_func_ret(ctx, &sk);
 	cb_udp_icmp(bpf_core_cast((void *)sk, struct sock), e);
+	return 0;
+}
+
+/*
+ * A UDP datagram whose control messages choose its path: the socket is
+ * marked, and its ICMP errors are ignored from then on (cb_udp_plain()).
+ * The sendmsg hook alone cannot judge it: of what IP_PKTINFO asks, it sees
+ * the source (msg_src_ip4/6) but not the interface; it sees no IP_TTL,
+ * IPV6_HOPLIMIT, IP_RETOPTS or extension header; and it does not run for
+ * a connected socket's send(). The kernel parses the control messages
+ * before the hook runs and before the datagram leaves, so the mark is
+ * there before any error about it can come back. A socket none of our
+ * hooks has seen (no cookie) gets no storage here: the sendmsg hook that
+ * runs next in the same call takes the mark over (cb_dgram_steered()) if
+ * it admits the datagram.
+ */
+static __always_inline void cb_dgram_steer(struct sock *sk)
+{
+	__u32 zero = 0;
+	struct cb_sock *s;
+	__u64 *next;
+
+	if (!sk->__sk_common.skc_cookie.counter) {
+		next = bpf_map_lookup_elem(&cb_steers, &zero);
+		if (next)
+			*next = (unsigned long)sk;
+		return;
+	}
+	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (s)
+		s->steered = 1;
+}
+
+/* IPv4 (and IPv4-mapped from an IPv6 socket): what ip_cmsg_send() made. */
+SEC("fexit/ip_cmsg_send")
+int BPF_PROG(cb_cmsg4, struct sock *sk, struct msghdr *msg,
+	     struct ipcm_cookie *ipc, bool allow_ipv6, int ret)
+{
+	struct net *net = sk->__sk_common.skc_net.net;
+
+	if (ret || sk->sk_protocol != IPPROTO_UDP)
+		return 0;
+	/* it began as the socket's own: device bound, source bound */
+	if (ipc->oif != sk->__sk_common.skc_bound_dev_if ||
+	    ipc->addr != bpf_core_cast(sk, struct inet_sock)->inet_saddr ||
+	    ipc->opt ||
+	    (ipc->ttl && ipc->ttl < net->ipv4.sysctl_ip_default_ttl))
+		cb_dgram_steer(sk);
+	return 0;
+}
+
+/* IPv6: what ip6_datagram_send_ctl() made, for udpv6_sendmsg(). */
+SEC("fexit/ip6_datagram_send_ctl")
+int BPF_PROG(cb_cmsg6, struct net *net, struct sock *sk, struct msghdr *msg,
+	     struct flowi6 *fl6, struct ipcm6_cookie *ipc6, int ret)
+{
+	struct ipv6_pinfo *np = bpf_core_cast(sk, struct inet_sock)->pinet6;
+	struct ipv6_txoptions *opt = ipc6->opt;
+	const __u32 *a = (const __u32 *)&fl6->saddr;
+	struct sockaddr_in6 *sin6;
+	__u32 scope = 0;
+	int oif;
+
+	if (ret || sk->sk_protocol != IPPROTO_UDP || !np)
+		return 0;
+	np = bpf_core_cast(np, struct ipv6_pinfo);
+	/*
+	 * The interface began as the destination's scope (link-local), the
+	 * bound device or the sticky IPV6_PKTINFO's: any other is the
+	 * message's. The source began unset (the bound one comes later).
+	 */
+	oif = fl6->__fl_common.flowic_oif;
+	sin6 = msg->msg_name;
+	if (sin6 && msg->msg_namelen >= sizeof(*sin6))
+		bpf_probe_read_kernel(&scope, sizeof(scope), &sin6->sin6_scope_id);
+	if ((oif && oif != scope && oif != sk->__sk_common.skc_bound_dev_if &&
+	     oif != np->sticky_pktinfo.ipi6_ifindex) ||
+	    a[0] | a[1] | a[2] | a[3] ||
+	    (opt && (opt->opt_nflen || opt->opt_flen)) ||
+	    fl6->flowlabel & bpf_htonl(0xfffff) ||
+	    (ipc6->hlimit >= 0 &&
+	     ipc6->hlimit < net->ipv6.devconf_all->hop_limit))
+		cb_dgram_steer(sk);
 	return 0;
 }
 

@@ -123,7 +123,7 @@ BTF_KFUNCS_END(cb_tracing_kfuncs)
 /* The functions our sensors trace: the only callers cb_record() serves. */
 static const char * const cb_sensor_targets[] = {
 	"tcp_finish_connect", "tcp_done_with_error", "__tcp_close",
-	"tcp_disconnect", "tcp_fin", "__udp4_lib_lookup", "__udp6_lib_lookup",
+	"tcp_disconnect", "tcp_fin", "sk_error_report",
 };
 
 /*

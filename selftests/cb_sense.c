@@ -448,6 +448,30 @@ TEST_F(sense, a_probe_that_never_completes_cannot_hang_half_open)
 	close(fd);
 }
 
+/*
+ * One datagram from a new UDP socket connected to @ip @port, which waits
+ * @ms for an error to come back; 0, or the errno connect() or send() got.
+ */
+static int udp_connected_send(const char *ip, unsigned short port, int ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr(ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (void *)&ss, len) || send(fd, "x", 1, 0) != 1)
+		err = -errno;
+	else
+		usleep(ms * 1000);
+	close(fd);
+	return err;
+}
+
+/*
+ * Port unreachable for a connected socket, which the kernel reports to it
+ * (an unconnected one hears of it only with IP_RECVERR: cb_plain).
+ */
 TEST_F(sense, udp_port_unreachable_trips)
 {
 	char out[4096];
@@ -455,10 +479,10 @@ TEST_F(sense, udp_port_unreachable_trips)
 
 	POLICY("dst %s port 5353 proto udp window 5 min-calls 3 open 60s", variant->ip);
 	for (i = 0; i < 10; i++) {
-		err = cb_sendto(variant->ip, 5353);
+		/* for the ICMP error to come back */
+		err = udp_connected_send(variant->ip, 5353, 300);
 		if (err)
 			break;
-		usleep(300000);	/* for the ICMP error to come back */
 	}
 	ASSERT_EQ(-ECONNREFUSED, err);
 	ASSERT_EQ(0, show(self, 5353, "udp", out, sizeof(out)));

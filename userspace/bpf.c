@@ -73,7 +73,9 @@ static struct bpf_program *cb_trace_prog(struct cb_bpf *skel, unsigned int i)
 		skel->progs.cb_tcp_done, skel->progs.cb_tcp_failed,
 		skel->progs.cb_tcp_close, skel->progs.cb_tcp_disconnect,
 		skel->progs.cb_tcp_fin, skel->progs.cb_udp4_err, skel->progs.cb_udp4_lookup,
-		skel->progs.cb_udp6_err, skel->progs.cb_udp6_lookup, NULL,
+		skel->progs.cb_udp6_err, skel->progs.cb_udp6_lookup,
+		skel->progs.cb_udp_told, skel->progs.cb_cmsg4, skel->progs.cb_cmsg6,
+		NULL,
 	};
 
 	return progs[i];
