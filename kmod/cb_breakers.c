@@ -700,7 +700,8 @@ int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns)
  * someone else while we are between two batches can still send the walk
  * back to the start; the budget, one table's worth, bounds that.
  */
-static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
+static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key,
+			       const void *arg), const void *arg)
 {
 	struct cb_key key, next;
 	struct bpf_map *map;
@@ -714,7 +715,7 @@ static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 	while (more) {
 		for (i = 0; more && i < CB_WALK_BATCH && budget; i++, budget--) {
 			more = !map->ops->map_get_next_key(map, &key, &next);
-			fn(map, &key);
+			fn(map, &key, arg);
 			key = next;
 		}
 		cb_leave();
@@ -727,14 +728,19 @@ static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 	cb_leave();
 }
 
-static void cb_reset_one(struct bpf_map *map, const struct cb_key *key)
+static void cb_reset_one(struct bpf_map *map, const struct cb_key *key,
+			 const void *netns)
 {
-	cb_action_rcu(map, key, CB_ACTION_RESET, 0);
+	u64 only = *(const u64 *)netns;
+
+	if (!only || key->netns == only)
+		cb_action_rcu(map, key, CB_ACTION_RESET, 0);
 }
 
-void cb_breaker_reset_all(void)
+/* Reset every breaker of namespace @netns (its cookie), or of all if 0. */
+void cb_breaker_reset_all(u64 netns)
 {
-	cb_walk(cb_reset_one);
+	cb_walk(cb_reset_one, &netns);
 }
 
 static void cb_tick_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
@@ -743,7 +749,8 @@ static void cb_tick_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
 }
 
 /* Apply what time alone changes, for one breaker. */
-static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
+static void cb_tick_one(struct bpf_map *map, const struct cb_key *key,
+			const void *arg)
 {
 	struct cb_op op;
 
@@ -763,7 +770,7 @@ static void cb_sweep(struct work_struct *work)
 {
 	WRITE_ONCE(cb_last_sweep, ktime_get_ns());
 	atomic64_set(&cb_due, U64_MAX);
-	cb_walk(cb_tick_one);
+	cb_walk(cb_tick_one, NULL);
 }
 
 /*
@@ -774,7 +781,8 @@ static void cb_sweep(struct work_struct *work)
  * outcome) and, while some policy has max-open, is counted where its
  * policy counts it now.
  */
-static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
+static void cb_follow_one(struct bpf_map *map, const struct cb_key *key,
+			  const void *arg)
 {
 	raw_spinlock_t *lock = cb_lock_for(key);
 	struct cb_policy pol;
@@ -804,7 +812,7 @@ static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
 
 void cb_follow_rules(void)
 {
-	cb_walk(cb_follow_one);
+	cb_walk(cb_follow_one, NULL);
 }
 
 static void cb_view_fn(struct cb_op *op, struct cb_breaker *b, void *win)
