@@ -220,6 +220,7 @@ int cb_cmd_apply(int argc, char **argv);
 uint64_t cb_netns_cookie(void);
 int cb_parse_netns(const char *s, uint64_t *cookie);
 const char *cb_netns_name(uint64_t cookie);
+bool cb_netns_initial(void);
 
 /* bpf.c: programs, maps, pins, cgroups */
 bool cb_module_loaded(void);

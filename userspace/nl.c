@@ -210,7 +210,7 @@ int cb_nl_report(int err)
 {
 	if (err == -ENOPKG)
 		return -1;	/* cb_nl_open() said so */
-	if (err == -EPERM)
+	if (err == -EPERM && !cb_extack[0])	/* the family's admin check */
 		return cb_err("operation not permitted (needs CAP_NET_ADMIN)");
 	if (cb_extack[0])
 		return cb_err("%s", cb_extack);
