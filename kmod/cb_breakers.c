@@ -851,13 +851,13 @@ int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v)
  * dumps; -ENOENT at the end. A breaker deleted between two calls restarts
  * the walk at the beginning (a hash map property): a dump may repeat an
  * entry, it never misses a live one. cb_breakers_gen() changes then, so a
- * dump can flag itself interrupted (NLM_F_DUMP_INTR) and be started again.
+ * dump can flag itself interrupted (NLM_F_DUMP_INTR).
  */
 int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 {
 	struct bpf_map *map = cb_enter();
 	struct cb_key key, skipped;
-	int err = -ENODEV;
+	int err = -ENODEV, tries = 0;
 
 	while (map) {
 		err = map->ops->map_get_next_key(map, (void *)prev, &key);
@@ -866,8 +866,14 @@ int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 		err = cb_view_rcu(map, &key, v);
 		if (err != -ENOENT)
 			break;
-		skipped = key;	/* deleted under us: go past it */
-		prev = &skipped;
+		/*
+		 * Deleted under us: the next after @prev again passes it;
+		 * from the deleted key itself the walk would start over.
+		 */
+		if (++tries > 8) {
+			skipped = key;
+			prev = &skipped;
+		}
 	}
 	cb_leave();
 	return err;

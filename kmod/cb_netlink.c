@@ -386,22 +386,44 @@ static int cb_nl_breaker_get(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
-/* Dump state kept in cb->ctx: the last key sent. */
+/*
+ * Dump state kept in cb->ctx: the cursor, the last key sent (or passed
+ * over). The hash map knows no position but a key: when the cursor's
+ * breaker is deleted between two calls, the walk starts over, and what
+ * was sent comes again (flagged NLM_F_DUMP_INTR; readers drop repeats).
+ * Churn can make that happen call after call: CB_DUMP_RESTARTS bounds it.
+ */
 struct cb_dump_ctx {
 	struct cb_key last;
+	u16 restarts;
 	bool started;
 };
+
+#define CB_DUMP_RESTARTS	64
+#define CB_DUMP_RESCHED		256	/* breakers visited between reschedules */
 
 static int cb_nl_breaker_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct cb_dump_ctx *ctx = (void *)cb->ctx;
 	u64 visible = cb_netns_visible(sock_net(cb->skb->sk));
 	struct cb_breaker_view v;
+	unsigned int visited = 0;
 	void *hdr;
 
 	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
 
+	if (ctx->started && cb_breaker_read(&ctx->last, &v) == -ENOENT &&
+	    ++ctx->restarts > CB_DUMP_RESTARTS) {
+		NL_SET_ERR_MSG(cb->extack, "the breaker table kept changing");
+		return -EAGAIN;
+	}
 	for (;;) {
+		/*
+		 * A walk from another namespace passes over every breaker
+		 * not its own, all in this call: let others run.
+		 */
+		if (!(++visited % CB_DUMP_RESCHED))
+			cond_resched();
 		/* before the step: a deletion since the last one may repeat */
 		cb->seq = cb_breakers_gen();
 		if (cb_breaker_next(ctx->started ? &ctx->last : NULL, &v))

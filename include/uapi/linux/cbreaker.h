@@ -497,7 +497,9 @@ enum cb_cmd {
 	 * doit: takes BREAKER; returns VIEW and CB_A_HISTORY (-ENOENT: no
 	 * such breaker). dump: takes nothing; one VIEW per breaker the
 	 * caller's namespace may see (all of them from the initial one).
-	 * A dump the table changed under is flagged NLM_F_DUMP_INTR.
+	 * A dump the table changed under is flagged NLM_F_DUMP_INTR and goes
+	 * on: it may repeat a breaker (keep the last), never misses a live
+	 * one; -EAGAIN if it had to start over more than 64 times.
 	 */
 	CB_CMD_BREAKER_GET,
 	/*
