@@ -173,6 +173,9 @@ struct cb_breaker_info {
 	uint16_t probes_placed, probes_ok, probes_failed;
 };
 
+/* set by a dump the table changed under: an entry may have come twice */
+extern bool cb_nl_dump_repeats;
+
 int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
 		    void *arg);
 /* Check @n changes against the module's state, then apply them all or none. */
