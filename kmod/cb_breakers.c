@@ -736,7 +736,8 @@ int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns)
  * someone else while we are between two batches can still send the walk
  * back to the start; the budget, one table's worth, bounds that.
  */
-static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
+static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key,
+			       const void *arg), const void *arg)
 {
 	struct cb_key key, next;
 	struct bpf_map *map;
@@ -750,7 +751,7 @@ static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 	while (more) {
 		for (i = 0; more && i < CB_WALK_BATCH && budget; i++, budget--) {
 			more = !map->ops->map_get_next_key(map, &key, &next);
-			fn(map, &key);
+			fn(map, &key, arg);
 			key = next;
 		}
 		cb_leave();
@@ -763,14 +764,19 @@ static void cb_walk(void (*fn)(struct bpf_map *map, const struct cb_key *key))
 	cb_leave();
 }
 
-static void cb_reset_one(struct bpf_map *map, const struct cb_key *key)
+static void cb_reset_one(struct bpf_map *map, const struct cb_key *key,
+			 const void *netns)
 {
-	cb_action_rcu(map, key, CB_ACTION_RESET, 0);
+	u64 only = *(const u64 *)netns;
+
+	if (!only || key->netns == only)
+		cb_action_rcu(map, key, CB_ACTION_RESET, 0);
 }
 
-void cb_breaker_reset_all(void)
+/* Reset every breaker of namespace @netns (its cookie), or of all if 0. */
+void cb_breaker_reset_all(u64 netns)
 {
-	cb_walk(cb_reset_one);
+	cb_walk(cb_reset_one, &netns);
 }
 
 static void cb_tick_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
@@ -779,7 +785,8 @@ static void cb_tick_fn(struct cb_op *op, struct cb_breaker *b, void *arg)
 }
 
 /* Apply what time alone changes, for one breaker. */
-static void cb_tick_one(struct bpf_map *map, const struct cb_key *key)
+static void cb_tick_one(struct bpf_map *map, const struct cb_key *key,
+			const void *arg)
 {
 	struct cb_op op;
 
@@ -799,7 +806,7 @@ static void cb_sweep(struct work_struct *work)
 {
 	WRITE_ONCE(cb_last_sweep, ktime_get_ns());
 	atomic64_set(&cb_due, U64_MAX);
-	cb_walk(cb_tick_one);
+	cb_walk(cb_tick_one, NULL);
 }
 
 /*
@@ -810,7 +817,8 @@ static void cb_sweep(struct work_struct *work)
  * outcome) and, while some policy has max-open, is counted where its
  * policy counts it now.
  */
-static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
+static void cb_follow_one(struct bpf_map *map, const struct cb_key *key,
+			  const void *arg)
 {
 	raw_spinlock_t *lock = cb_lock_for(key);
 	struct cb_policy pol;
@@ -840,7 +848,7 @@ static void cb_follow_one(struct bpf_map *map, const struct cb_key *key)
 
 void cb_follow_rules(void)
 {
-	cb_walk(cb_follow_one);
+	cb_walk(cb_follow_one, NULL);
 }
 
 static void cb_view_fn(struct cb_op *op, struct cb_breaker *b, void *win)
@@ -879,13 +887,13 @@ int cb_breaker_read(const struct cb_key *key, struct cb_breaker_view *v)
  * dumps; -ENOENT at the end. A breaker deleted between two calls restarts
  * the walk at the beginning (a hash map property): a dump may repeat an
  * entry, it never misses a live one. cb_breakers_gen() changes then, so a
- * dump can flag itself interrupted (NLM_F_DUMP_INTR) and be started again.
+ * dump can flag itself interrupted (NLM_F_DUMP_INTR).
  */
 int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 {
 	struct bpf_map *map = cb_enter();
 	struct cb_key key, skipped;
-	int err = -ENODEV;
+	int err = -ENODEV, tries = 0;
 
 	while (map) {
 		err = map->ops->map_get_next_key(map, (void *)prev, &key);
@@ -894,8 +902,14 @@ int cb_breaker_next(const struct cb_key *prev, struct cb_breaker_view *v)
 		err = cb_view_rcu(map, &key, v);
 		if (err != -ENOENT)
 			break;
-		skipped = key;	/* deleted under us: go past it */
-		prev = &skipped;
+		/*
+		 * Deleted under us: the next after @prev again passes it;
+		 * from the deleted key itself the walk would start over.
+		 */
+		if (++tries > 8) {
+			skipped = key;
+			prev = &skipped;
+		}
 	}
 	cb_leave();
 	return err;

@@ -29,7 +29,7 @@ int cb_breaker_record(const struct cb_key *key, enum cb_outcome out,
 		      u64 latency_ns, u32 epoch, u32 flags, u64 now);
 int cb_breaker_action(const struct cb_key *key, enum cb_action action);
 int cb_breaker_trip_for(const struct cb_key *key, u64 for_ns);
-void cb_breaker_reset_all(void);
+void cb_breaker_reset_all(u64 netns);
 
 /* A breaker as reported: a consistent copy, its state in force now. */
 struct cb_breaker_view {

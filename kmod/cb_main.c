@@ -13,8 +13,28 @@
 #include <linux/capability.h>
 #include <linux/hardirq.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
+#include <net/net_namespace.h>
 
 #include "cb_core.h"
+
+/* The maps serve every namespace: only the initial one hands them over. */
+static bool cb_in_init_net(void)
+{
+	return net_eq(current->nsproxy->net_ns, &init_net);
+}
+
+/*
+ * Whoever loads a program that calls our kfuncs speaks for the whole host
+ * (cb_admit() and cb_record() take any key): the loader must hold CAP_BPF
+ * in the initial user namespace itself, not by a BPF token, which a
+ * container may be delegated. The verifier runs in the loader's task, and
+ * keeps the token it loads by in prog->aux->token.
+ */
+static bool cb_loader_trusted(const struct bpf_prog *prog)
+{
+	return !prog->aux->token && bpf_capable();
+}
 
 __bpf_kfunc_start_defs();
 
@@ -33,7 +53,7 @@ __bpf_kfunc int cb_map_attach(void *map__map, u32 id)
 	 * (cb_register_filter). Run, it must be by a task that has it too (a
 	 * test run), never from a packet path in softirq.
 	 */
-	if (!in_task() || !capable(CAP_NET_ADMIN))
+	if (!in_task() || !capable(CAP_NET_ADMIN) || !cb_in_init_net())
 		return -EPERM;
 	return cb_maps_attach(map__map, id);
 }
@@ -139,6 +159,8 @@ static int cb_tracing_filter(const struct bpf_prog *prog, u32 kfunc_id)
 	const char *name = prog->aux->attach_func_name;
 	int i;
 
+	if (!cb_loader_trusted(prog))
+		return -EACCES;
 	if (prog->expected_attach_type != BPF_TRACE_FENTRY &&
 	    prog->expected_attach_type != BPF_TRACE_FEXIT)
 		return -EACCES;
@@ -151,6 +173,8 @@ static int cb_tracing_filter(const struct bpf_prog *prog, u32 kfunc_id)
 /* cb_admit(), cb_gate_hash(): only for the connect and sendmsg hooks */
 static int cb_sock_addr_filter(const struct bpf_prog *prog, u32 kfunc_id)
 {
+	if (!cb_loader_trusted(prog))
+		return -EACCES;
 	switch (prog->expected_attach_type) {
 	case BPF_CGROUP_INET4_CONNECT:
 	case BPF_CGROUP_INET6_CONNECT:
@@ -162,10 +186,14 @@ static int cb_sock_addr_filter(const struct bpf_prog *prog, u32 kfunc_id)
 	}
 }
 
-/* cb_map_attach(): maps only from a program whose loader has CAP_NET_ADMIN */
+/*
+ * cb_map_attach(): maps only from a program whose loader has CAP_NET_ADMIN
+ * too, in the initial network namespace
+ */
 static int cb_register_filter(const struct bpf_prog *prog, u32 kfunc_id)
 {
-	return capable(CAP_NET_ADMIN) ? 0 : -EACCES;
+	return cb_loader_trusted(prog) && capable(CAP_NET_ADMIN) &&
+	       cb_in_init_net() ? 0 : -EACCES;
 }
 
 static const struct btf_kfunc_id_set cb_kfunc_sets[] = {

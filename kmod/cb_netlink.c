@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Generic netlink control interface. Reading is open to all; every command
- * that changes something needs CAP_NET_ADMIN (GENL_ADMIN_PERM). Attributes
+ * that changes something needs CAP_NET_ADMIN in the initial user namespace
+ * (GENL_ADMIN_PERM). Policies and the maps are the host's: only the initial
+ * network namespace changes them; another acts on its own breakers only.
+ * Attributes
  * are checked by the policy first (types, sizes, ranges; unknown ones are
  * rejected), then for meaning, with an extack message naming the problem.
  */
@@ -59,6 +62,20 @@ static int cb_parse_proto(struct genl_info *info, u8 *proto)
 static u64 cb_netns_visible(struct net *net)
 {
 	return net_eq(net, &init_net) ? 0 : net->net_cookie;
+}
+
+/*
+ * Policies govern every namespace and the maps serve them all: a caller in
+ * another network namespace (a container's root, or `ip netns exec` with
+ * the host's capabilities) must not change them for the host.
+ */
+static int cb_host_wide(struct genl_info *info)
+{
+	if (net_eq(genl_info_net(info), &init_net))
+		return 0;
+	NL_SET_ERR_MSG(info->extack,
+		       "policies and maps are host-wide: change them from the initial network namespace");
+	return -EPERM;
 }
 
 /*
@@ -383,22 +400,44 @@ static int cb_nl_breaker_get(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
-/* Dump state kept in cb->ctx: the last key sent. */
+/*
+ * Dump state kept in cb->ctx: the cursor, the last key sent (or passed
+ * over). The hash map knows no position but a key: when the cursor's
+ * breaker is deleted between two calls, the walk starts over, and what
+ * was sent comes again (flagged NLM_F_DUMP_INTR; readers drop repeats).
+ * Churn can make that happen call after call: CB_DUMP_RESTARTS bounds it.
+ */
 struct cb_dump_ctx {
 	struct cb_key last;
+	u16 restarts;
 	bool started;
 };
+
+#define CB_DUMP_RESTARTS	64
+#define CB_DUMP_RESCHED		256	/* breakers visited between reschedules */
 
 static int cb_nl_breaker_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct cb_dump_ctx *ctx = (void *)cb->ctx;
 	u64 visible = cb_netns_visible(sock_net(cb->skb->sk));
 	struct cb_breaker_view v;
+	unsigned int visited = 0;
 	void *hdr;
 
 	BUILD_BUG_ON(sizeof(*ctx) > sizeof(cb->ctx));
 
+	if (ctx->started && cb_breaker_read(&ctx->last, &v) == -ENOENT &&
+	    ++ctx->restarts > CB_DUMP_RESTARTS) {
+		NL_SET_ERR_MSG(cb->extack, "the breaker table kept changing");
+		return -EAGAIN;
+	}
 	for (;;) {
+		/*
+		 * A walk from another namespace passes over every breaker
+		 * not its own, all in this call: let others run.
+		 */
+		if (!(++visited % CB_DUMP_RESCHED))
+			cond_resched();
 		/* before the step: a deletion since the last one may repeat */
 		cb->seq = cb_breakers_gen();
 		if (cb_breaker_next(ctx->started ? &ctx->last : NULL, &v))
@@ -449,7 +488,8 @@ static int cb_nl_breaker_set(struct sk_buff *skb, struct genl_info *info)
 					    "only reset applies to all breakers");
 			return -EINVAL;
 		}
-		cb_breaker_reset_all();
+		/* from another namespace: its own breakers only */
+		cb_breaker_reset_all(cb_netns_visible(genl_info_net(info)));
 		return 0;
 	}
 
@@ -474,8 +514,11 @@ static int cb_nl_breaker_set(struct sk_buff *skb, struct genl_info *info)
 
 static int cb_nl_maps_release(struct sk_buff *skb, struct genl_info *info)
 {
-	cb_maps_release();
-	return 0;
+	int err = cb_host_wide(info);
+
+	if (!err)
+		cb_maps_release();
+	return err;
 }
 
 /* The rule a request names, once there are tries to hold rules. */
@@ -491,7 +534,7 @@ static int cb_nl_policy_put(struct genl_info *info, bool create)
 	struct cb_rule r;
 	int err;
 
-	err = cb_nl_rule(info, &r);
+	err = cb_host_wide(info) ?: cb_nl_rule(info, &r);
 	if (err)
 		return err;
 	guard(mutex)(&cb_nl_policy_mutex);
@@ -533,7 +576,7 @@ static int cb_nl_policy_del(struct sk_buff *skb, struct genl_info *info)
 	struct cb_rule r;
 	int err;
 
-	err = cb_nl_rule(info, &r);
+	err = cb_host_wide(info) ?: cb_nl_rule(info, &r);
 	if (err)
 		return err;
 	err = cb_rule_del(&r);

@@ -10,8 +10,8 @@
  * more idle connections at once than the exporter takes. They come from
  * 127.0.0.2; after every few, a client at 127.0.0.1 (Prometheus) must
  * still get GET /metrics answered with 200 and its metrics, and an unknown
- * path with 404, at once: one client's connections are limited, and cannot
- * crowd out another's. Exit 0 only if it always did.
+ * path with 404, at once: connections that stall give way to a newcomer,
+ * and cannot crowd out another's. Exit 0 only if it always did.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

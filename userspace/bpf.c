@@ -516,6 +516,8 @@ int cb_do_load(char **cgroups, int n, uint32_t table)
 		return cb_err("no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)");
 	if (!cb_may_load())
 		return cb_err("Permission denied: loading needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
+	if (!cb_netns_initial())
+		return cb_err("loading is host-wide: load from the initial network namespace");
 	if (n > CB_MAX_CGROUPS)
 		return cb_err("at most %d cgroups at once", CB_MAX_CGROUPS);
 	if (!n) {

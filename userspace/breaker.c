@@ -256,31 +256,74 @@ static int cb_collect_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*
- * A breaker deleted while the module dumps the table makes the dump start
- * again from the first breaker; the module then flags it interrupted and
- * we ask again, so nothing is listed twice.
+ * A breaker deleted while the module dumps the table can make the dump
+ * start again from the first breaker (the module's cursor is the last key
+ * it sent): the dump goes on to its end, and what came twice is kept
+ * once, as it was last seen, where it first came.
  */
-#define CB_DUMP_TRIES 20
+static int cb_key_cmp(const struct cb_key *a, const struct cb_key *b)
+{
+	return memcmp(a, b, sizeof(*a));
+}
+
+static const struct cb_breaker_info *cb_sort_base;
+
+static int cb_idx_cmp(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = cb_key_cmp(&cb_sort_base[a].key, &cb_sort_base[b].key);
+
+	return c ? c : (a > b) - (a < b);
+}
+
+static int cb_breakers_unrepeat(struct cb_breakers *all)
+{
+	size_t *idx, i, j, n = 0;
+	bool *drop;
+
+	idx = calloc(all->n, sizeof(*idx));
+	drop = calloc(all->n, sizeof(*drop));
+	if (!idx || !drop) {
+		free(idx);
+		free(drop);
+		return cb_err("out of memory");
+	}
+	for (i = 0; i < all->n; i++)
+		idx[i] = i;
+	cb_sort_base = all->v;
+	qsort(idx, all->n, sizeof(*idx), cb_idx_cmp);
+	for (i = 0; i < all->n; i = j) {
+		for (j = i + 1; j < all->n &&
+		     !cb_key_cmp(&all->v[idx[i]].key, &all->v[idx[j]].key); j++)
+			drop[idx[j]] = true;
+		all->v[idx[i]] = all->v[idx[j - 1]];	/* the latest view */
+	}
+	for (i = 0; i < all->n; i++)
+		if (!drop[i])
+			all->v[n++] = all->v[i];
+	all->n = n;
+	free(idx);
+	free(drop);
+	return 0;
+}
 
 static int cb_breakers_get(struct cb_breakers *all)
 {
-	int err = 0, i;
+	int err;
 
 	memset(all, 0, sizeof(*all));
-	for (i = 0; i < CB_DUMP_TRIES; i++) {
-		all->n = 0;
-		err = cb_nl_ask(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
-				cb_collect_cb, all);
-		if (err != -EINTR)
-			break;
-	}
+	cb_nl_dump_repeats = false;
+	err = cb_nl_ask(CB_CMD_BREAKER_GET, NLM_F_DUMP, NULL, NULL,
+			cb_collect_cb, all);
+	if (err)
+		err = cb_nl_report(err);
+	else if (cb_nl_dump_repeats)
+		err = cb_breakers_unrepeat(all);
 	if (!err)
 		return 0;
 	free(all->v);
 	all->v = NULL;
-	if (err == -EINTR)
-		return cb_err("the breaker table kept changing: try again");
-	return cb_nl_report(err);
+	return err;
 }
 
 static void cb_list_one(const struct cb_breaker_info *bp, struct cb_list_arg *a)

@@ -52,7 +52,7 @@ static void cb_usage(FILE *f)
 		"       cbctl breaker { list | show | trip | hold | reset | help }\n"
 		"       cbctl monitor\n"
 		"       cbctl metrics [format text|json|prometheus] [limit N]\n"
-		"       cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N]\n"
+		"       cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N] [user NAME]\n"
 		"       cbctl apply [--diff] FILE\n"
 		"Options: -j JSON output, -p pretty JSON, -V version\n");
 }

@@ -174,6 +174,9 @@ struct cb_breaker_info {
 	uint16_t probes_placed, probes_ok, probes_failed;
 };
 
+/* set by a dump the table changed under: an entry may have come twice */
+extern bool cb_nl_dump_repeats;
+
 int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
 		    void *arg);
 /* Check @n changes against the module's state, then apply them all or none. */
@@ -221,6 +224,7 @@ int cb_cmd_apply(int argc, char **argv);
 uint64_t cb_netns_cookie(void);
 int cb_parse_netns(const char *s, uint64_t *cookie);
 const char *cb_netns_name(uint64_t cookie);
+bool cb_netns_initial(void);
 
 /* bpf.c: programs, maps, pins, cgroups */
 bool cb_module_loaded(void);

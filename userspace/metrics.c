@@ -236,7 +236,7 @@ int cb_cmd_metrics(int argc, char **argv)
 		return cb_metrics_serve(argc - 1, argv + 1);
 	if (argc == 1 && cb_matches(argv[0], "help")) {
 		printf("Usage: cbctl metrics [format text|json|prometheus] [limit N]\n"
-		       "       cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N]\n"
+		       "       cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N] [user NAME]\n"
 		       "limit: per-destination series for at most N breakers (default %u)\n",
 		       CB_SERIES_DEFAULT);
 		return 0;

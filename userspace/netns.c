@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "cbctl.h"
 
@@ -123,4 +124,18 @@ const char *cb_netns_name(uint64_t cookie)
 		if (names[i].cookie == cookie)
 			return names[i].name;
 	return NULL;
+}
+
+/*
+ * Is this process in the host's network namespace (init's)? If that cannot
+ * be told, say yes: the module checks for itself, this only words the
+ * refusal.
+ */
+bool cb_netns_initial(void)
+{
+	struct stat self, init;
+
+	if (stat("/proc/self/ns/net", &self) || stat("/proc/1/ns/net", &init))
+		return true;
+	return self.st_ino == init.st_ino && self.st_dev == init.st_dev;
 }

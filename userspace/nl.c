@@ -124,25 +124,22 @@ static struct nlmsghdr *cb_nl_msg(struct cb_nl *nl, char *buf, uint16_t type,
 
 /*
  * A dump the kernel flagged interrupted (NLM_F_DUMP_INTR: what it walked
- * changed, so entries may repeat): read what is left of it, up to its end,
- * so the socket is clean for the retry; -EINTR.
+ * changed, so entries may repeat, none is missed) goes on to its end:
+ * the flag is taken off, for libmnl would stop there, and the reader is
+ * told it may see an entry twice (cb_nl_dump_repeats).
  */
-static int cb_nl_dump_intr(struct cb_nl *nl, char *buf, size_t len, ssize_t n)
-{
-	const struct nlmsghdr *h;
-	int left;
+bool cb_nl_dump_repeats;
 
-	for (;;) {
-		left = n;
-		for (h = (const void *)buf; mnl_nlmsg_ok(h, left);
-		     h = mnl_nlmsg_next(h, &left))
-			if (h->nlmsg_type == NLMSG_DONE ||
-			    h->nlmsg_type == NLMSG_ERROR)
-				return -EINTR;
-		n = mnl_socket_recvfrom(nl->sk, buf, len);
-		if (n < 0)
-			return -errno;
-	}
+static void cb_nl_dump_unflag(char *buf, ssize_t n)
+{
+	struct nlmsghdr *h;
+	int left = n;
+
+	for (h = (void *)buf; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
+		if (h->nlmsg_flags & NLM_F_DUMP_INTR) {
+			h->nlmsg_flags &= ~NLM_F_DUMP_INTR;
+			cb_nl_dump_repeats = true;
+		}
 }
 
 /* Send @nlh and run @cb on every reply until the ACK or the dump's end. */
@@ -160,10 +157,10 @@ static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 		n = mnl_socket_recvfrom(nl->sk, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
+		if (nlh->nlmsg_flags & NLM_F_DUMP)
+			cb_nl_dump_unflag(buf, n);
 		ret = mnl_cb_run2(buf, n, nlh->nlmsg_seq, nl->portid, cb, data,
 				  cb_nl_ctl_cbs, NLMSG_MIN_TYPE);
-		if (ret < 0 && errno == EINTR && (nlh->nlmsg_flags & NLM_F_DUMP))
-			return cb_nl_dump_intr(nl, buf, sizeof(buf), n);
 	} while (ret > MNL_CB_STOP);
 	return ret < 0 ? -errno : 0;
 }
@@ -210,7 +207,7 @@ int cb_nl_report(int err)
 {
 	if (err == -ENOPKG)
 		return -1;	/* cb_nl_open() said so */
-	if (err == -EPERM)
+	if (err == -EPERM && !cb_extack[0])	/* the family's admin check */
 		return cb_err("operation not permitted (needs CAP_NET_ADMIN)");
 	if (cb_extack[0])
 		return cb_err("%s", cb_extack);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N]
+ * cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N] [user NAME]
  *
  * A Prometheus exporter: GET /metrics answers what "cbctl metrics format
  * prometheus" prints, anything else 404. HTTP is libmicrohttpd's, run from
@@ -12,22 +12,30 @@
  * Each scrape runs in a child process with a deadline: a fresh netlink
  * socket every time (the module may have been reloaded, its family id with
  * it), nothing a scrape does can crash or bloat the exporter, and a stuck
- * scrape is killed. Reading needs no privilege; run it as any user.
- * Bounds: a few connections at once and fewer per client, an idle timeout,
- * a small buffer per connection (long request heads are refused), and one
- * scrape of the module per CB_SERVE_MIN_MS at most, however many clients ask.
+ * scrape is killed. Reading needs no privilege: started as root, it becomes
+ * an unprivileged user (nobody) once it listens, keeping nothing of root.
+ * Bounds: a few connections at once, an idle timeout, a small buffer per
+ * connection (long request heads are refused), and one scrape of the
+ * module per CB_SERVE_MIN_MS at most, however many clients ask. A client
+ * that stalls (says nothing, stops half-way, never reads) cannot keep
+ * others out: a connection that comes when all are taken pushes out the
+ * one that moved least recently (cb_serve_evict).
  */
 #define _GNU_SOURCE	/* pipe2 */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,7 +44,7 @@
 
 #define CB_SERVE_PORT		9559
 #define CB_SERVE_CONNS		16	/* at once, all clients */
-#define CB_SERVE_PER_IP		4
+#define CB_SERVE_USER		"nobody"	/* who serves, when started as root */
 #define CB_SERVE_IDLE_S		10	/* a connection idle this long is closed */
 #define CB_SERVE_MEM		(16 * 1024)	/* per connection: request head */
 #define CB_SERVE_DEADLINE_MS	5000	/* a scrape taking longer is killed */
@@ -46,8 +54,18 @@
 
 #define CB_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* A connection, and when it last moved: came, asked, was answered. */
+struct cb_client {
+	int fd;
+	bool used;
+	bool evicted;	/* shut down, MHD has yet to close it */
+	uint64_t moved_ms;
+};
+
 struct cb_serve {
 	unsigned int limit;
+	struct cb_client *clients;	/* conns + 1: MHD's limit */
+	unsigned int conns, live;	/* live: used and not evicted */
 	char *out;		/* the last scrape's text */
 	size_t len;
 	uint64_t at_ms;		/* when it was taken */
@@ -59,7 +77,7 @@ struct cb_serve {
 #define CB_MHD_LIB "libmicrohttpd.so.12"
 #define CB_MHD_FUNCS(X) X(MHD_start_daemon) X(MHD_run_wait) X(MHD_stop_daemon) \
 	X(MHD_create_response_from_buffer) X(MHD_add_response_header) \
-	X(MHD_queue_response) X(MHD_destroy_response)
+	X(MHD_queue_response) X(MHD_destroy_response) X(MHD_get_connection_info)
 #define CB_MHD_PTR(f) static __typeof__(f) *cb_##f;
 CB_MHD_FUNCS(CB_MHD_PTR)
 
@@ -232,6 +250,76 @@ static void cb_serve_refresh(struct cb_serve *s)
 	s->at_ms = cb_ms();
 }
 
+static void cb_serve_moved(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i;
+	struct cb_client *cl;
+
+	i = cb_MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	cl = i ? i->socket_context : NULL;
+	if (cl)
+		cl->moved_ms = cb_ms();
+}
+
+/*
+ * All connections taken: the one that moved least recently goes (shut
+ * down here, closed by MHD in its next pass). A scrape in progress has
+ * just moved; a client that stalls only ages.
+ */
+static void cb_serve_evict(struct cb_serve *s, const struct cb_client *keep)
+{
+	struct cb_client *cl, *old = NULL;
+
+	for (cl = s->clients; cl < s->clients + s->conns + 1; cl++)
+		if (cl->used && !cl->evicted && cl != keep &&
+		    (!old || cl->moved_ms < old->moved_ms))
+			old = cl;
+	if (!old)
+		return;
+	shutdown(old->fd, SHUT_RDWR);
+	old->evicted = true;
+	s->live--;
+}
+
+static void cb_serve_notify(void *cls, struct MHD_Connection *c, void **ctx,
+			    enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *i;
+	struct cb_serve *s = cls;
+	struct cb_client *cl;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		cl = *ctx;
+		if (!cl)
+			return;
+		if (!cl->evicted)
+			s->live--;
+		memset(cl, 0, sizeof(*cl));
+		*ctx = NULL;
+		return;
+	}
+	i = cb_MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	/* MHD holds at most conns + 1: a slot is free */
+	for (cl = s->clients; i && cl < s->clients + s->conns + 1; cl++)
+		if (!cl->used)
+			break;
+	if (!i || cl == s->clients + s->conns + 1)
+		return;
+	cl->used = true;
+	cl->fd = i->connect_fd;
+	cl->moved_ms = cb_ms();
+	*ctx = cl;
+	if (++s->live > s->conns)
+		cb_serve_evict(s, cl);
+}
+
+static void cb_serve_completed(void *cls, struct MHD_Connection *c, void **req,
+			       enum MHD_RequestTerminationCode toe)
+{
+	(void)cls, (void)req, (void)toe;
+	cb_serve_moved(c);
+}
+
 static enum MHD_Result cb_serve_answer(struct MHD_Connection *c,
 				       unsigned int code, const char *text,
 				       size_t len, const char *type)
@@ -258,6 +346,7 @@ static enum MHD_Result cb_serve_request(void *cls, struct MHD_Connection *c,
 	static const char na[] = "405 method not allowed: GET or HEAD\n";
 	struct cb_serve *s = cls;
 
+	cb_serve_moved(c);
 	(void)version;
 	(void)upload;
 	(void)upload_len;
@@ -337,13 +426,28 @@ static int cb_parse_listen(const char *arg, struct sockaddr_storage *ss)
 
 static void cb_serve_usage(void)
 {
-	printf("Usage: cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N]\n"
+	printf("Usage: cbctl metrics serve [listen ADDR:PORT] [limit N] [connections N] [user NAME]\n"
 	       "Serves the metrics for Prometheus at http://ADDR:PORT/metrics\n"
 	       "(default 127.0.0.1:%u; [::1]:PORT for IPv6, 0.0.0.0:PORT for every\n"
 	       "address) until SIGTERM or SIGINT. Needs no privilege.\n"
 	       "limit: per-destination series for at most N breakers (default 1000)\n"
-	       "connections: clients served at once (default %u)\n",
-	       CB_SERVE_PORT, CB_SERVE_CONNS);
+	       "connections: clients served at once (default %u)\n"
+	       "user: started as root, serve as this user once listening (default %s)\n",
+	       CB_SERVE_PORT, CB_SERVE_CONNS, CB_SERVE_USER);
+}
+
+/*
+ * Started as root: become @pw once the socket is open (the scrapes open
+ * their own netlink sockets, and reading needs no privilege). Changing
+ * uid from 0 clears every capability; no new ones through exec either.
+ */
+static int cb_serve_drop(const struct passwd *pw)
+{
+	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid))
+		return cb_err("becoming user %s: %s", pw->pw_name, strerror(errno));
+	if (!setuid(0) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return cb_err("user %s: root could not be left behind", pw->pw_name);
+	return 0;
 }
 
 int cb_metrics_serve(int argc, char **argv)
@@ -351,6 +455,8 @@ int cb_metrics_serve(int argc, char **argv)
 	struct sockaddr_storage ss;
 	struct cb_serve s = { .limit = 1000 };
 	struct sigaction sa = { .sa_handler = cb_serve_signal };
+	const char *user = NULL;
+	struct passwd *pw = NULL;
 	uint32_t conns = CB_SERVE_CONNS;
 	unsigned int port;
 	struct MHD_Daemon *d;
@@ -374,6 +480,8 @@ int cb_metrics_serve(int argc, char **argv)
 			if (cb_parse_u32(argv[i + 1], CB_SERVE_LIMIT_MAX, &s.limit))
 				return cb_err("bad limit \"%s\" (0..%u)", argv[i + 1],
 					      CB_SERVE_LIMIT_MAX);
+		} else if (cb_matches(argv[i], "user")) {
+			user = argv[i + 1];
 		} else if (cb_matches(argv[i], "connections")) {
 			if (cb_parse_u32(argv[i + 1], 1024, &conns) || !conns)
 				return cb_err("bad connections \"%s\" (1..1024)",
@@ -384,8 +492,24 @@ int cb_metrics_serve(int argc, char **argv)
 		}
 	}
 
+	if (!geteuid()) {
+		pw = getpwnam(user ? user : CB_SERVE_USER);
+		if (!pw)
+			return cb_err("no user %s to serve as (user NAME)",
+				      user ? user : CB_SERVE_USER);
+		if (!pw->pw_uid)
+			return cb_err("user %s is root: name an unprivileged one",
+				      pw->pw_name);
+	} else if (user) {
+		return cb_err("user %s: only root changes user (run it as that user)",
+			      user);
+	}
 	if (cb_mhd_open())
 		return -1;
+	s.conns = conns;
+	s.clients = calloc(conns + 1, sizeof(*s.clients));
+	if (!s.clients)
+		return cb_err("out of memory");
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -394,9 +518,10 @@ int cb_metrics_serve(int argc, char **argv)
 			     0, NULL, NULL, cb_serve_request, &s,
 			     MHD_OPTION_EXTERNAL_LOGGER, cb_serve_log, NULL,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns,
-			     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			     (unsigned int)(conns < CB_SERVE_PER_IP ? conns : CB_SERVE_PER_IP),
+			     /* one over: the newcomer, until one is evicted */
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns + 1,
+			     MHD_OPTION_NOTIFY_CONNECTION, cb_serve_notify, &s,
+			     MHD_OPTION_NOTIFY_COMPLETED, cb_serve_completed, &s,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CB_SERVE_IDLE_S,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CB_SERVE_MEM,
 			     MHD_OPTION_END);
@@ -407,9 +532,16 @@ int cb_metrics_serve(int argc, char **argv)
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
 			  where, sizeof(where));
-	if (!d)
+	if (!d) {
+		free(s.clients);
 		return cb_err("cannot serve on %s:%u: %s", where, port,
 			      strerror(errno));
+	}
+	if (pw && cb_serve_drop(pw)) {
+		cb_MHD_stop_daemon(d);
+		free(s.clients);
+		return -1;
+	}
 	fprintf(stderr, "cbctl: serving metrics on http://%s%s%s:%u/metrics\n",
 		ss.ss_family == AF_INET6 ? "[" : "", where,
 		ss.ss_family == AF_INET6 ? "]" : "", port);
@@ -417,5 +549,6 @@ int cb_metrics_serve(int argc, char **argv)
 		cb_MHD_run_wait(d, 1000);
 	cb_MHD_stop_daemon(d);
 	free(s.out);
+	free(s.clients);
 	return 0;
 }

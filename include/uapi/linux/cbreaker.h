@@ -532,7 +532,9 @@ enum cb_stat {
  *              CB_A_CONNS
  *
  * Reading is open to everyone; the commands marked admin need
- * CAP_NET_ADMIN in the initial user namespace. A failure comes with an
+ * CAP_NET_ADMIN in the initial user namespace, and those marked host-wide
+ * also a socket in the initial network namespace (-EPERM from another:
+ * policies and maps serve every namespace). A failure comes with an
  * extack message naming the problem; -ENODEV: no BPF object loaded.
  * Unknown attributes are refused (strict validation).
  *
@@ -553,28 +555,37 @@ enum cb_cmd {
 	 * doit: takes BREAKER; returns VIEW and CB_A_HISTORY (-ENOENT: no
 	 * such breaker). dump: takes nothing; one VIEW per breaker the
 	 * caller's namespace may see (all of them from the initial one).
-	 * A dump the table changed under is flagged NLM_F_DUMP_INTR.
+	 * A dump the table changed under is flagged NLM_F_DUMP_INTR and goes
+	 * on: it may repeat a breaker (keep the last), never misses a live
+	 * one; -EAGAIN if it had to start over more than 64 times.
 	 */
 	CB_CMD_BREAKER_GET,
 	/*
 	 * admin. Takes CB_A_ACTION and BREAKER, [CB_A_DURATION_NS] with
 	 * CB_ACTION_TRIP (then the policy's half-open path; -EINVAL without
-	 * a policy); or CB_ACTION_RESET and CB_A_ALL. Trip and hold make the
-	 * breaker if there is none (-E2BIG: table full); reset of none:
-	 * -ENOENT. Returns: nothing.
+	 * a policy); or CB_ACTION_RESET and CB_A_ALL (every breaker from the
+	 * initial namespace, the caller's namespace's own from another).
+	 * Trip and hold make the breaker if there is none (-E2BIG: table
+	 * full); reset of none: -ENOENT. Returns: nothing.
 	 */
 	CB_CMD_BREAKER_SET,
-	/* admin. The module drops its map references. Takes, returns: nothing. */
+	/*
+	 * admin, host-wide. The module drops its map references. Takes,
+	 * returns: nothing.
+	 */
 	CB_CMD_MAPS_RELEASE,
 	/*
-	 * admin. Takes RULE and KEYS (keys not given: their defaults); the
+	 * admin, host-wide. Takes RULE and KEYS (keys not given: their defaults); the
 	 * whole policy must be valid. -EEXIST if the rule exists. Returns:
 	 * nothing.
 	 */
 	CB_CMD_POLICY_NEW,
-	/* admin. Takes RULE and the KEYS to change; -ENOENT: no such rule. */
+	/*
+	 * admin, host-wide. Takes RULE and the KEYS to change; -ENOENT: no
+	 * such rule.
+	 */
 	CB_CMD_POLICY_SET,
-	/* admin. Takes RULE; -ENOENT: no such rule. Returns: nothing. */
+	/* admin, host-wide. Takes RULE; -ENOENT: no such rule. Returns: nothing. */
 	CB_CMD_POLICY_DEL,
 	/*
 	 * doit: takes RULE (that very rule, not one covering it); returns
