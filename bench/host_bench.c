@@ -317,17 +317,25 @@ static void fill(struct host_bpf *skel, __u64 netns, bool add)
 	}
 }
 
+/* @sa's breaker as the stand-ins left it in *@b (zeroed if it has none). */
+static void breaker_of(struct host_bpf *skel, const struct sockaddr_in *sa,
+		       __u64 netns, struct cb_breaker *b)
+{
+	struct cb_key k;
+
+	key_of(&k, sa, netns);
+	if (bpf_map__lookup_elem(skel->maps.cb_breakers, &k, sizeof(k), b,
+				 sizeof(*b), 0))
+		memset(b, 0, sizeof(*b));
+}
+
 /* The successes the record stand-in counted in @sa's breaker. */
 static __u64 recorded(struct host_bpf *skel, const struct sockaddr_in *sa,
 		      __u64 netns)
 {
 	struct cb_breaker b;
-	struct cb_key k;
 
-	key_of(&k, sa, netns);
-	if (bpf_map__lookup_elem(skel->maps.cb_breakers, &k, sizeof(k), &b,
-				 sizeof(b), 0))
-		return 0;
+	breaker_of(skel, sa, netns, &b);
 	return b.successes;
 }
 
@@ -446,12 +454,8 @@ static __u64 exchanged(struct host_bpf *skel, const struct sockaddr_in *sa,
 		       __u64 netns)
 {
 	struct cb_breaker b;
-	struct cb_key k;
 
-	key_of(&k, sa, netns);
-	if (bpf_map__lookup_elem(skel->maps.cb_breakers, &k, sizeof(k), &b,
-				 sizeof(b), 0))
-		return 0;
+	breaker_of(skel, sa, netns, &b);
 	return CB_XCHG_OK(b.xchg) + CB_XCHG_SLOW(b.xchg);
 }
 

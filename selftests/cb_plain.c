@@ -492,21 +492,6 @@ TEST_F_TIMEOUT(plain, udp_unicast_if_out_of_another_interface_does_not_count, 60
 
 /* ---- ICMP errors the kernel does or does not report ---- */
 
-static unsigned short csum(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	unsigned long sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons(~sum & 0xffff);
-}
-
 /*
  * A port unreachable from loopback, forged with a raw socket, quoting a
  * datagram from @lo:@sport to @lo:@dport.
@@ -516,53 +501,15 @@ static int forge_port_unreach(const char *lo, unsigned short sport,
 {
 	struct sockaddr_storage to;
 	socklen_t tolen = cb_addr(lo, 0, &to);
-	int v6 = to.ss_family == AF_INET6, fd, n, ok;
-	unsigned char pkt[128] = { 0 };
-	struct udphdr *uh;
+	int fd, ret;
 
-	fd = socket(to.ss_family, SOCK_RAW, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	fd = socket(to.ss_family, SOCK_RAW, to.ss_family == AF_INET6 ?
+		    IPPROTO_ICMPV6 : IPPROTO_ICMP);
 	if (fd < 0)
 		return -1;
-	if (v6) {
-		struct icmp6_hdr *ic = (void *)pkt;
-		struct ip6_hdr *ip = (void *)(ic + 1);
-
-		ic->icmp6_type = ICMP6_DST_UNREACH;
-		ic->icmp6_code = ICMP6_DST_UNREACH_NOPORT;
-		ip->ip6_flow = htonl(6 << 28);
-		ip->ip6_plen = htons(sizeof(*uh) + 1);
-		ip->ip6_nxt = IPPROTO_UDP;
-		ip->ip6_hlim = 64;
-		inet_pton(AF_INET6, lo, &ip->ip6_src);
-		inet_pton(AF_INET6, lo, &ip->ip6_dst);
-		uh = (void *)(ip + 1);
-		n = sizeof(*ic) + sizeof(*ip) + sizeof(*uh) + 1;
-	} else {
-		struct icmphdr *ic = (void *)pkt;
-		struct iphdr *ip = (void *)(ic + 1);
-
-		ic->type = ICMP_DEST_UNREACH;
-		ic->code = ICMP_PORT_UNREACH;
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tot_len = htons(sizeof(*ip) + sizeof(*uh) + 1);
-		ip->ttl = 64;
-		ip->protocol = IPPROTO_UDP;
-		inet_pton(AF_INET, lo, &ip->saddr);
-		inet_pton(AF_INET, lo, &ip->daddr);
-		ip->check = csum(ip, sizeof(*ip));
-		uh = (void *)(ip + 1);
-		n = sizeof(*ic) + sizeof(*ip) + sizeof(*uh) + 1;
-	}
-	uh->source = htons(sport);
-	uh->dest = htons(dport);
-	uh->len = htons(sizeof(*uh) + 1);
-	pkt[n - 1] = 'x';
-	if (!v6)	/* the kernel sums ICMPv6 itself */
-		((struct icmphdr *)pkt)->checksum = csum(pkt, n);
-	ok = sendto(fd, pkt, n, 0, (void *)&to, tolen) == n;
+	ret = cb_forge_unreach(fd, &to, tolen, lo, lo, sport, dport);
 	close(fd);
-	return ok ? 0 : -1;
+	return ret;
 }
 
 /*

@@ -581,21 +581,6 @@ TEST_F(sig, a_note_cannot_credit_another_destination)
 
 /* ---- forged ICMP ---- */
 
-static unsigned short csum(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	unsigned long sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons(~sum & 0xffff);
-}
-
 struct forgery {
 	const char *client;		/* the victim, who sent the datagram */
 	const char *server;		/* the destination quoted */
@@ -611,58 +596,16 @@ static int forge_fn(const void *arg)
 {
 	const struct forgery *f = arg;
 	struct sockaddr_storage to;
-	unsigned char pkt[128];
 	socklen_t tolen = cb_addr(f->client, 0, &to);
-	int v6 = to.ss_family == AF_INET6, fd, i, n;
+	int v6 = to.ss_family == AF_INET6, fd, i;
 
 	fd = socket(to.ss_family, SOCK_RAW, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
 	if (fd < 0)
 		return 253;
-	for (i = 0; i < 10; i++) {
-		struct udphdr *uh;
-
-		memset(pkt, 0, sizeof(pkt));
-		if (v6) {
-			struct icmp6_hdr *ic = (void *)pkt;
-			struct ip6_hdr *ip = (void *)(ic + 1);
-
-			ic->icmp6_type = ICMP6_DST_UNREACH;
-			ic->icmp6_code = ICMP6_DST_UNREACH_NOPORT;
-			ip->ip6_flow = htonl(6 << 28);
-			ip->ip6_plen = htons(sizeof(*uh) + 1);
-			ip->ip6_nxt = IPPROTO_UDP;
-			ip->ip6_hlim = 64;
-			inet_pton(AF_INET6, f->client, &ip->ip6_src);
-			inet_pton(AF_INET6, f->server, &ip->ip6_dst);
-			uh = (void *)(ip + 1);
-			n = sizeof(*ic) + sizeof(*ip) + sizeof(*uh) + 1;
-			/* the kernel fills in the ICMPv6 checksum */
-		} else {
-			struct icmphdr *ic = (void *)pkt;
-			struct iphdr *ip = (void *)(ic + 1);
-
-			ic->type = ICMP_DEST_UNREACH;
-			ic->code = ICMP_PORT_UNREACH;
-			ip->version = 4;
-			ip->ihl = 5;
-			ip->tot_len = htons(sizeof(*ip) + sizeof(*uh) + 1);
-			ip->ttl = 64;
-			ip->protocol = IPPROTO_UDP;
-			inet_pton(AF_INET, f->client, &ip->saddr);
-			inet_pton(AF_INET, f->server, &ip->daddr);
-			ip->check = csum(ip, sizeof(*ip));
-			uh = (void *)(ip + 1);
-			n = sizeof(*ic) + sizeof(*ip) + sizeof(*uh) + 1;
-		}
-		uh->source = htons(f->sports[i]);
-		uh->dest = htons(f->dport);
-		uh->len = htons(sizeof(*uh) + 1);
-		pkt[n - 1] = 'x';
-		if (!v6)
-			((struct icmphdr *)pkt)->checksum = csum(pkt, n);
-		if (sendto(fd, pkt, n, 0, (void *)&to, tolen) != n)
+	for (i = 0; i < 10; i++)
+		if (cb_forge_unreach(fd, &to, tolen, f->client, f->server,
+				     f->sports[i], f->dport))
 			return 252;
-	}
 	close(fd);
 	return 0;
 }

@@ -8,6 +8,11 @@
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <netinet/icmp6.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/ip_icmp.h>
+#include <netinet/udp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -257,6 +262,76 @@ static inline struct cb_summary cb_summarize(const double *v, int n)
 	s.max = t[n - 1];
 	free(t);
 	return s;
+}
+
+/* The Internet checksum of @len bytes at @data (RFC 1071), for forgeries. */
+static inline unsigned short cb_csum(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	unsigned long sum = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons(~sum & 0xffff);
+}
+
+/*
+ * On raw ICMP(v6) socket @fd, to @to: one port unreachable (ICMPv6 type 1
+ * code 4) quoting a UDP datagram @client:@sport -> @server:@dport.
+ * 0, or -1.
+ */
+static inline int cb_forge_unreach(int fd, const struct sockaddr_storage *to,
+				   socklen_t tolen, const char *client,
+				   const char *server, unsigned short sport,
+				   unsigned short dport)
+{
+	unsigned char pkt[128] = { 0 };
+	struct udphdr *uh;
+	int n;
+
+	if (to->ss_family == AF_INET6) {
+		struct icmp6_hdr *ic = (void *)pkt;
+		struct ip6_hdr *ip = (void *)(ic + 1);
+
+		ic->icmp6_type = ICMP6_DST_UNREACH;
+		ic->icmp6_code = ICMP6_DST_UNREACH_NOPORT;
+		ip->ip6_flow = htonl(6 << 28);
+		ip->ip6_plen = htons(sizeof(*uh) + 1);
+		ip->ip6_nxt = IPPROTO_UDP;
+		ip->ip6_hlim = 64;
+		inet_pton(AF_INET6, client, &ip->ip6_src);
+		inet_pton(AF_INET6, server, &ip->ip6_dst);
+		uh = (void *)(ip + 1);
+		n = sizeof(*ic) + sizeof(*ip) + sizeof(*uh) + 1;
+	} else {
+		struct icmphdr *ic = (void *)pkt;
+		struct iphdr *ip = (void *)(ic + 1);
+
+		ic->type = ICMP_DEST_UNREACH;
+		ic->code = ICMP_PORT_UNREACH;
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons(sizeof(*ip) + sizeof(*uh) + 1);
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_UDP;
+		inet_pton(AF_INET, client, &ip->saddr);
+		inet_pton(AF_INET, server, &ip->daddr);
+		ip->check = cb_csum(ip, sizeof(*ip));
+		uh = (void *)(ip + 1);
+		n = sizeof(*ic) + sizeof(*ip) + sizeof(*uh) + 1;
+	}
+	uh->source = htons(sport);
+	uh->dest = htons(dport);
+	uh->len = htons(sizeof(*uh) + 1);
+	pkt[n - 1] = 'x';
+	if (to->ss_family != AF_INET6)	/* the kernel sums ICMPv6 itself */
+		((struct icmphdr *)pkt)->checksum = cb_csum(pkt, n);
+	return sendto(fd, pkt, n, 0, (const void *)to, tolen) == n ? 0 : -1;
 }
 
 /* Start a non-blocking TCP connect; the socket, or -errno. */
