@@ -176,18 +176,6 @@ struct {
 	__type(value, __u64);
 } cb_counts SEC(".maps");
 
-/*
- * The socket whose datagram's control messages just chose its path, while
- * our hooks had not seen it yet (cb_dgram_steer()), for the sendmsg hook
- * that runs next on this CPU in the same call; 0: none.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} cb_steers SEC(".maps");
-
 /* UDP datagrams admitted, per socket and destination. */
 struct cb_dgram_key {
 	__u64 cookie;
@@ -463,10 +451,12 @@ struct cb_sock {
 	__u8 xchg;
 	__u8 first;		/* its next exchange is its connect's call (epoch) */
 	__u8 steered;		/* UDP: a datagram chose its own path */
-	__u8 pad;
+	__u8 flagged;		/* we asked for its segments (sock_ops flag) */
 	__u32 xstart_j;		/* when it began, in jiffies (as lrcvtime) */
 	__u64 xstart;		/* and in ns */
 	__u64 rcvd;		/* bytes_received then */
+	__u32 seq;		/* snd_nxt then: the request's first byte */
+	__u32 pad2;
 };
 
 /* A watched connection (calls exchanges), from its connect on. */
@@ -642,27 +632,6 @@ static __always_inline void cb_xchg_watch(struct bpf_sock_addr *ctx,
 	s->xchg = CB_XCHG_CONNECTING;
 }
 
-/*
- * An admitted datagram whose control messages chose its path, from a
- * socket our hooks had not seen (cb_dgram_steer()): its socket is marked
- * now, before the datagram leaves.
- */
-static __always_inline void cb_dgram_steered(struct bpf_sock_addr *ctx)
-{
-	struct bpf_sock *sk = ctx->sk;
-	__u32 zero = 0;
-	struct cb_sock *s;
-	__u64 *next;
-
-	next = bpf_map_lookup_elem(&cb_steers, &zero);
-	if (!next || !*next || !sk || *next != (unsigned long)sk)
-		return;
-	*next = 0;
-	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (s)
-		s->steered = 1;
-}
-
 static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 				    struct cb_key *key)
 {
@@ -743,7 +712,6 @@ static __always_inline int cb_check(struct bpf_sock_addr *ctx,
 		return SOCK_ALLOW;
 	cookie = cb_cookie(ctx, &fresh);
 	if (key->proto != IPPROTO_TCP) {
-		cb_dgram_steered(ctx);
 		cb_dgram_note(cookie, key, ret);
 		return SOCK_ALLOW;
 	}
@@ -908,6 +876,8 @@ static __always_inline __u64 cb_xchg_latency(struct sock *sk,
 		return to > all ? ns : 0;
 	if (ns > 1ULL << 40)	/* about 18 minutes: no overflow below */
 		ns = 1ULL << 40;
+	if (all >= 1U << 20)	/* nor with this many jiffies */
+		return ns * (to >> 10) / (all >> 10);
 	return ns * to / all;
 }
 
@@ -936,18 +906,22 @@ static __always_inline void cb_xchg_ok(struct sock *sk, struct cb_sock *x)
 	if (first ? (b->epoch & 0x7fffffff) != x->epoch :
 		    b->state != CB_STATE_CLOSED || b->changed_at > x->xstart)
 		return;
+	/*
+	 * Full (the module folds each second; more than about 3,000 slow
+	 * ones in one of them): this one is dropped, not counted, so that
+	 * what is counted keeps the rates.
+	 */
+	w = b->xchg;
+	if (CB_XCHG_SLOW(w) >= CB_XCHG_SLOW(~0U) - CB_XCHG_ROOM ||
+	    CB_XCHG_OK(w) >= CB_XCHG_OK(~0U) - CB_XCHG_ROOM)
+		return;
 	if (!first) {
 		__sync_fetch_and_add(&b->calls, 1);
 		b->last_call = bpf_ktime_get_ns() >> 20;
 	}
-	/* each half saturates: the module folds them at least once a second */
-	w = b->xchg;
-	if (b->slow_us && lat >= (__u64)b->slow_us * 1000) {
-		if (CB_XCHG_SLOW(w) < CB_XCHG_SLOW(~0U) - CB_XCHG_ROOM)
-			__sync_fetch_and_add(&b->xchg, CB_XCHG_SLOW_ONE);
-	} else if (CB_XCHG_OK(w) < CB_XCHG_OK(~0U) - CB_XCHG_ROOM) {
-		__sync_fetch_and_add(&b->xchg, 1);
-	}
+	__sync_fetch_and_add(&b->xchg, b->slow_us &&
+			     lat >= (__u64)b->slow_us * 1000 ?
+			     CB_XCHG_SLOW_ONE : 1);
 }
 
 /* A watched socket sends @len bytes (0: an ACK, a FIN, or no segment yet). */
@@ -956,16 +930,23 @@ static __always_inline void cb_xchg_tx(struct bpf_sock_ops *ctx)
 	struct sock *sk = bpf_core_cast(ctx->sk, struct sock);
 	struct cb_sock *x = cb_sock_find(ctx->sk);
 
-	if (!x || x->xchg < CB_XCHG_IDLE) {
-		/* watched no more: its segments run no program */
-		bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags &
-					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+	if (!x)
+		return;
+	if (x->xchg < CB_XCHG_IDLE) {
+		/* watched no more: its segments run no program (of ours) */
+		if (x->flagged)
+			bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags &
+						  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		x->flagged = 0;
 		return;
 	}
 	if (x->xchg == CB_XCHG_WAITING && ctx->bytes_received != x->rcvd)
 		cb_xchg_ok(sk, x);
-	if (x->xchg == CB_XCHG_IDLE && ctx->skb_len) {
+	/* a request on a connection closing (CLOSE_WAIT, an orphan) is none */
+	if (x->xchg == CB_XCHG_IDLE && ctx->skb_len &&
+	    sk->__sk_common.skc_state == TCP_ESTABLISHED) {
 		x->xchg = CB_XCHG_WAITING;
+		x->seq = ctx->snd_nxt;
 		x->xstart = bpf_ktime_get_ns();
 		x->xstart_j = bpf_jiffies64();
 		x->rcvd = ctx->bytes_received;
@@ -984,6 +965,8 @@ static __always_inline void cb_xchg_established(struct bpf_sock_ops *ctx)
 	if (!x || x->xchg != CB_XCHG_CONNECTING)
 		return;
 	x->xchg = CB_XCHG_IDLE;
+	x->flagged = !(ctx->bpf_sock_ops_cb_flags &
+		       BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
 				  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 }
@@ -1269,6 +1252,13 @@ static __always_inline void cb_xchg_end(struct sock *sk, __u32 out)
 		return;
 	}
 	x->xchg = CB_XCHG_IDLE;
+	/*
+	 * A reset or FIN that did not acknowledge the request's first byte
+	 * crossed it: the peer closed an idle connection, as servers do.
+	 */
+	if ((out == CB_OUT_RESET || out == CB_OUT_DROPPED) &&
+	    (int)(tp->snd_una - x->seq) <= 0)
+		out = CB_OUT_NONE;
 	if (out == CB_OUT_NONE)
 		return;
 	how = CB_RECORD_EXCHANGE | (x->first ? 0 : CB_RECORD_CALL);
@@ -1546,23 +1536,13 @@ int BPF_PROG(cb_udp6_lookup, struct net *net, struct in6_addr *saddr,
  * IPV6_HOPLIMIT, IP_RETOPTS or extension header; and it does not run for
  * a connected socket's send(). The kernel parses the control messages
  * before the hook runs and before the datagram leaves, so the mark is
- * there before any error about it can come back. A socket none of our
- * hooks has seen (no cookie) gets no storage here: the sendmsg hook that
- * runs next in the same call takes the mark over (cb_dgram_steered()) if
- * it admits the datagram.
+ * there before any error about it can come back. Only a socket that
+ * sends such a datagram gets the storage, once.
  */
 static __always_inline void cb_dgram_steer(struct sock *sk)
 {
-	__u32 zero = 0;
 	struct cb_sock *s;
-	__u64 *next;
 
-	if (!sk->__sk_common.skc_cookie.counter) {
-		next = bpf_map_lookup_elem(&cb_steers, &zero);
-		if (next)
-			*next = (unsigned long)sk;
-		return;
-	}
 	s = bpf_sk_storage_get(&cb_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (s)
 		s->steered = 1;
@@ -1608,7 +1588,11 @@ int BPF_PROG(cb_cmsg6, struct net *net, struct sock *sk, struct msghdr *msg,
 	 */
 	oif = fl6->__fl_common.flowic_oif;
 	sin6 = msg->msg_name;
-	if (sin6 && msg->msg_namelen >= sizeof(*sin6))
+	/* the kernel takes a scope id only for a link-local or multicast one */
+	if (sin6 && msg->msg_namelen >= sizeof(*sin6) &&
+	    ((fl6->daddr.in6_u.u6_addr8[0] == 0xfe &&
+	      (fl6->daddr.in6_u.u6_addr8[1] & 0xc0) == 0x80) ||
+	     fl6->daddr.in6_u.u6_addr8[0] == 0xff))
 		bpf_probe_read_kernel(&scope, sizeof(scope), &sin6->sin6_scope_id);
 	if ((oif && oif != scope && oif != sk->__sk_common.skc_bound_dev_if &&
 	     oif != np->sticky_pktinfo.ipi6_ifindex) ||

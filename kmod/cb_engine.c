@@ -809,26 +809,39 @@ static void cb_window_add_ok(struct cb_breaker *b, __u32 n, int slow,
 }
 
 /*
- * Successes decide nothing once the window holds min-calls: they only
- * lower the failure rate, and slow ones only raise the slow rate, so one
- * check after them all decides as one after each would. Before that, one
- * at a time, fast ones first.
+ * Successes decide nothing below min-calls, and past it they only lower
+ * the failure rate, and slow ones only raise the slow rate: so all but
+ * the one that brings the window to min-calls go in at once, that one as
+ * it would come, and the rest at once with one check after them, which
+ * decides as one after each would. Fast ones first. A bounded amount of
+ * work under the breaker's lock, however many there are.
  */
 static void cb_fold_closed(struct cb_breaker *b, const struct cb_policy *p,
 			   __u32 ok, __u32 slow, __u64 now, __u64 rnd,
 			   struct cb_changes *ch)
 {
 	struct cb_window_sum s;
+	__u32 n, fast;
 
-	while (ok + slow && !b->forced && b->state == CB_STATE_CLOSED) {
+	if (!b->forced) {
 		cb_engine_window(b, p, now, &s);
-		if (s.calls >= p->min_calls)
-			break;
-		cb_window_result(b, p, 0, !ok, now, rnd, ch);
-		if (ok)
-			ok--;
-		else
-			slow--;
+		if (s.calls + 1 < p->min_calls) {
+			n = p->min_calls - 1 - s.calls;
+			if (n > ok + slow)
+				n = ok + slow;
+			fast = n < ok ? n : ok;
+			cb_window_add_ok(b, fast, 0, now);
+			cb_window_add_ok(b, n - fast, 1, now);
+			ok -= fast;
+			slow -= n - fast;
+		}
+		if (ok + slow) {
+			cb_window_result(b, p, 0, !ok, now, rnd, ch);
+			if (ok)
+				ok--;
+			else
+				slow--;
+		}
 	}
 	if (ok + slow && (b->forced || b->state == CB_STATE_CLOSED)) {
 		cb_window_add_ok(b, ok, 0, now);
@@ -984,9 +997,6 @@ void cb_engine_reset(struct cb_breaker *b, const struct cb_policy *p,
 		cb_window_clear(b, p, now);
 }
 
-/* An exchanges breaker with a call this recent is swept each second. */
-#define CB_XCHG_BUSY_NS		(10 * CB_NS_S)
-
 __u64 cb_engine_opened_at(const struct cb_breaker *b)
 {
 	if (b->state == CB_STATE_OPEN)
@@ -1005,11 +1015,11 @@ __u64 cb_engine_due(const struct cb_breaker *b)
 	/*
 	 * Exchanges the hooks count wait for a fold: within a second, so that
 	 * a slow one trips, a probe's closes and a time window's bucket is
-	 * the right one, even when nothing else comes; while they come.
+	 * the right one, even when nothing else comes. The hooks cannot ask
+	 * for one (no kfunc from sock_ops on 6.12): a closed exchanges
+	 * breaker is due every second, a half-open one once it has a probe.
 	 */
-	if (b->exchanges && (b->xchg || b->state == CB_STATE_HALF_OPEN ||
-			     (__u32)(b->seen >> 20) - b->last_call <
-			     (__u32)(CB_XCHG_BUSY_NS >> 20)))
+	if (b->exchanges && (b->state == CB_STATE_CLOSED || b->probes_placed))
 		return b->state == CB_STATE_HALF_OPEN && b->probe_deadline &&
 		       b->probe_deadline < b->seen + CB_NS_S ?
 		       b->probe_deadline : b->seen + CB_NS_S;

@@ -117,7 +117,7 @@ enum cb_outcome {
  * the breaker's own, if it was closed and has not changed since the
  * exchange began; else the exchange decides nothing.
  */
-#define CB_EPOCH_SINCE		0x7fffffffU
+#define CB_EPOCH_SINCE		0xffffffffU	/* no epoch is (31 bits) */
 
 /*
  * cb_record()'s @how: the outcome (and CB_RECORD_CALL) in the low half, the
