@@ -180,16 +180,27 @@ TEST_F(table, an_amended_datagram_counts_once_module_wide)
 	long long success, fails, dgrams;
 	int i;
 
+	struct sockaddr_storage ss;
+	socklen_t len = cb_addr("127.4.0.1", 9, &ss);
+	int fd;
+
 	ASSERT_EQ(0, cb_sh("cbctl policy add dst 127.4.0.0/16 proto udp"));
 	success = status_num("success");
 	fails = status_num("fail_port_unreachable");
 	dgrams = status_num("udp_datagrams");
-	ASSERT_EQ(0, cb_sendto("127.4.0.1", 9));
+	/* connected: the kernel tells it of the error (an unconnected one
+	 * would have to ask, IP_RECVERR)
+	 */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, connect(fd, (void *)&ss, len));
+	ASSERT_EQ(1, send(fd, "x", 1, 0));
 	for (i = 0; i < 20 && status_num("fail_port_unreachable") == fails; i++)
 		usleep(100000);
 	EXPECT_EQ(fails + 1, status_num("fail_port_unreachable"));
 	EXPECT_EQ(success, status_num("success"));
 	EXPECT_EQ(dgrams + 1, status_num("udp_datagrams"));
+	close(fd);
 }
 
 /*
