@@ -924,7 +924,7 @@ static __always_inline void cb_xchg_ok(struct sock *sk, struct cb_sock *x)
 			     CB_XCHG_SLOW_ONE : 1);
 }
 
-/* A watched socket sends @len bytes (0: an ACK, a FIN, or no segment yet). */
+/* A watched socket sends a segment (skb_len 0: an ACK, a FIN, or none yet). */
 static __always_inline void cb_xchg_tx(struct bpf_sock_ops *ctx)
 {
 	struct sock *sk = bpf_core_cast(ctx->sk, struct sock);
