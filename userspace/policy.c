@@ -28,9 +28,21 @@ static const char *const cb_unit_arg[] = {
 	[CB_UNIT_ON_OPEN] = "keep|close",
 };
 
-static const char *const cb_calls_names[__CB_CALLS_MAX] = {
-	[CB_CALLS_CONNECTS] = "connects", [CB_CALLS_EXCHANGES] = "exchanges",
+/* Keys whose value is one of two words: the words, by value. */
+static const char *const cb_unit_words[][2] = {
+	[CB_UNIT_MODE] = { "enforce", "dry-run" },
+	[CB_UNIT_CALLS] = { "connects", "exchanges" },
+	[CB_UNIT_ON_OPEN] = { "keep", "close" },
 };
+
+_Static_assert(__CB_MODE_MAX == 2 && __CB_CALLS_MAX == 2 &&
+	       __CB_ON_OPEN_MAX == 2, "cb_unit_words: two words a key");
+
+static bool cb_unit_is_word(unsigned int unit)
+{
+	return unit < sizeof(cb_unit_words) / sizeof(cb_unit_words[0]) &&
+	       cb_unit_words[unit][0];
+}
 
 /* fail-on's classes, by name, comma-separated */
 static void cb_format_classes(uint64_t v, char *buf, size_t len)
@@ -96,16 +108,12 @@ static void cb_pkey_format(const struct cb_pkey *k, uint64_t v, char *buf,
 			snprintf(buf, len, "%u", (unsigned int)v / 100);
 		break;
 	case CB_UNIT_MODE:
-		snprintf(buf, len, "%s", cb_mode_name(v));
+	case CB_UNIT_CALLS:
+	case CB_UNIT_ON_OPEN:
+		snprintf(buf, len, "%s", v < 2 ? cb_unit_words[k->unit][v] : "?");
 		break;
 	case CB_UNIT_CLASSES:
 		cb_format_classes(v, buf, len);
-		break;
-	case CB_UNIT_CALLS:
-		snprintf(buf, len, "%s", v < __CB_CALLS_MAX ? cb_calls_names[v] : "?");
-		break;
-	case CB_UNIT_ON_OPEN:
-		snprintf(buf, len, "%s", v == CB_ON_OPEN_CLOSE ? "close" : "keep");
 		break;
 	default:
 		snprintf(buf, len, "%" PRIu64, v);
@@ -237,32 +245,18 @@ static int cb_parse_value(int i, const char *s, struct cb_rule_arg *r)
 		r->val[i] = f;
 		break;
 	case CB_UNIT_MODE:
-		if (!strcmp(s, "enforce"))
-			r->val[i] = CB_MODE_ENFORCE;
-		else if (!strcmp(s, "dry-run"))
-			r->val[i] = CB_MODE_DRY_RUN;
-		else
-			return cb_err("bad mode \"%s\" (enforce or dry-run)", s);
-		break;
+	case CB_UNIT_CALLS:
 	case CB_UNIT_ON_OPEN:
-		if (!strcmp(s, "keep"))
-			r->val[i] = CB_ON_OPEN_KEEP;
-		else if (!strcmp(s, "close"))
-			r->val[i] = CB_ON_OPEN_CLOSE;
-		else
-			return cb_err("bad %s \"%s\" (keep or close)", k->name, s);
+		for (r->val[i] = 0; r->val[i] < 2; r->val[i]++)
+			if (!strcmp(s, cb_unit_words[k->unit][r->val[i]]))
+				break;
+		if (r->val[i] == 2)	/* range: "enforce or dry-run", ... */
+			return cb_err("bad %s \"%s\" (%s)", k->name, s, k->range);
 		break;
 	case CB_UNIT_CLASSES:
 		if (cb_parse_classes(s, &r->val[i]))
 			return cb_err("bad %s \"%s\" (classes separated by commas: %s, or default)",
 				      k->name, s, k->range);
-		break;
-	case CB_UNIT_CALLS:
-		for (r->val[i] = 0; r->val[i] < __CB_CALLS_MAX; r->val[i]++)
-			if (!strcmp(s, cb_calls_names[r->val[i]]))
-				break;
-		if (r->val[i] == __CB_CALLS_MAX)
-			return cb_err("bad %s \"%s\" (%s)", k->name, s, k->range);
 		break;
 	}
 	r->given[i] = true;
@@ -373,8 +367,7 @@ static int cb_show_cb(const struct nlmsghdr *nlh, void *data)
 			 k->unit == CB_UNIT_FACTOR ? "_percent" : "");
 		cb_pkey_format(k, v, val, sizeof(val));
 		cb_print_text(" %s %s", k->name, val);
-		if (k->unit == CB_UNIT_MODE || k->unit == CB_UNIT_CLASSES ||
-		    k->unit == CB_UNIT_CALLS || k->unit == CB_UNIT_ON_OPEN)
+		if (k->unit == CB_UNIT_CLASSES || cb_unit_is_word(k->unit))
 			cb_print_str(CB_PRINT_JSON, name, NULL, val);
 		else
 			cb_print_u64(CB_PRINT_JSON, name, NULL, v);
