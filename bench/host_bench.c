@@ -19,7 +19,9 @@
  * 100,000 connects ago, and the hooks' gate knows it); and the same
  * round-robin with a program that reads one line of the gate per
  * destination and nothing else (cb_line), and that program for one
- * destination: what one cold line costs more than a hot one here. The
+ * destination: what one cold line costs more than a hot one here; and the
+ * bare reference (cb_bare: one hash lookup and one atomic add), hot and
+ * round-robin, which the targets' ratios divide by. The
  * tracked and cold scenarios run again with the record stand-in returning
  * at once: what the record costs, hot and cold. Then exchanges on one kept
  * connection: under calls exchanges (a sock_ops run on each segment the
@@ -64,7 +66,8 @@
 
 enum scen {
 	NONE, NONE_COLD, EMPTY, UNTRACKED, TRACKED, TRACKED_NOREC, MILLION,
-	COLDRR, COLD_NOREC, LINE, LINE_HOT, BULKHEAD, FAIL_LATE, NSCEN
+	COLDRR, COLD_NOREC, LINE, LINE_HOT, BULKHEAD, FAIL_LATE, BARE, BARE_COLD,
+	NSCEN
 };
 
 static const char *const scen_name[NSCEN] = {
@@ -72,12 +75,13 @@ static const char *const scen_name[NSCEN] = {
 	"a breaker, tracked", "tracked, no record", "tracked, 1M breakers",
 	"cold, 100k round-robin", "cold, no record", "one cold line alone",
 	"one hot line alone", "tracked, max-conns", "tracked, fail-on reset",
+	"bare reference", "bare, 100k round-robin",
 };
 
 static const char *const scen_key[NSCEN] = {
 	"none", "none_cold", "empty", "untracked", "tracked", "tracked_no_record",
 	"tracked_1M", "cold_100k", "cold_100k_no_record", "cold_line", "hot_line",
-	"tracked_max_conns", "tracked_fail_on_reset",
+	"tracked_max_conns", "tracked_fail_on_reset", "bare", "bare_cold",
 };
 
 struct stat_ {
@@ -127,6 +131,7 @@ static struct host_bpf *load(unsigned int table)
 	bpf_program__set_autoload(skel->progs.cb_sockops, true);
 	bpf_program__set_autoload(skel->progs.cb_empty, true);
 	bpf_program__set_autoload(skel->progs.cb_line, true);
+	bpf_program__set_autoload(skel->progs.cb_bare, true);
 	if (host_bpf__load(skel)) {
 		host_bpf__destroy(skel);
 		return NULL;
@@ -277,44 +282,94 @@ static void breaker_init(struct cb_breaker *b)
 }
 
 /*
- * The breakers that make the map a million (BIG in all with the KEPT it
- * always holds): the COLD destinations' and others (10.x.y.z:80); added
- * (@add) or deleted, in batches.
+ * The @i-th of the keys that make a map a million (BIG in all with the
+ * KEPT it always holds): the COLD destinations' and others (10.x.y.z:80).
  */
-static void fill(struct host_bpf *skel, __u64 netns, bool add)
+static void filler_key(struct cb_key *k, unsigned int i, __u64 netns)
+{
+	int j;
+
+	if (i < COLD) {
+		key_of(k, &cold_sa[i], netns);
+		return;
+	}
+	memset(k, 0, sizeof(*k));
+	k->addr[10] = k->addr[11] = 0xff;
+	k->addr[12] = 10;
+	for (j = 0; j < 3; j++)
+		k->addr[13 + j] = i >> (16 - 8 * j);
+	k->port = htons(80);
+	k->proto = IPPROTO_TCP;
+	k->netns = netns;
+}
+
+/*
+ * The filler keys added to the map @fd (@add, with the values @vals, of
+ * @vsize bytes each) or deleted from it, in batches.
+ */
+static void fill_map(int fd, __u64 netns, bool add, const void *vals,
+		     const char *what)
 {
 	static struct cb_key keys[FILL_BATCH];
-	static struct cb_breaker vals[FILL_BATCH];
-	static bool made;
-	int fd = bpf_map__fd(skel->maps.cb_breakers);
-	unsigned int i, n, done = 0;
+	unsigned int n, done = 0;
 	__u32 count;
 	int err;
 
-	for (i = 0; !made && i < FILL_BATCH; i++)
-		breaker_init(&vals[i]);
-	made = true;
 	while (done < BIG - KEPT) {
-		for (n = 0; n < FILL_BATCH && done < BIG - KEPT; n++, done++) {
-			if (done < COLD) {
-				key_of(&keys[n], &cold_sa[done], netns);
-				continue;
-			}
-			memset(&keys[n], 0, sizeof(keys[n]));
-			keys[n].addr[10] = keys[n].addr[11] = 0xff;
-			keys[n].addr[12] = 10;
-			for (i = 0; i < 3; i++)
-				keys[n].addr[13 + i] = done >> (16 - 8 * i);
-			keys[n].port = htons(80);
-			keys[n].proto = IPPROTO_TCP;
-			keys[n].netns = netns;
-		}
+		for (n = 0; n < FILL_BATCH && done < BIG - KEPT; n++, done++)
+			filler_key(&keys[n], done, netns);
 		count = n;
 		err = add ? bpf_map_update_batch(fd, keys, vals, &count, NULL) :
 			    bpf_map_delete_batch(fd, keys, &count, NULL);
 		if (err || count != n)
-			cb_die(add ? "filling the breaker map" : "emptying the breaker map");
+			cb_die(what);
 	}
+}
+
+/* The breakers that make the breaker map a million, added or deleted. */
+static void fill(struct host_bpf *skel, __u64 netns, bool add)
+{
+	static struct cb_breaker vals[FILL_BATCH];
+	static bool made;
+	unsigned int i;
+
+	for (i = 0; !made && i < FILL_BATCH; i++)
+		breaker_init(&vals[i]);
+	made = true;
+	fill_map(bpf_map__fd(skel->maps.cb_breakers), netns, add, vals,
+		 add ? "filling the breaker map" : "emptying the breaker map");
+}
+
+/* The bare reference's map: as many keys as the breaker map, for good. */
+static void bare_fill(struct host_bpf *skel, const struct sockaddr_in *hot,
+		      __u64 netns)
+{
+	static const __u64 zeros[FILL_BATCH];
+	struct cb_key k;
+
+	fill_map(bpf_map__fd(skel->maps.cb_bare_counts), netns, true, zeros,
+		 "filling the bare reference's map");
+	key_of(&k, hot, netns);
+	if (bpf_map__update_elem(skel->maps.cb_bare_counts, &k, sizeof(k),
+				 &zeros[0], sizeof(zeros[0]), BPF_ANY))
+		cb_die("the bare reference's key");
+}
+
+/* What the bare reference counted for the COLD destinations, or for @sa. */
+static __u64 bare_counted(struct host_bpf *skel, const struct sockaddr_in *sa,
+			  __u64 netns)
+{
+	__u64 sum = 0, n;
+	struct cb_key k;
+	int i;
+
+	for (i = 0; i < (sa ? 1 : COLD); i++) {
+		key_of(&k, sa ?: &cold_sa[i], netns);
+		if (!bpf_map__lookup_elem(skel->maps.cb_bare_counts, &k,
+					  sizeof(k), &n, sizeof(n), 0))
+			sum += n;
+	}
+	return sum;
 }
 
 /* @sa's breaker as the stand-ins left it in *@b (zeroed if it has none). */
@@ -347,8 +402,8 @@ static __u64 recorded(struct host_bpf *skel, const struct sockaddr_in *sa,
 static void check_recorded(__u64 got, __u64 want, const char *what)
 {
 	if (got * 100 < want * 99 || got * 100 > want * 101) {
-		fprintf(stderr, "host_bench: the record stand-in counted %llu of %llu %s\n",
-			(unsigned long long)got, (unsigned long long)want, what);
+		fprintf(stderr, "host_bench: %s: %llu counted of %llu\n", what,
+			(unsigned long long)got, (unsigned long long)want);
 		exit(1);
 	}
 }
@@ -480,7 +535,7 @@ int main(void)
 	struct cb_breaker b;
 	struct cb_key key = { 0 };
 	char root[200], parent[256], name[64];
-	double load0, load1, floor_ns, net, line, bare;
+	double load0, load1, floor_ns, net, line, bare, ref;
 	__u64 cold_ok;
 	int l1, l2, l3, l4, l5, l6, lany, r, k, cg, stats;
 	socklen_t len = sizeof(sany);
@@ -548,6 +603,7 @@ int main(void)
 	 */
 	cold_init(sany.sin_port);
 	fill(skel, key.netns, true);
+	bare_fill(skel, &s2, key.netns);
 	for (r = 0; r < COLD / CONNECTS; r++)
 		hooked(skel, NULL, cg, NULL, lany, false, NULL, NULL);
 	load0 = loadavg();
@@ -597,6 +653,11 @@ int main(void)
 						&prog[BULKHEAD].v[r], &runs[BULKHEAD].v[r]);
 		wall_on[FAIL_LATE].v[r] = hooked(skel, NULL, cg, &s4, l4, true,
 						 &prog[FAIL_LATE].v[r], &runs[FAIL_LATE].v[r]);
+		wall_on[BARE].v[r] = hooked(skel, skel->progs.cb_bare, cg, &s2, l2, true,
+					    &prog[BARE].v[r], &runs[BARE].v[r]);
+		wall_on[BARE_COLD].v[r] = hooked(skel, skel->progs.cb_bare, cg, NULL,
+						 lany, true, &prog[BARE_COLD].v[r],
+						 &runs[BARE_COLD].v[r]);
 		close(stats);
 		/* bpf_stats off: wall time as a user sees it */
 		wall[NONE].v[r] = cb_connects(&s1, l1, CONNECTS);
@@ -611,6 +672,10 @@ int main(void)
 						      NULL, NULL);
 		wall[BULKHEAD].v[r] = hooked(skel, NULL, cg, &s3, l3, false, NULL, NULL);
 		wall[FAIL_LATE].v[r] = hooked(skel, NULL, cg, &s4, l4, false, NULL, NULL);
+		wall[BARE].v[r] = hooked(skel, skel->progs.cb_bare, cg, &s2, l2, false,
+					 NULL, NULL);
+		wall[BARE_COLD].v[r] = hooked(skel, skel->progs.cb_bare, cg, NULL, lany,
+					      false, NULL, NULL);
 		if (r + 1 < ROUNDS)
 			fill(skel, key.netns, true);
 	}
@@ -639,6 +704,10 @@ int main(void)
 		       "connects under max-conns");
 	check_recorded(recorded(skel, &s4, key.netns), 2 * ROUNDS * CONNECTS,
 		       "connects under fail-on reset");
+	check_recorded(bare_counted(skel, &s2, key.netns), 2 * ROUNDS * CONNECTS,
+		       "connects to the bare reference");
+	check_recorded(bare_counted(skel, NULL, key.netns), 2 * ROUNDS * CONNECTS,
+		       "cold connects to the bare reference");
 	for (k = 0; k < NSCEN; k++) {
 		summarize(&wall[k]);
 		summarize(&wall_on[k]);
@@ -666,7 +735,8 @@ int main(void)
 		net = less_floor(k, floor_ns);
 		fprintf(stderr, "%-24s %7.0f (%5.0f..%5.0f) %+9.0f %9.0f %6.2f %9.0f\n",
 			scen_name[k], wall[k].med, wall[k].lo, wall[k].hi,
-			wall[k].med - wall[k == COLDRR || k == COLD_NOREC || k == LINE ?
+			wall[k].med - wall[k == COLDRR || k == COLD_NOREC || k == LINE ||
+			     k == BARE_COLD ?
 			     NONE_COLD : NONE].med,
 			prog[k].med, runs[k].med, k <= NONE_COLD ? 0 : net);
 		snprintf(name, sizeof(name), "host_%s_wall_ns", scen_key[k]);
@@ -720,6 +790,23 @@ int main(void)
 	put("host_exchange_bpf_runs", xr[0].med);
 	put("host_exchange_bpf_net_ns", xp[0].med - xr[0].med * floor_ns);
 	put("host_exchange_connects_bpf_net_ns", xp[1].med - xr[1].med * floor_ns);
+	/* the targets' ratios: to the bare reference, measured in this run */
+	ref = less_floor(BARE, floor_ns);
+	fprintf(stderr, "bare reference (one hash lookup, one atomic add): %.0f ns hot, "
+		"%.0f ns cold; tracked %.2fx it, untracked %.2fx it; cold vs hot "
+		"%.2fx (the bare reference's own: %.2fx); cold vs the bare reference "
+		"cold: %.2fx\n",
+		ref, less_floor(BARE_COLD, floor_ns), net / ref,
+		less_floor(UNTRACKED, floor_ns) / ref,
+		less_floor(COLDRR, floor_ns) / net,
+		less_floor(BARE_COLD, floor_ns) / ref,
+		less_floor(COLDRR, floor_ns) / less_floor(BARE_COLD, floor_ns));
+	put("tracked_vs_bare", net / ref);
+	put("untracked_vs_bare", less_floor(UNTRACKED, floor_ns) / ref);
+	put("cold_vs_hot", less_floor(COLDRR, floor_ns) / net);
+	put("bare_cold_vs_hot", less_floor(BARE_COLD, floor_ns) / ref);
+	put("cold_vs_bare_cold", less_floor(COLDRR, floor_ns) /
+				 less_floor(BARE_COLD, floor_ns));
 	put("host_bpf_stats_floor_ns", floor_ns);
 	put("host_cost_ratio_1M_vs_1", less_floor(MILLION, floor_ns) / net);
 	put("host_cost_ratio_cold_vs_hot", less_floor(COLDRR, floor_ns) / net);
