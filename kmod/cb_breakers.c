@@ -811,14 +811,15 @@ static void cb_sweep(struct work_struct *work)
 
 /*
  * After a rule change: a breaker no rule governs any more and nobody
- * forces is forgotten; every other takes what the hooks read from its
- * policy now (the hook admits a closed breaker without the module, so a
- * changed connect-timeout or max-conns would otherwise wait for its next
- * outcome) and, while some policy has max-open, is counted where its
- * policy counts it now.
+ * forces is forgotten (if @forget: not after a batch undone, which must
+ * leave every breaker that was there); every other takes what the hooks
+ * read from its policy now (the hook admits a closed breaker without the
+ * module, so a changed connect-timeout or max-conns would otherwise wait
+ * for its next outcome) and, while some policy has max-open, is counted
+ * where its policy counts it now.
  */
 static void cb_follow_one(struct bpf_map *map, const struct cb_key *key,
-			  const void *arg)
+			  const void *forget)
 {
 	raw_spinlock_t *lock = cb_lock_for(key);
 	struct cb_policy pol;
@@ -832,7 +833,7 @@ static void cb_follow_one(struct bpf_map *map, const struct cb_key *key,
 	found = cb_policy_find(key, &pol);
 	raw_spin_lock_irqsave(lock, flags);
 	b = cb_lookup(map, key);
-	if (b && !found && !b->forced &&
+	if (b && !found && !b->forced && *(const bool *)forget &&
 	    !map->ops->map_delete_elem(map, (void *)key)) {
 		cb_gate_kill(key);
 		cb_breaker_deleted(b);
@@ -846,9 +847,9 @@ static void cb_follow_one(struct bpf_map *map, const struct cb_key *key,
 	raw_spin_unlock_irqrestore(lock, flags);
 }
 
-void cb_follow_rules(void)
+void cb_follow_rules(bool forget)
 {
-	cb_walk(cb_follow_one, NULL);
+	cb_walk(cb_follow_one, &forget);
 }
 
 static void cb_view_fn(struct cb_op *op, struct cb_breaker *b, void *win)

@@ -89,6 +89,12 @@ bool cb_caps_in_use(void)
 	return atomic_read(&cb_nr_caps);
 }
 
+/* Slots held by rules; of CB_CAPS - 1 at most. */
+unsigned int cb_caps_taken(void)
+{
+	return atomic_read(&cb_nr_caps);
+}
+
 /*
  * Add @all breakers and @open not closed to slot @slot of generation
  * @gen; false if the slot is not that generation's any more.

@@ -76,6 +76,43 @@ int cb_rule_del(const struct cb_rule *r);
 int cb_rule_next(struct cb_rule_cursor *cur, struct cb_rule *r);
 void cb_rules_released(void);
 
+/*
+ * Policy changes applied as one (cb_rules.c): cb_batch_begin() takes the
+ * rules' mutex; cb_batch_rule() gives each rule a change names, as the
+ * changes before leave it, for the caller to set exists, r.policy and op;
+ * cb_batch_end() applies the whole (if @apply) and lets the mutex go.
+ */
+#define CB_BATCH_MAX	(2 * CB_RULES_MAX)	/* changes in one batch */
+
+struct cb_batch;
+
+struct cb_batch_rule {
+	struct cb_rule r;		/* where; its policy, as the batch leaves it */
+	bool exists;			/* as the batch leaves it */
+	u32 op;				/* the last change that set it (from 0) */
+	/* cb_rules.c's own */
+	struct hlist_node node;
+	union cb_any_rule_key k;
+	struct cb_policy was;		/* before the batch, if it existed */
+	u8 trie, step;
+	bool existed;
+	bool fresh;			/* takes a max-open slot of its own */
+	bool gives;			/* gives its slot back */
+	bool staged, freed;
+};
+
+/* Why a batch was refused or undone. */
+struct cb_batch_err {
+	u32 op;			/* the change it names */
+	u32 limit;		/* -ENOSPC: the trie's size; -EDQUOT: the slots */
+	bool port;		/* -ENOSPC: the trie of rules with a port */
+	u32 lost;		/* -ENOMEM: rules the undo could not put back */
+};
+
+struct cb_batch *cb_batch_begin(u32 ops);
+struct cb_batch_rule *cb_batch_rule(struct cb_batch *b, const struct cb_rule *r);
+int cb_batch_end(struct cb_batch *b, bool apply, struct cb_batch_err *e);
+
 /* cb_events.c: state-change events and module-wide counters */
 int cb_events_init(void);
 void cb_events_exit(void);

@@ -13,6 +13,7 @@ struct bpf_map __rcu *cb_maps[__CB_MAP_MAX];
 atomic_t cb_nr_breakers;
 atomic_t cb_deletions = ATOMIC_INIT(1);
 atomic_t cb_nr_rules;
+atomic_t cb_nr_port_rules;
 
 static const struct {
 	u32 type, key_size, value_size, flags, max_entries;	/* 0: any */
@@ -60,6 +61,8 @@ int cb_maps_attach(struct bpf_map *map, u32 id)
 			cb_evict_restart();
 		} else if (id == CB_MAP_RULES) {
 			atomic_set(&cb_nr_rules, 0);
+		} else if (id == CB_MAP_PORT_RULES) {
+			atomic_set(&cb_nr_port_rules, 0);
 		}
 	}
 	raw_spin_unlock_irqrestore(&cb_maps_lock, flags);
@@ -114,6 +117,7 @@ void cb_maps_release(void)
 			bpf_map_put(old[i]);
 	atomic_set(&cb_nr_breakers, 0);
 	atomic_set(&cb_nr_rules, 0);
+	atomic_set(&cb_nr_port_rules, 0);
 	cb_rules_released();
 }
 
@@ -135,7 +139,7 @@ u32 cb_breakers_gen(void)
 
 u32 cb_rules_count(void)
 {
-	return atomic_read(&cb_nr_rules);
+	return atomic_read(&cb_nr_rules) + atomic_read(&cb_nr_port_rules);
 }
 
 u32 cb_breakers_capacity(void)

@@ -31,6 +31,10 @@ static struct nla_policy cb_nl_policy[CB_A_MAX + 1] __ro_after_init = {
 	[CB_A_NETNS]		= { .type = NLA_U64 },
 	[CB_A_SCOPE]		= { .type = NLA_U32 },
 	[CB_A_DURATION_NS]	= NLA_POLICY_FULL_RANGE(NLA_U64, &cb_pkey_ranges[CB_PK_OPEN_NS]),
+	/* a batch's change: the same attributes, as its command takes them */
+	[CB_A_OP]		= NLA_POLICY_NESTED(cb_nl_policy),
+	[CB_A_OP_CMD]		= NLA_POLICY_RANGE(NLA_U8, CB_CMD_POLICY_NEW,
+						   CB_CMD_POLICY_DEL),
 };
 
 static struct genl_family cb_genl_family;
@@ -585,6 +589,165 @@ static int cb_nl_policy_del(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/*
+ * One change of a batch, checked as its command would check it, against
+ * the rule as the changes before it leave it. The single commands' parsers
+ * read info->attrs: they are given the change's own.
+ */
+static int cb_nl_batch_op(struct genl_info *info, struct cb_batch *b,
+			  const struct nlattr *op, struct nlattr **tb, u32 i)
+{
+	struct genl_info oi = *info;
+	struct cb_batch_rule *c;
+	struct cb_rule r;
+	int err;
+	u8 cmd;
+
+	err = nla_parse_nested(tb, CB_A_MAX, op, cb_nl_policy, info->extack);
+	if (err)
+		return err;
+	if (!tb[CB_A_OP_CMD] || tb[CB_A_OP]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, op,
+				    "a change has a command and no change within");
+		return -EINVAL;
+	}
+	cmd = nla_get_u8(tb[CB_A_OP_CMD]);
+	oi.attrs = tb;
+	err = cb_parse_rule(&oi, &r);
+	if (err)
+		return err;
+	c = cb_batch_rule(b, &r);
+	if (IS_ERR(c))
+		return PTR_ERR(c) == -ENODEV ? cb_not_loaded(info) : PTR_ERR(c);
+	if (cmd == CB_CMD_POLICY_NEW && c->exists) {
+		NL_SET_ERR_MSG(info->extack, "policy exists (use change)");
+		return -EEXIST;
+	}
+	if (cmd != CB_CMD_POLICY_NEW && !c->exists) {
+		NL_SET_ERR_MSG(info->extack, "no such policy");
+		return -ENOENT;
+	}
+	c->op = i;
+	if (cmd == CB_CMD_POLICY_DEL) {
+		c->exists = false;
+		return 0;
+	}
+	if (cmd == CB_CMD_POLICY_NEW)
+		cb_policy_default(&r.policy);
+	else
+		r.policy = c->r.policy;
+	err = cb_parse_policy(&oi, &r.policy);
+	if (err)
+		return err;
+	c->r.policy = r.policy;
+	c->exists = true;
+	return 0;
+}
+
+/* The batch's @i-th change (from 0). */
+static const struct nlattr *cb_nl_batch_nth(struct genl_info *info, u32 i)
+{
+	const struct nlattr *op;
+	int rem;
+
+	nla_for_each_attr(op, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem)
+		if (!i--)
+			return op;
+	return NULL;
+}
+
+/* Why the whole did not go in, pointing at the change it names. */
+static int cb_nl_batch_failed(struct genl_info *info, int err,
+			      const struct cb_batch_err *e)
+{
+	const struct nlattr *op = cb_nl_batch_nth(info, e->op);
+
+	if (err == -ENOSPC)
+		NL_SET_ERR_MSG_ATTR_FMT(info->extack, op,
+					"the rule table is full (%u rules %s a port)",
+					e->limit, e->port ? "with" : "without");
+	else if (err == -EDQUOT)
+		NL_SET_ERR_MSG_ATTR_FMT(info->extack, op,
+					"too many policies with max-open below 100 (at most %u)",
+					e->limit);
+	else if (err == -ENODEV)
+		return cb_not_loaded(info);
+	else if (e->lost)
+		NL_SET_ERR_MSG_ATTR_FMT(info->extack, op,
+					"writing this rule failed (%d), and %u rules could not be put back",
+					err, e->lost);
+	else if (err == -ENOMEM)
+		NL_SET_ERR_MSG_ATTR(info->extack, op,
+				    "out of memory for this rule: the batch was undone");
+	else
+		NL_SET_ERR_MSG_ATTR_FMT(info->extack, op,
+					"writing this rule failed (%d): the batch was undone",
+					err);
+	return err;
+}
+
+static int cb_nl_policy_batch(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cb_batch_err why = { 0 };
+	const struct nlattr *op;
+	struct nlattr **tb;
+	struct cb_batch *b;
+	u32 n = 0, i = 0;
+	int rem, err;
+
+	err = cb_host_wide(info);
+	if (err)
+		return err;
+	if (!cb_maps_attached())
+		return cb_not_loaded(info);
+	nla_for_each_attr(op, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		if (nla_type(op) != CB_A_OP) {
+			NL_SET_ERR_MSG_ATTR(info->extack, op,
+					    "a batch holds changes (CB_A_OP) only");
+			return -EINVAL;
+		}
+		if (++n > CB_BATCH_MAX) {
+			NL_SET_ERR_MSG_FMT(info->extack,
+					   "at most %u changes in a batch",
+					   CB_BATCH_MAX);
+			return -E2BIG;
+		}
+	}
+	tb = kmalloc_array(CB_A_MAX + 1, sizeof(*tb), GFP_KERNEL);
+	if (!tb)
+		return -ENOMEM;
+	mutex_lock(&cb_nl_policy_mutex);
+	b = cb_batch_begin(n);
+	if (!b) {
+		err = -ENOMEM;
+		goto out;
+	}
+	nla_for_each_attr(op, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		err = cb_nl_batch_op(info, b, op, tb, i++);
+		if (err) {
+			/* whatever the check said, the change it was about */
+			if (!info->extack->bad_attr)
+				NL_SET_BAD_ATTR(info->extack, op);
+			break;
+		}
+		cond_resched();
+	}
+	if (err) {
+		cb_batch_end(b, false, &why);
+		goto out;
+	}
+	err = cb_batch_end(b, true, &why);
+	if (err)
+		err = cb_nl_batch_failed(info, err, &why);
+out:
+	mutex_unlock(&cb_nl_policy_mutex);
+	kfree(tb);
+	return err;
+}
+
 static int cb_fill_rule(struct sk_buff *msg, const void *arg)
 {
 	return cb_put_rule(msg, arg);
@@ -668,6 +831,11 @@ static const struct genl_small_ops cb_nl_ops[] = {
 		.cmd	= CB_CMD_POLICY_GET,
 		.doit	= cb_nl_policy_get,
 		.dumpit	= cb_nl_policy_dump,
+	},
+	{
+		.cmd	= CB_CMD_POLICY_BATCH,
+		.doit	= cb_nl_policy_batch,
+		.flags	= GENL_ADMIN_PERM,
 	},
 };
 

@@ -25,7 +25,9 @@ extern struct bpf_map __rcu *cb_maps[__CB_MAP_MAX];
 extern atomic_t cb_nr_breakers;
 /* Bumped when a breaker goes: a dump going on may repeat entries then. */
 extern atomic_t cb_deletions;
+/* Rules in each trie: without a port, with one (under the rules' mutex). */
 extern atomic_t cb_nr_rules;
+extern atomic_t cb_nr_port_rules;
 
 /* Readers: BPF programs (under RCU already) and us, under RCU or the lock. */
 static inline struct bpf_map *cb_map(enum cb_map_id id)
@@ -78,13 +80,15 @@ bool cb_policy_find(const struct cb_key *key, struct cb_policy *out);
 void cb_evict_restart(void);
 /* a gate handed over: the hash's key in it (struct cb_gate_set) */
 void cb_gate_key(struct bpf_map *map);
-void cb_follow_rules(void);
+/* @forget: a breaker no rule governs and nobody forces goes */
+void cb_follow_rules(bool forget);
 
 /* cb_caps.c: max-open counts; alloc and free under the rules' mutex */
 int cb_cap_alloc(u16 *slot, u16 *gen);
 void cb_cap_free(u16 slot);
 void cb_caps_free_all(void);
 bool cb_caps_in_use(void);
+unsigned int cb_caps_taken(void);
 bool cb_cap_add(u16 slot, u16 gen, int all, int open);
 int cb_cap_take(u16 slot, u16 gen, unsigned int pct);
 

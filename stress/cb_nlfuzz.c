@@ -91,8 +91,9 @@ static struct nlmsghdr *valid(char *buf)
 {
 	static const unsigned char mapped[16] = { [10] = 0xff, [11] = 0xff, 10, 9, 0, 0 };
 	struct nlmsghdr *nlh;
+	struct nlattr *op;
 
-	switch (below(5)) {
+	switch (below(6)) {
 	case 0:
 		nlh = header(buf, family, CB_CMD_POLICY_NEW, 0);
 		mnl_attr_put(nlh, CB_A_ADDR, 16, mapped);
@@ -117,6 +118,23 @@ static struct nlmsghdr *valid(char *buf)
 		return nlh;
 	case 3:
 		return header(buf, family, CB_CMD_POLICY_GET, NLM_F_DUMP);
+	case 4:		/* a batch: a rule added, then changed */
+		nlh = header(buf, family, CB_CMD_POLICY_BATCH, 0);
+		op = mnl_attr_nest_start(nlh, CB_A_OP);
+		mnl_attr_put_u8(nlh, CB_A_OP_CMD, CB_CMD_POLICY_NEW);
+		mnl_attr_put(nlh, CB_A_ADDR, 16, mapped);
+		mnl_attr_put_u8(nlh, CB_A_PREFIXLEN, 120);
+		mnl_attr_put_u16(nlh, CB_A_PORT, 443);
+		mnl_attr_put_u8(nlh, CB_A_P_MAX_OPEN, 50);
+		mnl_attr_nest_end(nlh, op);
+		op = mnl_attr_nest_start(nlh, CB_A_OP);
+		mnl_attr_put_u8(nlh, CB_A_OP_CMD, CB_CMD_POLICY_SET);
+		mnl_attr_put(nlh, CB_A_ADDR, 16, mapped);
+		mnl_attr_put_u8(nlh, CB_A_PREFIXLEN, 120);
+		mnl_attr_put_u16(nlh, CB_A_PORT, 443);
+		mnl_attr_put_u32(nlh, CB_A_P_MIN_CALLS, 7);
+		mnl_attr_nest_end(nlh, op);
+		return nlh;
 	default:
 		nlh = header(buf, family, CB_CMD_BREAKER_GET, 0);
 		mnl_attr_put(nlh, CB_A_ADDR, 16, mapped);
@@ -207,7 +225,8 @@ static int is_change(const char *buf, unsigned int len)
 	if (len < sizeof(*nlh) + sizeof(*g) || nlh->nlmsg_type != family)
 		return 0;
 	return g->cmd == CB_CMD_POLICY_NEW || g->cmd == CB_CMD_POLICY_SET ||
-	       g->cmd == CB_CMD_POLICY_DEL || g->cmd == CB_CMD_BREAKER_SET;
+	       g->cmd == CB_CMD_POLICY_DEL || g->cmd == CB_CMD_BREAKER_SET ||
+	       g->cmd == CB_CMD_POLICY_BATCH;
 }
 
 static char *snapshot(void)

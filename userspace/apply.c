@@ -6,9 +6,10 @@
  * and the module's policies are made equal to it: rules missing are added,
  * rules whose values differ are changed (a key not given is its default),
  * rules not in the file are deleted. The changes go through the batch path
- * (cb_reqs_run): checked whole against the module, then applied all or
- * none. A rule already right is not touched, so applying the same file
- * again changes nothing and every breaker keeps its state.
+ * (cb_reqs_run): the module checks them whole and applies them all or
+ * none, breakers included. A rule already right is not touched, so
+ * applying the same file again changes nothing and every breaker keeps its
+ * state.
  *
  * --diff prints the changes as a batch ("policy add|change|del" lines)
  * without making them, and exits 1 when there are any, 0 when none, 2 on

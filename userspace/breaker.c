@@ -693,7 +693,7 @@ int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req)
 
 int cb_req_send_breaker(const struct cb_req *req)
 {
-	return cb_nl_request(CB_CMD_BREAKER_SET, 0, cb_put_set, req, NULL, NULL);
+	return cb_nl_ask(CB_CMD_BREAKER_SET, 0, cb_put_set, req, NULL, NULL);
 }
 
 /* Does the module have a breaker for @key? 0, -ENOENT or -errno. */

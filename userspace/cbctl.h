@@ -97,6 +97,13 @@ int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,
  */
 int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
 	      mnl_cb_t cb, void *data);
+/*
+ * A request of @size bytes at most, to fill and send with
+ * cb_nl_send_big(); NULL (reported) if none. The caller frees it.
+ */
+struct nlmsghdr *cb_nl_big(uint8_t cmd, size_t size);
+/* As cb_nl_ask(); *@bad_off: where in it the module's error points, or 0. */
+int cb_nl_send_big(struct nlmsghdr *nlh, uint32_t *bad_off);
 /* Report what cb_nl_ask() returned; -1. */
 int cb_nl_report(int err);
 int cb_nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb);
@@ -158,7 +165,9 @@ int cb_policy_req(const char *cmd, int argc, char **argv, struct cb_req *req);
 /* Value @v of row @i of cb_pkeys, as the grammar writes it. */
 void cb_pkey_text(int i, uint64_t v, char *buf, size_t len);
 int cb_breaker_req(const char *cmd, int argc, char **argv, struct cb_req *req);
-int cb_req_send_policy(const struct cb_req *req);
+/* The rule and the keys given, as a request's attributes. */
+int cb_nl_put_rule(struct nlmsghdr *nlh, const void *rule_arg);
+/* 0 or -errno, silent */
 int cb_req_send_breaker(const struct cb_req *req);
 int cb_breaker_exists(const struct cb_key *key);
 
@@ -179,7 +188,10 @@ extern bool cb_nl_dump_repeats;
 
 int cb_breaker_dump(void (*fn)(const struct cb_breaker_info *b, void *arg),
 		    void *arg);
-/* Check @n changes against the module's state, then apply them all or none. */
+/*
+ * Check @n changes, then apply them: the policy changes as one batch, all or
+ * none, then the breaker actions in order.
+ */
 int cb_reqs_run(struct cb_req *reqs, int n);
 int cb_batch(const char *path);
 /* A batch line split into words, '#' starts a comment: the count, or -1. */

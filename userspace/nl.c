@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 
@@ -21,6 +22,8 @@ struct cb_nl {
 
 /* The kernel's message for the last failed request (extack), if any. */
 static char cb_extack[256];
+/* Where in that request it points (NLMSGERR_ATTR_OFFS); 0: nowhere. */
+static uint32_t cb_extack_off;
 
 static int cb_nl_group_cb(const struct nlattr *a, void *data)
 {
@@ -80,6 +83,9 @@ static int cb_nl_error_cb(const struct nlmsghdr *nlh, void *data)
 			    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
 				snprintf(cb_extack, sizeof(cb_extack), "%s",
 					 mnl_attr_get_str(a));
+			if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS &&
+			    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				cb_extack_off = mnl_attr_get_u32(a);
 		}
 	}
 	errno = -e->error;
@@ -151,6 +157,7 @@ static int cb_nl_talk(struct cb_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 	int ret;
 
 	cb_extack[0] = '\0';
+	cb_extack_off = 0;
 	if (mnl_socket_sendto(nl->sk, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
@@ -230,6 +237,34 @@ int cb_nl_ask(uint8_t cmd, uint16_t flags, cb_build_fn build, const void *arg,
 	if (build)
 		build(nlh, arg);
 	return cb_nl_talk(&cb_req_nl, nlh, cb, data);
+}
+
+struct nlmsghdr *cb_nl_big(uint8_t cmd, size_t size)
+{
+	char *buf;
+
+	if (!cb_req_nl.sk && cb_nl_open(&cb_req_nl))
+		return NULL;
+	buf = calloc(1, size);
+	if (!buf) {
+		cb_err("out of memory");
+		return NULL;
+	}
+	return cb_nl_msg(&cb_req_nl, buf, cb_req_nl.family, 0, cmd,
+			 CB_GENL_VERSION);
+}
+
+int cb_nl_send_big(struct nlmsghdr *nlh, uint32_t *bad_off)
+{
+	int fd = mnl_socket_get_fd(cb_req_nl.sk), size = nlh->nlmsg_len + 4096;
+	int err;
+
+	/* past net.core.wmem_max only with CAP_NET_ADMIN, which changes need */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	err = cb_nl_talk(&cb_req_nl, nlh, NULL, NULL);
+	*bad_off = err ? cb_extack_off : 0;
+	return err;
 }
 
 int cb_nl_request(uint8_t cmd, uint16_t flags, cb_build_fn build,

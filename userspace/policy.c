@@ -308,7 +308,7 @@ static int cb_parse_rule_args(int argc, char **argv, bool keys,
 	return 0;
 }
 
-static int cb_put_rule(struct nlmsghdr *nlh, const void *arg)
+int cb_nl_put_rule(struct nlmsghdr *nlh, const void *arg)
 {
 	const struct cb_rule_arg *r = arg;
 	int i;
@@ -385,7 +385,7 @@ static int cb_policy_show(int argc, char **argv)
 	if (argc) {
 		if (cb_parse_rule_args(argc, argv, false, &r))
 			return -1;
-		return cb_nl_request(CB_CMD_POLICY_GET, 0, cb_put_rule, &r,
+		return cb_nl_request(CB_CMD_POLICY_GET, 0, cb_nl_put_rule, &r,
 				     cb_show_cb, &n);
 	}
 	if (cb_json)
@@ -451,7 +451,7 @@ int cb_rule_fetch(const struct cb_rule_arg *r, struct cb_policy *p)
 
 	memset(where.given, 0, sizeof(where.given));
 	cb_policy_default(p);
-	return cb_nl_ask(CB_CMD_POLICY_GET, 0, cb_put_rule, &where,
+	return cb_nl_ask(CB_CMD_POLICY_GET, 0, cb_nl_put_rule, &where,
 			 cb_policy_cb, p);
 }
 
@@ -468,11 +468,6 @@ int cb_policy_req(const char *cmd, int argc, char **argv, struct cb_req *req)
 		return 1;
 	return cb_parse_rule_args(argc, argv, req->cmd != CB_CMD_POLICY_DEL,
 				  &req->rule);
-}
-
-int cb_req_send_policy(const struct cb_req *req)
-{
-	return cb_nl_request(req->cmd, 0, cb_put_rule, &req->rule, NULL, NULL);
 }
 
 int cb_cmd_policy(int argc, char **argv)

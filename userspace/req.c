@@ -3,12 +3,15 @@
  * Changes: policy add/change/del, breaker trip/hold/reset, one from the
  * command line or many from a batch file (cbctl -b FILE).
  *
- * All are checked first, against what the module holds now, with the
- * module's own rules (cb_policy_invalid); only then are they sent. Should
- * the module still refuse one (a race with another cbctl), the policy
- * changes already made are undone: a batch applies whole or not at all.
- * Breaker actions cannot be undone (a reset forgets); they are checked as
- * well, and the message says if any had been applied.
+ * The policy changes go to the module as one batch (CB_CMD_POLICY_BATCH),
+ * which checks them whole, against its rules, their room and max-open's
+ * slots, and applies them all or none: breakers whose rule a batch deletes
+ * are forgotten only once all of it is in, so a batch undone leaves every
+ * breaker as it was. Breaker actions follow, in their order, once the
+ * policies are in (a trip for a time needs its policy); they are checked
+ * before anything is sent, and cannot be undone (a reset forgets): should
+ * one still fail (a race with another cbctl), the message says what
+ * stays applied.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,73 +20,11 @@
 #include "cbctl.h"
 #include "cb_engine.h"
 
-/* What the check knows of one rule the changes touch. */
-struct cb_sim {
-	struct cb_rule_arg rule;
-	bool exists;
-	struct cb_policy policy;
-};
-
 struct cb_run {
-	struct cb_sim *sims;
-	int nsims;
 	struct cb_key *made;	/* breakers trip/hold will make */
 	int nmade;
 	bool loaded_checked;
-	struct cb_policy *before;	/* per change: its rule's policy before */
-	bool *existed;
 };
-
-static struct cb_sim *cb_sim_of(struct cb_run *run, const struct cb_rule_arg *r)
-{
-	struct cb_sim *s;
-	int i, err;
-
-	for (i = 0; i < run->nsims; i++)
-		if (cb_same_rule(&run->sims[i].rule, r))
-			return &run->sims[i];
-	s = &run->sims[run->nsims];
-	s->rule = *r;
-	err = cb_rule_fetch(r, &s->policy);
-	if (err && err != -ENOENT) {
-		cb_nl_report(err);
-		return NULL;
-	}
-	s->exists = !err;
-	run->nsims++;
-	return s;
-}
-
-static int cb_check_policy(struct cb_run *run, struct cb_req *req, int i)
-{
-	struct cb_sim *s = cb_sim_of(run, &req->rule);
-	struct cb_policy p;
-	const char *bad;
-
-	if (!s)
-		return -1;
-	run->existed[i] = s->exists;
-	run->before[i] = s->policy;
-	if (req->cmd == CB_CMD_POLICY_NEW && s->exists)
-		return cb_err("policy exists (use change)");
-	if (req->cmd != CB_CMD_POLICY_NEW && !s->exists)
-		return cb_err("no such policy");
-	if (req->cmd == CB_CMD_POLICY_DEL) {
-		s->exists = false;
-		return 0;
-	}
-	if (req->cmd == CB_CMD_POLICY_NEW)
-		cb_policy_default(&p);
-	else
-		p = s->policy;
-	cb_rule_apply(&req->rule, &p);
-	bad = cb_policy_invalid(&p);
-	if (bad)
-		return cb_err("bad value for %s", bad);
-	s->policy = p;
-	s->exists = true;
-	return 0;
-}
 
 static int cb_check_breaker(struct cb_run *run, struct cb_req *req)
 {
@@ -117,80 +58,126 @@ static bool cb_is_policy(const struct cb_req *req)
 	return req->cmd != CB_CMD_BREAKER_SET;
 }
 
-static int cb_send(const struct cb_req *req)
+/*
+ * The values a policy change gives, in their ranges; a new policy whole
+ * (a change's, against its rule's other keys, the module checks).
+ */
+static int cb_check_policy(const struct cb_req *req)
 {
-	return cb_is_policy(req) ? cb_req_send_policy(req) :
-				   cb_req_send_breaker(req);
-}
-
-/* Undo the policy changes before @failed, newest first. */
-static bool cb_undo(struct cb_run *run, struct cb_req *reqs, int failed)
-{
-	struct cb_req undo;
-	bool ok = true;
+	const struct cb_pkey *k;
+	struct cb_policy p;
+	const char *bad;
+	uint64_t v;
 	int i;
 
-	for (i = failed - 1; i >= 0; i--) {
+	for (i = 0; i < CB_NR_PKEYS; i++) {
+		k = &cb_pkeys[i];
+		v = req->rule.val[i];
+		if (req->rule.given[i] && !(k->unit == CB_UNIT_NS_OFF && !v) &&
+		    (v < k->min || v > k->max))
+			return cb_err("bad value for %s (%s)", k->name, k->range);
+	}
+	if (req->cmd != CB_CMD_POLICY_NEW)
+		return 0;
+	cb_policy_default(&p);
+	cb_rule_apply(&req->rule, &p);
+	bad = cb_policy_invalid(&p);
+	return bad ? cb_err("bad value for %s", bad) : 0;
+}
+
+/* A change's attributes at most: the rule's and one per key, aligned. */
+#define CB_OP_SIZE	(128 + CB_NR_PKEYS * MNL_ALIGN(MNL_ATTR_HDRLEN + 8))
+
+/*
+ * The policy changes of @reqs, as one batch: 0, or -1 reported with the
+ * line of the change the module names.
+ */
+static int cb_send_policies(struct cb_req *reqs, int n, int npol)
+{
+	uint32_t *offs, bad = 0;
+	struct nlmsghdr *nlh;
+	struct nlattr *op;
+	int i, k = 0, err;
+
+	offs = calloc(npol, sizeof(*offs));
+	nlh = offs ? cb_nl_big(CB_CMD_POLICY_BATCH,
+			       MNL_NLMSG_HDRLEN + 64 + (size_t)npol * CB_OP_SIZE) :
+		     NULL;
+	if (!nlh) {
+		free(offs);
+		return offs ? -1 : cb_err("out of memory");
+	}
+	for (i = 0; i < n; i++) {
 		if (!cb_is_policy(&reqs[i]))
 			continue;
-		undo = reqs[i];
-		memset(undo.rule.given, 0, sizeof(undo.rule.given));
-		if (!run->existed[i]) {
-			undo.cmd = CB_CMD_POLICY_DEL;
-		} else {
-			undo.cmd = reqs[i].cmd == CB_CMD_POLICY_DEL ?
-				   CB_CMD_POLICY_NEW : CB_CMD_POLICY_SET;
-			cb_rule_give_all(&undo.rule, &run->before[i]);
-		}
-		ok &= !cb_send(&undo);
+		op = mnl_attr_nest_start(nlh, CB_A_OP);
+		offs[k++] = (char *)op - (char *)nlh;
+		mnl_attr_put_u8(nlh, CB_A_OP_CMD, reqs[i].cmd);
+		cb_nl_put_rule(nlh, &reqs[i].rule);
+		mnl_attr_nest_end(nlh, op);
 	}
-	return ok;
+	err = cb_nl_send_big(nlh, &bad);
+	free(nlh);
+	if (err && bad) {
+		/* the change whose attributes hold the offset */
+		for (i = 0, k = 0; i < n; i++) {
+			if (!cb_is_policy(&reqs[i]))
+				continue;
+			if (offs[k++] > bad)
+				break;
+			cb_err_line = reqs[i].line;
+		}
+	}
+	free(offs);
+	if (err == -EOPNOTSUPP)
+		return cb_err("the cbreaker module loaded takes no policy batch: load the module "
+			      "of cbctl's version (cbctl unload; modprobe -r cbreaker; modprobe cbreaker)");
+	if (err == -EMSGSIZE)
+		return cb_err("%d policy changes are too many for one message", npol);
+	return err ? cb_nl_report(err) : 0;
 }
 
 int cb_reqs_run(struct cb_req *reqs, int n)
 {
 	struct cb_run run = { 0 };
-	int i, err = 0, breakers = 0;
+	int i, err = 0, npol = 0, done = 0;
 
-	run.sims = calloc(n, sizeof(*run.sims));
 	run.made = calloc(n, sizeof(*run.made));
-	run.before = calloc(n, sizeof(*run.before));
-	run.existed = calloc(n, sizeof(*run.existed));
-	if (!run.sims || !run.made || !run.before || !run.existed) {
+	if (!run.made) {
 		err = cb_err("out of memory");
 		goto out;
 	}
 	for (i = 0; i < n && !err; i++) {
 		cb_err_line = reqs[i].line;
-		err = cb_is_policy(&reqs[i]) ? cb_check_policy(&run, &reqs[i], i) :
-					       cb_check_breaker(&run, &reqs[i]);
+		if (cb_is_policy(&reqs[i])) {
+			err = cb_check_policy(&reqs[i]);
+			npol++;
+		} else {
+			err = cb_check_breaker(&run, &reqs[i]);
+		}
 	}
-	if (err)
-		goto out;
-	for (i = 0; i < n; i++) {
+	cb_err_line = 0;
+	if (!err && npol)
+		err = cb_send_policies(reqs, n, npol);
+	for (i = 0; i < n && !err; i++) {
+		if (cb_is_policy(&reqs[i]))
+			continue;
 		cb_err_line = reqs[i].line;
-		err = cb_send(&reqs[i]);
-		if (err)
-			break;
-		breakers += !cb_is_policy(&reqs[i]);
-	}
-	if (err && n > 1) {
-		cb_err_line = 0;
-		if (!cb_undo(&run, reqs, i))
-			cb_err("undoing the policy changes before line %d failed too",
-			       reqs[i].line);
-		else if (breakers)
-			cb_err("policy changes undone; %d breaker action(s) before line %d stay",
-			       breakers, reqs[i].line);
-		else
-			cb_err("nothing applied");
+		err = cb_req_send_breaker(&reqs[i]);
+		/* gone since the check, with its rule or evicted: reset */
+		if (err == -ENOENT && reqs[i].action == CB_ACTION_RESET)
+			err = 0;
+		if (err) {
+			cb_nl_report(err);
+			if (npol || done)
+				cb_err("the policy changes and %d breaker action(s) before line %d stay applied",
+				       done, reqs[i].line);
+		}
+		done++;
 	}
 out:
 	cb_err_line = 0;
-	free(run.sims);
 	free(run.made);
-	free(run.before);
-	free(run.existed);
 	return err ? -1 : 0;
 }
 

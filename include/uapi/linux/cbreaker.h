@@ -602,6 +602,18 @@ enum cb_cmd {
 	 * dry-run): the connections it aborted, sent after them.
 	 */
 	CB_CMD_EVENT,
+	/*
+	 * admin, host-wide. Policy changes applied as one: takes CB_A_OP
+	 * attributes, one per change, in order, and nothing else. Each is
+	 * checked as its command would be against the rules the changes
+	 * before it leave; then the whole against the tries' room (-ENOSPC)
+	 * and max-open's slots (-EDQUOT). Only then is anything changed; a
+	 * trie that finds no memory for a rule (-ENOMEM) has everything the
+	 * batch changed undone, and breakers are forgotten or follow their
+	 * new rules only once all of it is in. A failure's extack points
+	 * into the CB_A_OP it comes from. Returns: nothing.
+	 */
+	CB_CMD_POLICY_BATCH,
 	__CB_CMD_MAX,
 };
 
@@ -700,6 +712,10 @@ enum cb_attr {
 				 * breaker opened
 				 */
 	CB_A_WOULD_CLOSE,	/* u32, the same under dry-run: none aborted */
+	CB_A_OP,		/* nested, in CB_CMD_POLICY_BATCH: one change,
+				 * CB_A_OP_CMD and what that command takes
+				 */
+	CB_A_OP_CMD,		/* u8: CB_CMD_POLICY_NEW, _SET or _DEL */
 	__CB_A_MAX,
 };
 
