@@ -31,8 +31,12 @@
  * The harness arms alarm(timeout) around each test. On the debug kernel
  * (KASAN and lockdep under TCG, several times slower) make check-debug sets
  * CB_TIMEOUT_SCALE to stretch every timeout alike, and the few bounds a
- * test puts on how long something took (cb_timeout_scale()).
+ * test puts on how long something took (cb_timeout_scale()). The alarm
+ * is there for a test that hangs, not one the machine slows: under TCG,
+ * with other guests on the same cores, tests of a few seconds took over
+ * 30, so it rings at CB_ALARM_SLACK times the timeout a test declares.
  */
+#define CB_ALARM_SLACK 4
 static inline unsigned int cb_timeout_scale(void)
 {
 	const char *scale = getenv("CB_TIMEOUT_SCALE");
@@ -43,7 +47,7 @@ static inline unsigned int cb_timeout_scale(void)
 
 static inline unsigned int cb_alarm(unsigned int seconds)
 {
-	return alarm(seconds * cb_timeout_scale());
+	return alarm(seconds * cb_timeout_scale() * CB_ALARM_SLACK);
 }
 #define alarm cb_alarm
 
