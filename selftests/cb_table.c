@@ -401,7 +401,7 @@ TEST_F(table, max_open_30_of_10_failing_destinations_leaves_3_open)
 
 	ASSERT_EQ(0, policy(port, "add", KEYS " max-open 30"));
 	ASSERT_EQ(0, cb_sh("cbctl -j monitor >/tmp/mon 2>&1 & echo $! >/tmp/mon.pid"));
-	usleep(300000);
+	ASSERT_EQ(0, cb_monitor_listens("/tmp/mon.pid", 10000));
 	capped = status_num("trip_capped");
 	ASSERT_LE(0, capped);
 	ASSERT_EQ(0, fail_each(port, 1, N));	/* ten breakers, below min-calls */
