@@ -209,7 +209,8 @@ TEST_F_TIMEOUT(sig, curl_connect_timeouts_trip_and_it_recovers, 150)
 	char out[4096];
 	int i, fd, rc = 0, opened = 0;
 
-	POLICY("dst %s port 80 window 10 min-calls 3 failure-rate 50 open 3s",
+	/* open long enough that the checks of the open breaker come first */
+	POLICY("dst %s port 80 window 10 min-calls 3 failure-rate 50 open 10s",
 	       variant->ip);
 	BLACKHOLE();
 	for (i = 0; i < 6 && !opened; i++) {
