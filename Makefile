@@ -3,7 +3,7 @@
 # make          module (cbreaker.ko), BPF object + skeleton, cbctl
 # make tests    the selftests and unit tests (need linux-source-6.12)
 # make deps     install build and test dependencies (root, Debian 12)
-# make check    all of the above, unit tests on this host, selftests in the guest
+# make check    all of the above, unit tests on this host, selftests in guests
 # make demo     a real curl refused by an open breaker, in the guest
 # make install  cbctl, man page, bash completion, systemd units, Prometheus rules,
 #               Grafana dashboard (DESTDIR, PREFIX)
@@ -311,7 +311,8 @@ print-version:
 print-vm-image:
 	@echo $(VM_IMAGE)
 
-# Unit tests here, selftests in the guest, one closing "N passed, N failed".
+# Unit tests here, selftests in CB_VM_JOBS guests side by side (default 3:
+# selftests/vm/run), one closing "N passed, N failed".
 check: deps
 	@$(MAKE) --no-print-directory all tests
 	@\

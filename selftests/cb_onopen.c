@@ -201,15 +201,20 @@ static int cb_newest_reason(const char *ip, unsigned short port,
 /*
  * A backend that stops taking connections while one it took is kept:
  * the refusals open the breaker, which closes the kept one. Half-open, a
- * probe's connection is kept; a failed probe reopens, and closes it.
+ * probe's connection is kept; a failed probe reopens, and closes it. Open
+ * long enough for the checks of the opening to come first on a loaded
+ * machine (the sweeper half-opens it when the time is up); the probe
+ * waits for its end, not longer.
  */
 TEST_F(cb, failures_and_a_failed_probe_close)
 {
+	unsigned long long until, now;
+	char out[4096];
 	int c, s, c2, s2, l2, i;
 
 	ASSERT_EQ(0, cb_policy(variant->ip, self->port,
 			       "on-open close window 10 min-calls 2 failure-rate 50 "
-			       "open 500ms jitter 0 backoff 16 probes 2 probe-success 100"));
+			       "open 5s jitter 0 backoff 16 probes 2 probe-success 100"));
 	ASSERT_EQ(0, cb_pair(variant->ip, self->port, self->lfd, &c, &s));
 	ASSERT_EQ(0, cb_exchange(c, s));
 	close(self->lfd);
@@ -220,13 +225,18 @@ TEST_F(cb, failures_and_a_failed_probe_close)
 	EXPECT_EQ(-ECONNABORTED, cb_read_err(c));
 	EXPECT_EQ(1, cb_history_closed(variant->ip, self->port, "closed"));
 	EXPECT_EQ(0, cb_newest_reason(variant->ip, self->port, "failure-rate"));
+	ASSERT_EQ(0, cb_sh_out(out, sizeof(out), "cbctl -j breaker show dst %s port %u",
+			       variant->ip, self->port));
+	until = cb_json_num(out, "open_until");
+	ASSERT_LT(0, until);
 	close(c);
 	close(s);
 
 	/* back for one connection, half-open: the first probe is kept */
 	l2 = cb_listen_on(variant->ip, self->port);
 	ASSERT_LE(0, l2);
-	usleep(700000);
+	for (now = cb_now_ns(); now < until; now = cb_now_ns())
+		usleep((until - now) / 1000 + 1);
 	ASSERT_EQ(0, cb_pair(variant->ip, self->port, l2, &c2, &s2));
 	EXPECT_EQ(0, cb_exchange(c2, s2));
 	EXPECT_EQ(0, cb_dead(c2, 200));	/* going half-open closed nothing */

@@ -345,7 +345,7 @@ TEST_F(sense, recovers_by_itself_when_the_backend_returns)
 	POLICY("dst %s port 8081 window 4 min-calls 2 open 1s jitter 0 probes 2 probe-success 100",
 	       variant->ip);
 	ASSERT_EQ(0, cb_sh("cbctl -j monitor >/tmp/mon 2>&1 & echo $! >/tmp/mon.pid"));
-	usleep(300000);
+	ASSERT_EQ(0, cb_monitor_listens("/tmp/mon.pid", 10000));
 	for (i = 0; i < 2; i++)	/* busybox nc: another unmodified client */
 		EXPECT_NE(0, cb_sh("nc -w 5 %s 8081 </dev/null 2>/dev/null", variant->ip));
 	ASSERT_EQ(0, show(self, 8081, "tcp", out, sizeof(out)));
@@ -383,8 +383,8 @@ TEST_F(sense, time_alone_half_opens_with_an_event)
 
 	POLICY("dst %s port 81 window 4 min-calls 2 open 1s jitter 0", variant->ip);
 	ASSERT_EQ(0, cb_sh("cbctl -j monitor >/tmp/mon 2>&1 & echo $! >/tmp/mon.pid"));
-	/* the monitor listens before the trip (slower on the debug kernel) */
-	usleep(300000 * cb_timeout_scale());
+	/* the monitor listens before the trip */
+	ASSERT_EQ(0, cb_monitor_listens("/tmp/mon.pid", 10000));
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
 	sleep(3 * cb_timeout_scale());

@@ -31,8 +31,12 @@
  * The harness arms alarm(timeout) around each test. On the debug kernel
  * (KASAN and lockdep under TCG, several times slower) make check-debug sets
  * CB_TIMEOUT_SCALE to stretch every timeout alike, and the few bounds a
- * test puts on how long something took (cb_timeout_scale()).
+ * test puts on how long something took (cb_timeout_scale()). The alarm
+ * is there for a test that hangs, not one the machine slows: under TCG,
+ * with other guests on the same cores, tests of a few seconds took over
+ * 30, so it rings at CB_ALARM_SLACK times the timeout a test declares.
  */
+#define CB_ALARM_SLACK 4
 static inline unsigned int cb_timeout_scale(void)
 {
 	const char *scale = getenv("CB_TIMEOUT_SCALE");
@@ -43,7 +47,7 @@ static inline unsigned int cb_timeout_scale(void)
 
 static inline unsigned int cb_alarm(unsigned int seconds)
 {
-	return alarm(seconds * cb_timeout_scale());
+	return alarm(seconds * cb_timeout_scale() * CB_ALARM_SLACK);
 }
 #define alarm cb_alarm
 
@@ -350,6 +354,47 @@ static inline int cb_connect_start(const char *ip, unsigned short port)
 		return err;
 	}
 	return fd;
+}
+
+/*
+ * Wait until the process whose pid is in @pidfile (cbctl monitor started in
+ * the background) listens: asleep in a netlink receive, or its generic
+ * netlink socket in a multicast group. A fixed wait before the first event
+ * missed it on a loaded machine. 0, or -1 after @ms.
+ */
+static inline int cb_monitor_listens(const char *pidfile, int ms)
+{
+	unsigned long long end = cb_now_ms() + (unsigned long long)ms * cb_timeout_scale();
+	unsigned int proto, portid, groups;
+	char path[64], line[256];
+	int pid = (int)cb_read_ull(pidfile);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	while (pid > 0) {
+		f = fopen(path, "r");
+		if (f) {
+			if (fgets(line, sizeof(line), f) &&
+			    strstr(line, "wait_for_more_packets")) {
+				fclose(f);
+				return 0;
+			}
+			fclose(f);
+		}
+		f = fopen("/proc/net/netlink", "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "%*s %u %u %x", &proto, &portid, &groups) == 3 &&
+			    proto == 16 && portid == (unsigned int)pid && groups) {
+				fclose(f);
+				return 0;
+			}
+		if (f)
+			fclose(f);
+		if (cb_now_ms() > end)
+			break;
+		usleep(10000);
+	}
+	return -1;
 }
 
 #endif /* _CB_TEST_H */
