@@ -426,7 +426,7 @@ TEST_F(sense, a_probe_that_never_completes_cannot_hang_half_open)
 	/* seconds, as many as the debug kernel needs to see each state */
 	unsigned int k = cb_timeout_scale();
 	char out[4096];
-	int fd;
+	int fd, i;
 
 	POLICY("dst %s port 81 window 2 min-calls 2 open %us jitter 0 probes 1 "
 	       "probe-wait %us", variant->ip, k, k);
@@ -440,11 +440,20 @@ TEST_F(sense, a_probe_that_never_completes_cannot_hang_half_open)
 	ASSERT_EQ(-ECONNREFUSED, cb_connect(variant->ip, 81, SOCK_STREAM));
 	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "\"state\":\"half-open\""));
-	usleep(1300000 * k);
-	ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+	/*
+	 * The unfinished probe fails at its deadline: the breaker opens
+	 * again (its second trip), however late this look comes; a slow
+	 * machine may find it half-open once more by then.
+	 */
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, show(self, 81, "tcp", out, sizeof(out)));
+		if (cb_json_num(out, "trips") >= 2)
+			break;
+		usleep(100000 * k);
+	}
 	TH_LOG("%s", out);
-	EXPECT_NE(NULL, strstr(out, "\"state\":\"open\""));
 	EXPECT_EQ(2, cb_json_num(out, "trips"));
+	EXPECT_EQ(NULL, strstr(out, "\"state\":\"closed\""));
 	close(fd);
 }
 
